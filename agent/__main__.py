@@ -1,0 +1,3 @@
+from wire_preflight.cli import main
+
+main()

@@ -1,0 +1,187 @@
+"""Checks of the VM's size against the profile's table: cores, memory, disk."""
+
+from typing import Any, Dict, List, Tuple
+
+from wire_preflight.checks import Context, missing_fact, roles_label
+from wire_preflight.model import ERROR, FAIL, PASS, WARN, CheckResult
+from wire_preflight.units import gb, size
+
+
+def _source(context: Context) -> str:
+    return context.profile.source
+
+
+def check_cpu(context: Context) -> List[CheckResult]:
+    needs = context.needs
+    role = roles_label(needs.roles)
+    cpu = context.facts.get("cpu")
+    if not cpu or not cpu.get("logical_count"):
+        return [missing_fact(context, "cpu", "cpu", role)]
+    have = cpu["logical_count"]
+    want = needs.cores
+    expected = f">= {want:g} cores"
+    if needs.sft_cores:
+        expected += f" (includes {needs.sft_cores} for SFT)"
+    evidence = {"logical_count": have, "required": want, "sft_cores": needs.sft_cores}
+    if have >= want:
+        return [
+            CheckResult(
+                "cpu",
+                role,
+                PASS,
+                f"{have} cores",
+                expected,
+                "enough cores",
+                "",
+                _source(context),
+                evidence,
+            )
+        ]
+    return [
+        CheckResult(
+            "cpu",
+            role,
+            FAIL,
+            f"{have} cores",
+            expected,
+            f"{have} cores, {want:g} needed",
+            f"give the VM at least {want:g} vCPUs",
+            _source(context),
+            evidence,
+        )
+    ]
+
+
+def memory_threshold(context: Context, memory: Dict[str, Any]) -> Tuple[str, int, int]:
+    """(basis, observed bytes, threshold bytes): installed RAM where visible, else MemTotal."""
+    units = context.profile.units
+    need = context.needs.memory_gb * units["bytes_per_gb"]
+    installed = memory.get("installed_bytes")
+    if installed:
+        return "installed RAM", installed, int(need)
+    return "MemTotal", memory["total_bytes"], int(need * (1 - units["memtotal_allowance"]))
+
+
+def check_memory(context: Context) -> List[CheckResult]:
+    role = roles_label(context.needs.roles)
+    memory = context.facts.get("memory")
+    if not memory or not memory.get("total_bytes"):
+        return [missing_fact(context, "memory", "memory", role)]
+    basis, have, threshold = memory_threshold(context, memory)
+    want = context.needs.memory_gb
+    observed = f"{size(have)} {basis}"
+    expected = f"{gb(want)} (>= {size(threshold)} {basis})"
+    evidence = {
+        "basis": basis,
+        "observed_bytes": have,
+        "threshold_bytes": threshold,
+        "memtotal_bytes": memory["total_bytes"],
+        "installed_bytes": memory.get("installed_bytes"),
+    }
+    if have >= threshold:
+        return [
+            CheckResult(
+                "memory",
+                role,
+                PASS,
+                observed,
+                expected,
+                "enough memory",
+                "",
+                _source(context),
+                evidence,
+            )
+        ]
+    return [
+        CheckResult(
+            "memory",
+            role,
+            FAIL,
+            observed,
+            expected,
+            f"{size(have)} of {basis}, the plan asks {gb(want)}",
+            f"give the VM at least {gb(want)} of RAM",
+            _source(context),
+            evidence,
+        )
+    ]
+
+
+def check_disk(context: Context) -> List[CheckResult]:
+    role_all = roles_label(context.needs.roles)
+    disks = context.facts.get("disks")
+    if disks is None:
+        return [missing_fact(context, "disk", "disks", role_all)]
+    by_path = {entry["path"]: entry for entry in disks}
+    # Data directories on one filesystem share it: their sizes add up.
+    groups = {}  # type: Dict[Any, Dict[str, Any]]
+    results = []
+    for need in context.needs.disks:
+        entry = by_path.get(need.path)
+        if entry is None:
+            results.append(
+                CheckResult(
+                    "disk",
+                    roles_label(need.roles),
+                    ERROR,
+                    None,
+                    gb(need.gb),
+                    f"the facts hold no filesystem for {need.path}",
+                    "collect facts on the host with this --data-dir",
+                )
+            )
+            continue
+        key = (entry.get("device"), entry.get("mountpoint"))
+        group = groups.setdefault(key, {"entry": entry, "gb": 0.0, "roles": [], "paths": []})
+        group["gb"] += need.gb
+        group["roles"] += need.roles
+        group["paths"].append(need.path)
+    for group in groups.values():
+        results.append(_judge_filesystem(context, group))
+    return results
+
+
+def _judge_filesystem(context: Context, group: Dict[str, Any]) -> CheckResult:
+    units = context.profile.units
+    entry = group["entry"]
+    role = roles_label(group["roles"])
+    want = group["gb"]
+    threshold = int(want * units["bytes_per_gb"] * (1 - units["filesystem_allowance"]))
+    total, free = entry["total_bytes"], entry["free_bytes"]
+    where = "{} on {} ({}, {})".format(
+        ", ".join(group["paths"]),
+        entry.get("mountpoint"),
+        entry.get("device") or "no block device",
+        entry.get("fstype"),
+    )
+    observed = f"{size(total)} filesystem, {size(free)} free"
+    expected = f"{gb(want)} (>= {size(threshold)} filesystem)"
+    evidence = dict(entry, threshold_bytes=threshold)
+    if total < threshold:
+        return CheckResult(
+            "disk",
+            role,
+            FAIL,
+            observed,
+            expected,
+            f"{where}: filesystem smaller than the {gb(want)} the plan asks",
+            "grow the disk under {} to at least {}".format(entry.get("mountpoint"), gb(want)),
+            _source(context),
+            evidence,
+        )
+    warn_fraction = units["disk_free_warn_fraction"]
+    if total and free / total < warn_fraction:
+        return CheckResult(
+            "disk",
+            role,
+            WARN,
+            observed,
+            expected,
+            f"{where}: less than {warn_fraction:.0%} free",
+            "free space or grow the filesystem at {}".format(entry.get("mountpoint")),
+            _source(context),
+            evidence,
+        )
+    return CheckResult(
+        "disk", role, PASS, observed, expected, where, "", _source(context), evidence
+    )

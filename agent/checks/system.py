@@ -1,0 +1,106 @@
+"""Checks of the host's identity: distribution and release, hostname."""
+
+import re
+from typing import List
+
+from wire_preflight.checks import Context, missing_fact, roles_label
+from wire_preflight.model import FAIL, PASS, WARN, CheckResult
+
+# RFC 1123 label, lowercase only: what kubeadm accepts as a node name.
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def check_os(context: Context) -> List[CheckResult]:
+    role = roles_label(context.needs.roles)
+    os_facts = context.facts.get("os")
+    if not os_facts:
+        return [missing_fact(context, "os", "os", role)]
+    profile = context.profile
+    os_id, version = os_facts.get("id", ""), os_facts.get("version_id", "")
+    observed = f"{os_id} {version}".strip()
+    expected = "{} {}".format(profile.os_id, " or ".join(profile.os_versions))
+    source = profile.os_source
+    if os_id != profile.os_id:
+        return [
+            CheckResult(
+                "os",
+                role,
+                FAIL,
+                observed,
+                expected,
+                f"the plan needs {profile.os_id}, this is {observed}",
+                f"reinstall the VM with {profile.os_id} {profile.os_versions[-1]}",
+                source,
+            )
+        ]
+    if version not in profile.os_versions:
+        fits = [
+            name
+            for name, (other_id, versions) in sorted(context.os_alternatives.items())
+            if other_id == os_id and version in versions and name != profile.name
+        ]
+        hint = f"; profile {fits[0]} fits this release (--profile {fits[0]})" if fits else ""
+        return [
+            CheckResult(
+                "os",
+                role,
+                WARN,
+                observed,
+                expected,
+                "profile {} expects {} {}{}".format(
+                    profile.name, profile.os_id, " or ".join(profile.os_versions), hint
+                ),
+                "use the profile that matches your release, or install "
+                f"{profile.os_id} {profile.os_versions[-1]}",
+                source,
+            )
+        ]
+    return [CheckResult("os", role, PASS, observed, expected, "release as planned", "", source)]
+
+
+def check_hostname(context: Context) -> List[CheckResult]:
+    role = roles_label(context.needs.roles)
+    name = context.facts.get("hostname")
+    if not name:
+        return [missing_fact(context, "hostname", "hostname", role)]
+    source = "kubeadm preflight; RFC 1123"
+    expected = "lowercase RFC 1123 name"
+    problem = hostname_problem(name)
+    if problem:
+        fixed = suggest_hostname(name)
+        return [
+            CheckResult(
+                "hostname",
+                role,
+                context.profile.hostname_severity,
+                name,
+                expected,
+                f"hostname {problem}",
+                f"hostnamectl set-hostname {fixed}",
+                source,
+            )
+        ]
+    return [CheckResult("hostname", role, PASS, name, expected, "valid node name", "", source)]
+
+
+def hostname_problem(name: str) -> str:
+    if len(name) > 253:
+        return "is longer than 253 characters"
+    if name != name.lower():
+        return "has uppercase letters (Kubernetes node names must be lowercase)"
+    for label in name.split("."):
+        if not _LABEL.match(label):
+            return (
+                f"label {label!r} is not 1-63 characters of a-z, 0-9 and '-' "
+                "starting and ending with a letter or digit"
+            )
+    return ""
+
+
+def suggest_hostname(name: str) -> str:
+    labels = []
+    for label in name.lower().split("."):
+        label = re.sub(r"[^a-z0-9-]+", "-", label).strip("-")[:63].strip("-")
+        if label:
+            labels.append(label)
+    return ".".join(labels) or "node1"

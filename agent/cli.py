@@ -1,0 +1,342 @@
+"""The `wire-preflight` command line. Thin: it parses options, calls the pure parts, prints.
+
+click, not typer: typer 0.29 (the release pip picks on Python 3.10+) pulls in pydantic-core,
+rich and shellingham, a compiled dependency per interpreter for a single-file agent that must
+run on four Pythons, and importing it costs about 40 ms more than click (bench/README.md).
+"""
+
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+import click
+from wire_preflight import __version__
+from wire_preflight.model import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError
+
+_PROFILE_HELP = "Profile name (built-in: classic) or path to a profile TOML file."
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wire-preflight")
+def cli() -> None:
+    """Check VMs against Wire's installation plan, one host or a whole fleet."""
+
+
+def _profile_option(func: Any) -> Any:
+    return click.option(
+        "--profile", "profile_name", default=None, metavar="NAME|PATH", help=_PROFILE_HELP
+    )(func)
+
+
+def _sft_option(func: Any) -> Any:
+    return click.option(
+        "--sft-users",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Concurrent conference-call (SFT) users: one more core per 100 "
+        "on each Kubernetes node.",
+    )(func)
+
+
+@cli.command()
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    metavar="ROLE",
+    help="Role of this VM (repeat for a VM with several roles: it needs the sum).",
+)
+@_profile_option
+@_sft_option
+@click.option(
+    "--data-dir",
+    "data_dirs",
+    multiple=True,
+    metavar="[ROLE=]PATH",
+    help="Where a role keeps its data (default from the profile). A path that does "
+    "not exist yet is measured at its nearest existing parent.",
+)
+@click.option(
+    "--facts",
+    "facts_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Judge a saved facts file (or saved report) instead of the live host.",
+)
+@click.option(
+    "--physical-host",
+    default=None,
+    metavar="NAME",
+    help="The physical server this VM runs on (for the fleet's spread rules).",
+)
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    metavar="ID",
+    help="Turn this check's failure into a warning (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the schema-versioned report as JSON.")
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the results as JUnit XML to this file.",
+)
+def check(
+    roles: List[str],
+    profile_name: Optional[str],
+    sft_users: int,
+    data_dirs: List[str],
+    facts_file: Optional[str],
+    physical_host: Optional[str],
+    ignore: List[str],
+    as_json: bool,
+    junit_file: Optional[str],
+) -> int:
+    """Judge this VM (or a saved facts file) against its role(s)."""
+    from wire_preflight import checks, profiles, report, requirements
+    from wire_preflight.model import exit_code, verdict
+
+    profile = profiles.load(profile_name)
+    roles = _unique(roles)
+    for role in roles:
+        profile.role(role)  # unknown role: exit 2 naming the roles that exist
+    unknown = sorted(set(ignore) - set(checks.check_ids()))
+    if unknown:
+        raise InputError(
+            "--ignore {}: no such check; check ids: {}".format(
+                ", ".join(unknown), ", ".join(checks.check_ids())
+            )
+        )
+    dirs = requirements.parse_data_dirs(list(data_dirs), roles)
+    needs = requirements.needs_for(profile, roles, sft_users, dirs)
+    if facts_file:
+        from wire_preflight.facts.load import load_facts
+
+        facts = load_facts(facts_file)
+    else:
+        from wire_preflight.facts import collect
+
+        facts = collect(need.path for need in needs.disks)
+    # Reading every built-in profile costs time; only a release the profile does not name
+    # needs them (to suggest the profile that fits).
+    release = (facts.get("os") or {}).get("version_id")
+    alternatives = profiles.os_alternatives() if release not in profile.os_versions else {}
+    context = checks.Context(facts, profile, needs, alternatives)
+    results = checks.run(context, ignore)
+    if junit_file:
+        from wire_preflight.render import junit
+
+        junit.write(results, str(facts.get("hostname")), junit_file)
+    if as_json:
+        options = {
+            "sft_users": sft_users,
+            "ignore": list(ignore),
+            "data_dirs": dirs,
+            "facts_file": facts_file,
+        }
+        doc = report.build(facts, profile, roles, results, physical_host, options)
+        _print_json(doc)
+    else:
+        from wire_preflight.render import text
+
+        colour = _is_terminal()
+        lines = text.table(results, colour) if colour else text.plain(results)
+        for line in lines:
+            click.echo(line)
+        click.echo(verdict(results))
+    return exit_code(results)
+
+
+@cli.command()
+@_profile_option
+@click.option(
+    "--data-dir",
+    "data_dirs",
+    multiple=True,
+    metavar="PATH",
+    help="Also measure the filesystem of this directory (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+def facts(profile_name: Optional[str], data_dirs: List[str], as_json: bool) -> int:
+    """Print a snapshot of this host: the facts every check is judged on."""
+    from wire_preflight import profiles
+    from wire_preflight.facts import collect
+
+    profile = profiles.load(profile_name)
+    paths = ["/"] + [role.data_dir for role in profile.roles.values()] + list(data_dirs)
+    snapshot = collect(paths)
+    if as_json:
+        _print_json(snapshot)
+        return EXIT_OK
+    for key in (
+        "hostname",
+        "machine_id",
+        "product_uuid",
+        "os",
+        "kernel",
+        "virtualization",
+        "cpu",
+        "memory",
+    ):
+        click.echo(f"{key:<15} {_flat(snapshot.get(key))}")
+    primary = (snapshot.get("network") or {}).get("primary")
+    click.echo("{:<15} {}".format("primary", _flat(primary)))
+    for disk in snapshot.get("disks") or []:
+        click.echo(
+            "{:<15} {} -> {} {} {} total={} free={}".format(
+                "disk",
+                disk["path"],
+                disk.get("mountpoint"),
+                disk.get("fstype"),
+                disk.get("device"),
+                disk["total_bytes"],
+                disk["free_bytes"],
+            )
+        )
+    for key, reason in sorted((snapshot.get("errors") or {}).items()):
+        click.echo("{:<15} {}: {}".format("unreadable", key, reason))
+    return EXIT_OK
+
+
+@cli.command("profiles")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def list_profiles(as_json: bool) -> int:
+    """List the built-in profiles and their roles."""
+    from wire_preflight import profiles
+
+    loaded = [profiles.load(name) for name in profiles.builtin_names()]
+    if as_json:
+        _print_json(
+            {
+                "schema": "wire-preflight/profiles/1",
+                "default": profiles.DEFAULT_PROFILE,
+                "profiles": [
+                    {
+                        "name": p.name,
+                        "description": p.description,
+                        "os": {"id": p.os_id, "versions": p.os_versions},
+                        "roles": list(p.roles),
+                    }
+                    for p in loaded
+                ],
+            }
+        )
+        return EXIT_OK
+    for p in loaded:
+        default = " (default)" if p.name == profiles.DEFAULT_PROFILE else ""
+        click.echo(f"{p.name}{default}: {p.description}")
+        click.echo("  os: {} {}".format(p.os_id, ", ".join(p.os_versions)))
+        click.echo("  roles: {}".format(", ".join(p.roles)))
+    return EXIT_OK
+
+
+@cli.command()
+@_profile_option
+@_sft_option
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def plan(profile_name: Optional[str], sft_users: int, as_json: bool) -> int:
+    """Print the fleet the profile asks for, with totals derived from its rows."""
+    from wire_preflight import profiles
+    from wire_preflight.plan import fleet_plan
+
+    profile = profiles.load(profile_name)
+    doc = fleet_plan(profile, sft_users)
+    if as_json:
+        doc["schema"] = "wire-preflight/plan/1"
+        _print_json(doc)
+        return EXIT_OK
+    head = "{:<14} {:<12} {:>4} {:>6} {:>10} {:>8}".format(
+        "ROLE", "PLACEMENT", "VMS", "CORES", "MEMORY GB", "DISK GB"
+    )
+    click.echo(
+        "profile {}{}".format(profile.name, f" with {sft_users} SFT users" if sft_users else "")
+    )
+    click.echo(head)
+    for r in doc["roles"]:
+        click.echo(
+            "{:<14} {:<12} {:>4} {:>6g} {:>10g} {:>8g}".format(
+                r["role"], r["placement"], r["vms"], r["cores"], r["memory_gb"], r["disk_gb"]
+            )
+        )
+    total = doc["fleet_total"]
+    click.echo(
+        "fleet (without standalone roles): {} VMs, {:g} cores, {:g} GB memory, {:g} GB disk".format(
+            total["vms"], total["cores"], total["memory_gb"], total["disk_gb"]
+        )
+    )
+    for label, key in (
+        ("per physical server", "per_server"),
+        ("per physical server with any-server roles", "per_server_with_any_server_roles"),
+    ):
+        block = doc[key]
+        click.echo(
+            "{} ({}): {:g} cores, {:g} GB memory, {:g} GB disk".format(
+                label,
+                ", ".join(block["roles"]),
+                block["cores"],
+                block["memory_gb"],
+                block["disk_gb"],
+            )
+        )
+    if doc["min_physical_servers"]:
+        click.echo("physical servers: at least {}".format(doc["min_physical_servers"]))
+    for note in doc["notes"]:
+        click.echo("note: " + note)
+    return EXIT_OK
+
+
+def _unique(values: List[str]) -> List[str]:
+    seen = []  # type: List[str]
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+def _is_terminal() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _print_json(doc: Dict[str, Any]) -> None:
+    click.echo(json.dumps(doc, indent=2, sort_keys=False, default=str))
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Entry point: every failure becomes one line and an exit code, never a traceback."""
+    try:
+        code = cli.main(args=argv, prog_name="wire-preflight", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("wire-preflight: interrupted", err=True)
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+    except InputError as exc:
+        click.echo(f"wire-preflight: error: {exc}", err=True)
+        code = EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`| head`); nothing more to say.
+        sys.stderr.close()
+        code = EXIT_OK
+    except Exception as exc:
+        if os.environ.get("WIRE_PREFLIGHT_DEBUG"):
+            raise
+        click.echo(
+            f"wire-preflight: internal error: {type(exc).__name__}: {exc} "
+            "(set WIRE_PREFLIGHT_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        code = EXIT_INTERNAL
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,69 @@
+"""Facts: what the live host is, read from /proc, /sys, /etc and the kernel's netlink.
+
+Collecting is the only impure stage of the agent. Each area is collected on its own; an area
+that cannot be read (a missing /sys entry, permission denied) leaves its reason under
+`errors` instead of raising, so the checks can say `error` with that reason.
+"""
+
+import os
+import time
+from typing import Any, Callable, Dict, Iterable
+
+from wire_preflight import __version__
+from wire_preflight.model import FACTS_SCHEMA
+
+
+def collect(disk_paths: Iterable[str], root: str = "/") -> Dict[str, Any]:
+    """Snapshot the live host. `disk_paths` are the directories whose filesystems matter."""
+    from wire_preflight.facts import disks, network, resources, system
+
+    facts = {
+        "schema": FACTS_SCHEMA,
+        "agent_version": __version__,
+        "collected_at": _utc_now(),
+        "collected_at_epoch": time.time(),
+    }  # type: Dict[str, Any]
+    errors = {}  # type: Dict[str, str]
+    areas = [
+        ("hostname", system.hostname),
+        ("machine_id", lambda: system.machine_id(root)),
+        ("product_uuid", lambda: system.product_uuid(root)),
+        ("virtualization", lambda: system.virtualization(root)),
+        ("kernel", system.kernel),
+        ("os", system.os_release),
+        ("cpu", resources.cpu),
+        ("memory", lambda: resources.memory(root)),
+        ("disks", lambda: disks.for_paths(sorted(set(disk_paths)))),
+        ("network", network.collect),
+    ]
+    for key, reader in areas:
+        _collect_one(facts, errors, key, reader)
+    facts["errors"] = errors
+    return facts
+
+
+def _collect_one(
+    facts: Dict[str, Any], errors: Dict[str, str], key: str, reader: Callable[[], Any]
+) -> None:
+    try:
+        facts[key] = reader()
+    except OSError as exc:
+        facts[key] = None
+        errors[key] = describe_os_error(exc)
+    except (ValueError, KeyError, IndexError) as exc:
+        facts[key] = None
+        errors[key] = f"could not parse: {exc}"
+
+
+def describe_os_error(exc: OSError) -> str:
+    where = f" reading {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+def read_text(path: str, root: str = "/") -> str:
+    with open(os.path.join(root, path.lstrip("/")), encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

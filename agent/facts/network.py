@@ -1,0 +1,131 @@
+"""Addresses and routes, from the kernel's netlink through iproute2's JSON output.
+
+iproute2 (`ip -j`) rather than pyroute2: importing pyroute2 costs 0.25-0.37 s, the whole
+agent's budget, while the two `ip` calls take under 10 ms (bench/README.md). The JSON keeps
+the kernel's address flags (`dynamic`) and lifetimes, which psutil and netifaces drop.
+"""
+
+import json
+import shutil
+import subprocess
+from typing import Any, Dict, List, Optional
+
+INFINITE_LIFETIME = 4294967295  # the kernel's INFINITY_LIFE_TIME: a permanent address
+
+
+def collect() -> Dict[str, Any]:
+    ip = shutil.which("ip") or "/sbin/ip"
+    interfaces = parse_addresses(_ip_json(ip, ["addr", "show"]))
+    try:
+        routes = parse_routes(_ip_json(ip, ["route", "show", "default"]))
+    except ValueError:
+        # iproute2 before 4.17 (Ubuntu 18.04) prints routes as text even with -j;
+        # the kernel's own table in /proc/net/route says the same for IPv4.
+        with open("/proc/net/route") as handle:
+            routes = parse_proc_route(handle.read())
+    return {
+        "interfaces": interfaces,
+        "default_routes": routes,
+        "primary": primary_address(interfaces, routes),
+    }
+
+
+def _ip_json(ip: str, args: List[str]) -> Any:
+    done = subprocess.run(
+        [ip, "-j", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=10
+    )
+    if done.returncode != 0:
+        raise OSError(
+            done.returncode, "ip {} failed: {}".format(" ".join(args), done.stderr.strip())
+        )
+    return json.loads(done.stdout or "[]")
+
+
+def parse_addresses(links: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    interfaces = []
+    for link in links:
+        addresses = []
+        for info in link.get("addr_info", []):
+            valid = info.get("valid_life_time", INFINITE_LIFETIME)
+            addresses.append(
+                {
+                    "family": info.get("family"),
+                    "address": info.get("local"),
+                    "prefixlen": info.get("prefixlen"),
+                    "scope": info.get("scope"),
+                    # IFA_F_PERMANENT is set exactly when the valid lifetime is infinite; iproute2
+                    # prints the inverse as "dynamic". Keep both the flag and the lifetime.
+                    "dynamic": bool(info.get("dynamic", False)) or valid != INFINITE_LIFETIME,
+                    "valid_lifetime": None if valid == INFINITE_LIFETIME else valid,
+                    "preferred_lifetime": _lifetime(info.get("preferred_life_time")),
+                }
+            )
+        interfaces.append(
+            {
+                "name": link.get("ifname"),
+                "index": link.get("ifindex"),
+                "mac": link.get("address"),
+                "link_type": link.get("link_type"),
+                "state": link.get("operstate"),
+                "flags": link.get("flags", []),
+                "addresses": addresses,
+            }
+        )
+    return interfaces
+
+
+def _lifetime(value: Optional[int]) -> Optional[int]:
+    return None if value in (None, INFINITE_LIFETIME) else value
+
+
+def parse_routes(routes: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [
+        {
+            "dev": r.get("dev"),
+            "gateway": r.get("gateway"),
+            "metric": r.get("metric", 0),
+            "protocol": r.get("protocol"),
+        }
+        for r in routes
+        if r.get("dst") == "default"
+    ]
+
+
+def parse_proc_route(text: str) -> List[Dict[str, Any]]:
+    """/proc/net/route: hex, little-endian addresses; destination 0 with mask 0 is default."""
+    routes = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 8 or fields[1] != "00000000" or fields[7] != "00000000":
+            continue
+        gateway = bytes.fromhex(fields[2])[::-1]
+        routes.append(
+            {
+                "dev": fields[0],
+                "gateway": ".".join(str(b) for b in gateway),
+                "metric": int(fields[6]),
+                "protocol": None,
+            }
+        )
+    return routes
+
+
+def primary_address(
+    interfaces: List[Dict[str, Any]], routes: List[Dict[str, Any]]
+) -> Optional[Dict[str, Any]]:
+    """The address other nodes will reach: the first global IPv4 on the default-route device."""
+    by_name = {iface["name"]: iface for iface in interfaces}
+    for route in sorted(routes, key=lambda r: r.get("metric") or 0):
+        iface = by_name.get(route["dev"])
+        if not iface:
+            continue
+        for family in ("inet", "inet6"):
+            for addr in iface["addresses"]:
+                if addr["family"] == family and addr["scope"] == "global":
+                    return {
+                        "interface": iface["name"],
+                        "address": addr["address"],
+                        "prefixlen": addr["prefixlen"],
+                        "family": family,
+                    }
+    return None

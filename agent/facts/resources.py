@@ -1,0 +1,61 @@
+"""CPU and memory, as the kernel reports them."""
+
+import os
+from typing import Any, Dict, List, Optional
+
+from wire_preflight.facts import read_text
+
+MEMORY_SYSFS = "/sys/devices/system/memory"
+
+
+def cpu() -> Dict[str, Any]:
+    import psutil
+
+    return {
+        "logical_count": psutil.cpu_count(logical=True),
+        "physical_count": psutil.cpu_count(logical=False),
+    }
+
+
+def memory(root: str = "/") -> Dict[str, Any]:
+    total = parse_meminfo(read_text("/proc/meminfo", root))
+    out = {"total_bytes": total["MemTotal"], "swap_total_bytes": total.get("SwapTotal", 0)}
+    installed = installed_memory(os.path.join(root, MEMORY_SYSFS.lstrip("/")))
+    if installed is not None:
+        out["installed_bytes"] = installed
+        out["installed_source"] = MEMORY_SYSFS
+    return out
+
+
+def parse_meminfo(text: str) -> Dict[str, int]:
+    """/proc/meminfo lines look like 'MemTotal:  4028880 kB'; values become bytes."""
+    values = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        fields = rest.split()
+        if not fields:
+            continue
+        number = int(fields[0])
+        values[key] = number * 1024 if fields[1:] == ["kB"] else number
+    if "MemTotal" not in values:
+        raise ValueError("/proc/meminfo has no MemTotal line")
+    return values
+
+
+def installed_memory(sysfs_dir: str) -> Optional[int]:
+    """RAM the VM was given: memory blocks times the block size, where the kernel shows them.
+
+    Blocks cover only ranges that hold RAM (the PCI hole has none), so a 4 GiB VM shows
+    exactly 4 GiB here while MemTotal is short by what the kernel reserved.
+    """
+    try:
+        block_size = int(read_text(os.path.join(sysfs_dir, "block_size_bytes")).strip(), 16)
+        entries = os.listdir(sysfs_dir)
+    except (OSError, ValueError):
+        return None
+    blocks = count_memory_blocks(entries)
+    return blocks * block_size if blocks else None
+
+
+def count_memory_blocks(entries: List[str]) -> int:
+    return sum(1 for name in entries if name.startswith("memory") and name[6:].isdigit())
