@@ -8,5 +8,9 @@ def gb(value: float) -> str:
     return f"{value:g} GB"
 
 
+def decimal(num_bytes: float) -> str:
+    return f"{num_bytes / 1e9:.2f} GB"
+
+
 def size(num_bytes: float) -> str:
     return f"{num_bytes / 1e9:.2f} GB ({num_bytes / GIB:.2f} GiB)"

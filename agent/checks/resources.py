@@ -4,7 +4,7 @@ from typing import Any, Dict, List, Tuple
 
 from wire_preflight.checks import Context, missing_fact, roles_label
 from wire_preflight.model import ERROR, FAIL, PASS, WARN, CheckResult
-from wire_preflight.units import gb, size
+from wire_preflight.units import decimal, gb, size
 
 
 def _source(context: Context) -> str:
@@ -70,7 +70,7 @@ def check_memory(context: Context) -> List[CheckResult]:
     basis, have, threshold = memory_threshold(context, memory)
     want = context.needs.memory_gb
     observed = f"{size(have)} {basis}"
-    expected = f"{gb(want)} (>= {size(threshold)} {basis})"
+    expected = f"{gb(want)}: {basis} >= {decimal(threshold)}"
     evidence = {
         "basis": basis,
         "observed_bytes": have,
@@ -154,8 +154,14 @@ def _judge_filesystem(context: Context, group: Dict[str, Any]) -> CheckResult:
         entry.get("device") or "no block device",
         entry.get("fstype"),
     )
-    observed = f"{size(total)} filesystem, {size(free)} free"
-    expected = f"{gb(want)} (>= {size(threshold)} filesystem)"
+    observed = "{} at {} ({}, {}), {} free".format(
+        decimal(total),
+        entry.get("mountpoint"),
+        entry.get("fstype"),
+        entry.get("device") or "no block device",
+        decimal(free),
+    )
+    expected = f"{gb(want)}: filesystem >= {decimal(threshold)}"
     evidence = dict(entry, threshold_bytes=threshold)
     if total < threshold:
         return CheckResult(

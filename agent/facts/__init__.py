@@ -30,7 +30,7 @@ def collect(disk_paths: Iterable[str], root: str = "/") -> Dict[str, Any]:
         ("product_uuid", lambda: system.product_uuid(root)),
         ("virtualization", lambda: system.virtualization(root)),
         ("kernel", system.kernel),
-        ("os", system.os_release),
+        ("os", lambda: system.os_release(root)),
         ("cpu", resources.cpu),
         ("memory", lambda: resources.memory(root)),
         ("disks", lambda: disks.for_paths(sorted(set(disk_paths)))),

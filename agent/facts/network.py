@@ -32,7 +32,11 @@ def collect() -> Dict[str, Any]:
 
 def _ip_json(ip: str, args: List[str]) -> Any:
     done = subprocess.run(
-        [ip, "-j", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=10
+        [ip, "-j", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=10,
     )
     if done.returncode != 0:
         raise OSError(

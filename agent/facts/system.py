@@ -1,10 +1,8 @@
 """Identity of the host: names, ids, kernel, distribution, virtualisation."""
 
 import os
-import shutil
 import socket
-import subprocess
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from wire_preflight.facts import read_text
 
@@ -37,28 +35,50 @@ def kernel() -> Dict[str, str]:
     return {"release": uname.release, "version": uname.version, "machine": uname.machine}
 
 
-def os_release() -> Dict[str, str]:
+def os_release(root: str = "/") -> Dict[str, str]:
     import distro  # lazy: only the os area needs it
 
+    # No lsb_release subprocess and no uname: /etc/os-release says all we need, and
+    # distro would otherwise run `lsb_release -a` for every version() call.
+    info = distro.LinuxDistribution(
+        include_lsb=False, include_uname=False, root_dir=None if root == "/" else root
+    )
     return {
-        "id": distro.id(),
-        "version_id": distro.version(),
-        "codename": distro.codename(),
-        "pretty_name": distro.name(pretty=True),
+        "id": info.id(),
+        "version_id": info.version(),
+        "codename": info.codename(),
+        "pretty_name": info.name(pretty=True),
     }
 
 
 def virtualization(root: str = "/") -> Dict[str, Any]:
-    """What we run on. systemd-detect-virt knows every hypervisor; DMI is the fallback."""
-    tool = shutil.which("systemd-detect-virt")
-    if tool:
-        done = subprocess.run(
-            [tool], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, timeout=5
-        )
-        # It exits 1 when it prints "none"; the printed word is the answer either way.
-        return {"type": done.stdout.strip() or "none", "source": "systemd-detect-virt"}
+    """What the VM says it runs on, as raw evidence: the DMI strings the hypervisor sets
+    ("QEMU"/"KVM", "VMware, Inc.", "Microsoft Corporation") and the CPU's hypervisor flag.
+
+    Not systemd-detect-virt: it costs a subprocess (8 ms of a 170 ms run) for a fact no
+    check judges; these files say the same for the hypervisors Wire is installed on.
+    """
+    out = {}  # type: Dict[str, Any]
+    for key in ("sys_vendor", "product_name"):
+        try:
+            out[key] = read_text("/sys/class/dmi/id/" + key, root).strip()
+        except OSError:
+            out[key] = None
+    out["hypervisor_flag"] = cpu_has_hypervisor_flag(root)
     try:
-        vendor = read_text("/sys/class/dmi/id/sys_vendor", root).strip()
+        out["container"] = read_text("/run/systemd/container", root).strip()
     except OSError:
-        vendor = ""
-    return {"type": vendor or "unknown", "source": "/sys/class/dmi/id/sys_vendor"}
+        out["container"] = None
+    return out
+
+
+def cpu_has_hypervisor_flag(root: str = "/") -> Optional[bool]:
+    """The 'hypervisor' CPU flag: set by every hypervisor that exposes CPUID leaf 0x40000000."""
+    try:
+        with open(os.path.join(root, "proc/cpuinfo"), encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return "hypervisor" in line.split(":", 1)[1].split()
+    except OSError:
+        return None
+    return False

@@ -139,6 +139,8 @@ class _Reader:
 
 
 def _kind_names(kinds: Tuple[type, ...]) -> str:
+    if set(kinds) == {int, float}:
+        return "a number"
     names = {
         int: "an integer",
         float: "a number",

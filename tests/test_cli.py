@@ -1,0 +1,182 @@
+"""The command line: exit codes, one-line errors, JSON, JUnit and text output."""
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import GIB, fixture_path, run_process, with_changes, write_json
+
+FACTS = fixture_path("facts-ubuntu1804-kvm-4g.json")
+CHECK_FIELDS = {"id", "role", "status", "observed", "expected", "message", "remedy"}
+
+
+def test_passing_vm_exits_0(run_cli):
+    code, out, err = run_cli("check", "--role", "cassandra", "--facts", FACTS)
+    assert code == 0, out + err
+    assert out.splitlines()[-1].startswith("PASS: 5 pass")
+
+
+def test_failing_vm_exits_3(run_cli, tmp_path, base_facts):
+    small = with_changes(base_facts, memory__installed_bytes=3 * GIB)
+    code, out, _ = run_cli(
+        "check", "--role", "cassandra", "--facts", write_json(tmp_path, "f.json", small)
+    )
+    assert code == 3
+    assert "fail memory [cassandra]" in out
+    assert "fix: give the VM at least 4 GB of RAM" in out
+
+
+def test_warnings_only_exit_4(run_cli, tmp_path, base_facts):
+    facts = with_changes(base_facts, os__version_id="20.04")
+    code, out, _ = run_cli(
+        "check", "--role", "cassandra", "--facts", write_json(tmp_path, "f.json", facts)
+    )
+    assert code == 4
+    assert out.splitlines()[-1].startswith("WARN:")
+
+
+def test_ignore_makes_a_failure_a_warning(run_cli, tmp_path, base_facts):
+    path = write_json(tmp_path, "f.json", with_changes(base_facts, cpu__logical_count=1))
+    assert run_cli("check", "--role", "cassandra", "--facts", path)[0] == 3
+    assert run_cli("check", "--role", "cassandra", "--facts", path, "--ignore", "cpu")[0] == 4
+
+
+def test_unknown_ignore_id_is_bad_usage(run_cli):
+    code, _, err = run_cli("check", "--role", "cassandra", "--facts", FACTS, "--ignore", "cpus")
+    assert code == 2
+    assert "no such check" in err and "memory" in err
+
+
+def test_unknown_role_is_one_line_naming_the_roles(run_cli):
+    code, out, err = run_cli("check", "--role", "redis", "--facts", FACTS)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert "unknown role 'redis'" in lines[0] and "cassandra" in lines[0]
+
+
+def test_broken_profile_exits_2(run_cli, tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text("schema = 1\nname = 'x'\n[os]\nid = 'ubuntu'\n")
+    code, _, err = run_cli("check", "--role", "cassandra", "--facts", FACTS, "--profile", str(path))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert str(path) in err and "'os.versions'" in err
+
+
+def test_malformed_facts_exits_2(run_cli, tmp_path):
+    path = tmp_path / "facts.json"
+    path.write_text('{"schema": "wire-preflight/facts/1", "hostname": 42}')
+    code, _, err = run_cli("check", "--role", "cassandra", "--facts", str(path))
+    assert code == 2
+    assert err.strip() == (
+        f"wire-preflight: error: facts file {path}: field 'hostname' must be str, got 42"
+    )
+
+
+def test_missing_role_is_usage_error(run_cli):
+    code, _, err = run_cli("check", "--facts", FACTS)
+    assert code == 2
+    assert "--role" in err
+
+
+def test_internal_error_exits_1_without_traceback(run_cli, monkeypatch):
+    from wire_preflight.checks import resources
+
+    def broken(context):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(resources, "check_cpu", broken)
+    code, _, err = run_cli("check", "--role", "cassandra", "--facts", FACTS)
+    assert code == 1
+    assert "internal error: RuntimeError: boom" in err
+    assert "Traceback" not in err
+
+
+def test_json_report_structure(run_cli):
+    code, out, _ = run_cli(
+        "check",
+        "--role",
+        "cassandra",
+        "--role",
+        "minio",
+        "--facts",
+        FACTS,
+        "--physical-host",
+        "server-a",
+        "--json",
+        "--data-dir",
+        "minio=/var/lib/cassandra",
+    )
+    doc = json.loads(out)
+    assert doc["schema"] == "wire-preflight/report/1"
+    assert doc["roles"] == ["cassandra", "minio"]
+    assert doc["physical_host"] == "server-a"
+    assert doc["profile"]["name"] == "classic"
+    assert doc["facts"]["hostname"] == "cassandra1"
+    assert [c["id"] for c in doc["checks"]] == ["os", "hostname", "cpu", "memory", "disk"]
+    for item in doc["checks"]:
+        assert set(item) >= CHECK_FIELDS
+    # cassandra + minio: 3 cores, 6 GB, 480 GB on one filesystem; the VM has 2, 4 GiB, 80 GB.
+    assert doc["summary"]["exit_code"] == code == 3
+    failed = {c["id"] for c in doc["checks"] if c["status"] == "fail"}
+    assert failed == {"cpu", "memory", "disk"}
+
+
+def test_junit(run_cli, tmp_path, base_facts):
+    path = write_json(tmp_path, "f.json", with_changes(base_facts, cpu__logical_count=1))
+    junit = tmp_path / "out.xml"
+    run_cli("check", "--role", "cassandra", "--facts", path, "--junit", str(junit))
+    suite = ET.parse(str(junit)).getroot()
+    assert suite.get("tests") == "5" and suite.get("failures") == "1"
+    failed = [c.get("name") for c in suite if c.find("failure") is not None]
+    assert failed == ["cpu"]
+
+
+def test_plain_text_in_a_pipe_has_no_escape_codes():
+    done = run_process("check", "--role", "cassandra", "--facts", FACTS)
+    assert done.returncode == 0
+    assert "\x1b[" not in done.stdout
+    assert done.stdout.splitlines()[0].startswith("pass os [cassandra]")
+
+
+def test_hostile_strings_do_not_reach_the_terminal(run_cli, tmp_path, base_facts):
+    facts = with_changes(base_facts, hostname="evil\x1b[2J\x07name")
+    code, out, _ = run_cli(
+        "check", "--role", "cassandra", "--facts", write_json(tmp_path, "f.json", facts)
+    )
+    assert code == 3
+    assert "\x1b" not in out and "\x07" not in out
+
+
+def test_profiles_command(run_cli):
+    code, out, _ = run_cli("profiles", "--json")
+    doc = json.loads(out)
+    assert code == 0
+    classic = [p for p in doc["profiles"] if p["name"] == "classic"][0]
+    assert "cassandra" in classic["roles"] and doc["default"] == "classic"
+    code, out, _ = run_cli("profiles")
+    assert "classic (default)" in out
+
+
+def test_plan_command(run_cli):
+    code, out, _ = run_cli("plan", "--sft-users", "200")
+    assert code == 0
+    assert (
+        "per physical server (cassandra, minio, elasticsearch, kubernetes, restund): "
+        "13 cores, 18 GB memory, 590 GB disk" in out
+    )
+    assert "adds up to 16" in out
+    doc = json.loads(run_cli("plan", "--json")[1])
+    assert doc["per_server"]["cores"] == 11
+
+
+@pytest.mark.parametrize("bad", ["-1", "many"])
+def test_bad_sft_users(run_cli, bad):
+    assert run_cli("check", "--role", "kubernetes", "--facts", FACTS, "--sft-users", bad)[0] == 2
+
+
+def test_relative_data_dir_is_refused(run_cli):
+    code, _, err = run_cli("check", "--role", "cassandra", "--facts", FACTS, "--data-dir", "data")
+    assert code == 2 and "absolute" in err
