@@ -79,6 +79,34 @@ def _sft_option(func: Any) -> Any:
     metavar="ID",
     help="Turn this check's failure into a warning (repeatable).",
 )
+@click.option(
+    "--ip",
+    "target_ip",
+    default=None,
+    metavar="ADDR",
+    help="The address other nodes use for this VM (default: the primary address).",
+)
+@click.option(
+    "--interface",
+    "target_interface",
+    default=None,
+    metavar="IFACE",
+    help="Judge the address on this interface instead of the primary one.",
+)
+@click.option(
+    "--k8s-cidr",
+    "k8s_cidrs",
+    multiple=True,
+    metavar="CIDR",
+    help="Kubernetes' service/pod networks (repeatable; replaces the profile's).",
+)
+@click.option(
+    "--state-dir",
+    default=None,
+    metavar="DIR",
+    help="Where the agent remembers addresses between runs "
+    "(default /var/lib/wire-preflight, or ~/.local/state/wire-preflight).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the schema-versioned report as JSON.")
 @click.option(
     "--junit",
@@ -95,11 +123,15 @@ def check(
     facts_file: Optional[str],
     physical_host: Optional[str],
     ignore: List[str],
+    target_ip: Optional[str],
+    target_interface: Optional[str],
+    k8s_cidrs: List[str],
+    state_dir: Optional[str],
     as_json: bool,
     junit_file: Optional[str],
 ) -> int:
     """Judge this VM (or a saved facts file) against its role(s)."""
-    from wire_preflight import checks, profiles, report, requirements
+    from wire_preflight import checks, profiles, report, requirements, state
     from wire_preflight.model import exit_code, verdict
 
     profile = profiles.load(profile_name)
@@ -113,6 +145,9 @@ def check(
                 ", ".join(unknown), ", ".join(checks.check_ids())
             )
         )
+    _validate_addresses(target_ip, k8s_cidrs)
+    if target_ip and target_interface:
+        raise InputError("--ip and --interface name the same thing: give one of them")
     dirs = requirements.parse_data_dirs(list(data_dirs), roles)
     needs = requirements.needs_for(profile, roles, sft_users, dirs)
     if facts_file:
@@ -122,12 +157,29 @@ def check(
     else:
         from wire_preflight.facts import collect
 
-        facts = collect(need.path for need in needs.disks)
+        facts = collect(
+            ["/"] + [need.path for need in needs.disks],
+            profiles.host_services(profile),
+            profiles.host_tools(profile),
+        )
     # Reading every built-in profile costs time; only a release the profile does not name
     # needs them (to suggest the profile that fits).
     release = (facts.get("os") or {}).get("version_id")
     alternatives = profiles.os_alternatives() if release not in profile.os_versions else {}
-    context = checks.Context(facts, profile, needs, alternatives)
+    state_dir = state_dir or state.default_dir()
+    previous = state.load(state_dir, facts)
+    saved, where = state.save(state_dir, facts)
+    context = checks.Context(
+        facts,
+        profile,
+        needs,
+        alternatives,
+        target_ip=target_ip,
+        target_interface=target_interface,
+        k8s_cidrs=list(k8s_cidrs) or None,
+        previous=previous,
+        state_error=None if saved else where,
+    )
     results = checks.run(context, ignore)
     if junit_file:
         from wire_preflight.render import junit
@@ -139,6 +191,10 @@ def check(
             "ignore": list(ignore),
             "data_dirs": dirs,
             "facts_file": facts_file,
+            "ip": target_ip,
+            "interface": target_interface,
+            "k8s_cidrs": list(k8s_cidrs),
+            "state_dir": state_dir,
         }
         doc = report.build(facts, profile, roles, results, physical_host, options)
         _print_json(doc)
@@ -170,7 +226,7 @@ def facts(profile_name: Optional[str], data_dirs: List[str], as_json: bool) -> i
 
     profile = profiles.load(profile_name)
     paths = ["/"] + [role.data_dir for role in profile.roles.values()] + list(data_dirs)
-    snapshot = collect(paths)
+    snapshot = collect(paths, profiles.host_services(profile), profiles.host_tools(profile))
     if as_json:
         _print_json(snapshot)
         return EXIT_OK
@@ -289,6 +345,18 @@ def plan(profile_name: Optional[str], sft_users: int, as_json: bool) -> int:
     for note in doc["notes"]:
         click.echo("note: " + note)
     return EXIT_OK
+
+
+def _validate_addresses(target_ip: Optional[str], cidrs: List[str]) -> None:
+    import ipaddress
+
+    try:
+        if target_ip:
+            ipaddress.ip_address(target_ip)
+        for cidr in cidrs:
+            ipaddress.ip_network(cidr, strict=False)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _unique(values: List[str]) -> List[str]:

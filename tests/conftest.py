@@ -14,6 +14,14 @@ def fixture_path(*parts):
     return os.path.join(FIXTURES, *parts)
 
 
+@pytest.fixture(autouse=True)
+def private_state_dir(tmp_path, monkeypatch):
+    """Every test remembers addresses in its own directory, never in /var/lib."""
+    state_dir = tmp_path / "state"
+    monkeypatch.setenv("WIRE_PREFLIGHT_STATE_DIR", str(state_dir))
+    return state_dir
+
+
 @pytest.fixture
 def base_facts():
     """An Ubuntu 18.04 KVM guest with 2 vCPUs, 4 GiB RAM and an 80e9-byte disk."""
@@ -70,3 +78,24 @@ def write_json(tmp_path, name, data):
     path = tmp_path / name
     path.write_text(json.dumps(data))
     return str(path)
+
+
+def judge(facts, roles, profile="classic", sft_users=0, data_dirs=None, ignore=(), **context):
+    """Run every check on facts, as `check --facts` does, without touching any state."""
+    from wire_preflight import checks, profiles, requirements
+
+    loaded = profiles.load(profile)
+    needs = requirements.needs_for(loaded, roles, sft_users, data_dirs)
+    alternatives = context.pop("os_alternatives", {})
+    ctx = checks.Context(facts, loaded, needs, alternatives, **context)
+    return checks.run(ctx, ignore)
+
+
+def results_for(results, check_id, role=None):
+    return [r for r in results if r.id == check_id and (role is None or r.role == role)]
+
+
+def one(results, check_id, role=None):
+    found = results_for(results, check_id, role)
+    assert len(found) == 1, found
+    return found[0]

@@ -13,7 +13,8 @@ CHECK_FIELDS = {"id", "role", "status", "observed", "expected", "message", "reme
 def test_passing_vm_exits_0(run_cli):
     code, out, err = run_cli("check", "--role", "cassandra", "--facts", FACTS)
     assert code == 0, out + err
-    assert out.splitlines()[-1].startswith("PASS: 5 pass")
+    verdict = out.splitlines()[-1]
+    assert verdict.startswith("PASS: ") and verdict.endswith(" pass"), verdict
 
 
 def test_failing_vm_exits_3(run_cli, tmp_path, base_facts):
@@ -115,7 +116,9 @@ def test_json_report_structure(run_cli):
     assert doc["physical_host"] == "server-a"
     assert doc["profile"]["name"] == "classic"
     assert doc["facts"]["hostname"] == "cassandra1"
-    assert [c["id"] for c in doc["checks"]] == ["os", "hostname", "cpu", "memory", "disk"]
+    ids = [c["id"] for c in doc["checks"]]
+    assert ids[:5] == ["os", "hostname", "cpu", "memory", "disk"]
+    assert {"ip-static", "ip-range", "ip-drift", "time-sync", "minio-drive"} <= set(ids)
     for item in doc["checks"]:
         assert set(item) >= CHECK_FIELDS
     # cassandra + minio: 3 cores, 6 GB, 480 GB on one filesystem; the VM has 2, 4 GiB, 80 GB.
@@ -129,7 +132,7 @@ def test_junit(run_cli, tmp_path, base_facts):
     junit = tmp_path / "out.xml"
     run_cli("check", "--role", "cassandra", "--facts", path, "--junit", str(junit))
     suite = ET.parse(str(junit)).getroot()
-    assert suite.get("tests") == "5" and suite.get("failures") == "1"
+    assert suite.get("tests") == str(len(list(suite))) and suite.get("failures") == "1"
     failed = [c.get("name") for c in suite if c.find("failure") is not None]
     assert failed == ["cpu"]
 
@@ -180,3 +183,17 @@ def test_bad_sft_users(run_cli, bad):
 def test_relative_data_dir_is_refused(run_cli):
     code, _, err = run_cli("check", "--role", "cassandra", "--facts", FACTS, "--data-dir", "data")
     assert code == 2 and "absolute" in err
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--ip", "300.1.1.1"], "does not appear to be an IPv4 or IPv6 address"),
+        (["--k8s-cidr", "10.233.0.0/99"], "10.233.0.0/99"),
+        (["--ip", "10.0.0.1", "--interface", "eth0"], "give one of them"),
+    ],
+)
+def test_bad_network_options_are_bad_usage(run_cli, args, words):
+    code, _, err = run_cli("check", "--role", "kubernetes", "--facts", FACTS, *args)
+    assert code == 2
+    assert words in err and len(err.strip().splitlines()) == 1

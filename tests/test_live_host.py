@@ -5,7 +5,7 @@ import os
 
 import pytest
 from conftest import run_process
-from wire_preflight import profiles
+from wire_preflight import checks, profiles
 from wire_preflight.model import STATUSES
 
 CONTRACT = [
@@ -52,7 +52,22 @@ def test_every_role_on_the_live_host(role):
     doc = json.loads(done.stdout)
     assert doc["summary"]["exit_code"] == done.returncode
     ids = {c["id"] for c in doc["checks"]}
-    assert ids == {"os", "hostname", "cpu", "memory", "disk"}
+    assert (
+        {
+            "os",
+            "hostname",
+            "cpu",
+            "memory",
+            "disk",
+            "ip-static",
+            "ip-range",
+            "ip-drift",
+            "time-sync",
+        }
+        <= ids
+        <= set(checks.check_ids())
+    )
+    assert not [c for c in doc["checks"] if c["status"] == "error"], doc["checks"]
     assert all(c["status"] in STATUSES for c in doc["checks"])
 
 

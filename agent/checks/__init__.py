@@ -1,11 +1,17 @@
 """Checks: pure functions of facts and requirements, each returning CheckResults.
 
 Where to find a check by its id:
-    os, hostname           -> checks/system.py
-    cpu, memory, disk      -> checks/resources.py
+    os, hostname                              -> checks/system.py
+    cpu, memory, disk, minio-drive            -> checks/resources.py
+    ip-static, ip-range, ip-drift             -> checks/network.py
+    time-sync                                 -> checks/clock.py
+    swap, vm-max-map-count, ip-forward,
+    br-netfilter, thp, zone-reclaim           -> checks/kernel.py
+    nofile, nproc, memlock                    -> checks/limits.py
+    ports, tools                              -> checks/services.py
 """
 
-from typing import Any, Callable, Dict, List, NamedTuple, Sequence
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from wire_preflight.model import ERROR, FAIL, WARN, CheckResult
 from wire_preflight.profiles import Profile
@@ -18,13 +24,44 @@ class Context(NamedTuple):
     needs: Needs
     # Other built-in profiles: name -> (os id, versions), to name the one that fits a release.
     os_alternatives: Dict[str, Any]
+    # The address other nodes use: chosen with --ip or --interface, else the primary one.
+    target_ip: Optional[str] = None
+    target_interface: Optional[str] = None
+    # --k8s-cidr, replacing the profile's ranges when given.
+    k8s_cidrs: Optional[List[str]] = None
+    # What the agent remembered from its last run (state.py), or {"error": reason}.
+    previous: Optional[Dict[str, Any]] = None
+    # Why the state could not be written this time, if it could not.
+    state_error: Optional[str] = None
+
+    def components(self) -> Iterator[Tuple[str, str]]:
+        """(role, component) for every component the VM's roles run."""
+        for role in self.needs.roles:
+            for component in self.profile.role(role).components:
+                yield role, component
+
+    def rules(self, check_id: str) -> Iterator[Tuple[str, str, Any]]:
+        """(role, component, rule) for each of the VM's components that this check covers.
+
+        A rule table is either `components = {name = severity}` or one sub-table per component.
+        """
+        table = self.profile.host.get(check_id, {})
+        by_severity = table.get("components", {})
+        for role, component in self.components():
+            if component in by_severity:
+                yield role, component, by_severity[component]
+            elif isinstance(table.get(component), dict):
+                yield role, component, table[component]
+
+    def source(self, check_id: str) -> str:
+        return self.profile.host.get(check_id, {}).get("source", "")
 
 
 CheckFunction = Callable[[Context], List[CheckResult]]
 
 
 def registry() -> List[Any]:
-    from wire_preflight.checks import resources, system
+    from wire_preflight.checks import clock, kernel, limits, network, resources, services, system
 
     return [
         ("os", system.check_os),
@@ -32,6 +69,22 @@ def registry() -> List[Any]:
         ("cpu", resources.check_cpu),
         ("memory", resources.check_memory),
         ("disk", resources.check_disk),
+        ("ip-static", network.check_ip_static),
+        ("ip-range", network.check_ip_range),
+        ("ip-drift", network.check_ip_drift),
+        ("time-sync", clock.check_time_sync),
+        ("swap", kernel.check_swap),
+        ("vm-max-map-count", kernel.check_max_map_count),
+        ("ip-forward", kernel.check_ip_forward),
+        ("br-netfilter", kernel.check_br_netfilter),
+        ("thp", kernel.check_thp),
+        ("zone-reclaim", kernel.check_zone_reclaim),
+        ("nofile", limits.check_nofile),
+        ("nproc", limits.check_nproc),
+        ("memlock", limits.check_memlock),
+        ("ports", services.check_ports),
+        ("tools", services.check_tools),
+        ("minio-drive", resources.check_minio_drive),
     ]
 
 

@@ -191,3 +191,100 @@ def _judge_filesystem(context: Context, group: Dict[str, Any]) -> CheckResult:
     return CheckResult(
         "disk", role, PASS, observed, expected, where, "", _source(context), evidence
     )
+
+
+def check_minio_drive(context: Context) -> List[CheckResult]:
+    """MinIO refuses a drive on the root disk in multi-drive setups; NFS corrupts it."""
+    rule_table = context.profile.host.get("minio-drive", {})
+    source = context.source("minio-drive")
+    recommended = rule_table.get("recommended_fstypes", ["xfs"])
+    refused = rule_table.get("refused_fstypes", [])
+    disks = context.facts.get("disks")
+    results = []
+    for role, _component, severity in context.rules("minio-drive"):
+        if disks is None:
+            results.append(missing_fact(context, "minio-drive", "disks", role))
+            continue
+        by_path = {entry["path"]: entry for entry in disks}
+        path = next((n.path for n in context.needs.disks if role in n.roles), None)
+        data, root = by_path.get(path), by_path.get("/")
+        if data is None or root is None:
+            results.append(
+                CheckResult(
+                    "minio-drive",
+                    role,
+                    ERROR,
+                    None,
+                    "a separate drive",
+                    "the facts hold no filesystem for {}".format(path if data is None else "/"),
+                    "collect facts on the host with this --data-dir",
+                    source,
+                )
+            )
+            continue
+        observed = "{} on {} ({}, {})".format(
+            path, data.get("mountpoint"), data.get("fstype"), data.get("disk") or data.get("device")
+        )
+        evidence = {"data": data, "root": root}
+        same_disk = (data.get("disk") or data.get("mountpoint")) == (
+            root.get("disk") or root.get("mountpoint")
+        )
+        fstype = data.get("fstype") or ""
+        if same_disk:
+            results.append(
+                CheckResult(
+                    "minio-drive",
+                    role,
+                    severity,
+                    observed,
+                    "a drive other than the root disk",
+                    "MinIO's data is on the root disk ({})".format(root.get("disk") or "/"),
+                    f"attach a separate disk, format it XFS (mkfs.xfs), mount it at {path} "
+                    "via /etc/fstab",
+                    source,
+                    evidence,
+                )
+            )
+        elif fstype in refused:
+            results.append(
+                CheckResult(
+                    "minio-drive",
+                    role,
+                    FAIL,
+                    observed,
+                    "a local " + " or ".join(recommended),
+                    f"MinIO on {fstype} loses data: it needs a local drive",
+                    "use a local disk formatted XFS",
+                    source,
+                    evidence,
+                )
+            )
+        elif fstype not in recommended:
+            results.append(
+                CheckResult(
+                    "minio-drive",
+                    role,
+                    WARN,
+                    observed,
+                    " or ".join(recommended),
+                    "{} works, MinIO recommends {}".format(fstype, " or ".join(recommended)),
+                    "reformat the data disk with mkfs.xfs before MinIO stores anything",
+                    source,
+                    evidence,
+                )
+            )
+        else:
+            results.append(
+                CheckResult(
+                    "minio-drive",
+                    role,
+                    PASS,
+                    observed,
+                    " or ".join(recommended),
+                    f"separate {fstype} drive",
+                    "",
+                    source,
+                    evidence,
+                )
+            )
+    return results

@@ -13,9 +13,25 @@ from wire_preflight import __version__
 from wire_preflight.model import FACTS_SCHEMA
 
 
-def collect(disk_paths: Iterable[str], root: str = "/") -> Dict[str, Any]:
-    """Snapshot the live host. `disk_paths` are the directories whose filesystems matter."""
-    from wire_preflight.facts import disks, network, resources, system
+def collect(
+    disk_paths: Iterable[str],
+    services: Iterable[str] = (),
+    tool_names: Iterable[str] = (),
+    root: str = "/",
+) -> Dict[str, Any]:
+    """Snapshot the live host. `disk_paths` are the directories whose filesystems matter,
+    `services` the systemd units whose limits matter, `tool_names` the programs to look for."""
+    from wire_preflight.facts import (
+        disks,
+        limits,
+        netconfig,
+        network,
+        programs,
+        resources,
+        system,
+        timesync,
+        tunables,
+    )
 
     facts = {
         "schema": FACTS_SCHEMA,
@@ -35,6 +51,12 @@ def collect(disk_paths: Iterable[str], root: str = "/") -> Dict[str, Any]:
         ("memory", lambda: resources.memory(root)),
         ("disks", lambda: disks.for_paths(sorted(set(disk_paths)))),
         ("network", network.collect),
+        ("network_config", lambda: netconfig.collect(root)),
+        ("tunables", lambda: tunables.collect(root)),
+        ("limits", lambda: limits.collect(services, root)),
+        ("listeners", programs.listeners),
+        ("tools", lambda: programs.tools(tool_names)),
+        ("time", timesync.collect),
     ]
     for key, reader in areas:
         _collect_one(facts, errors, key, reader)

@@ -6,15 +6,16 @@ the kernel's address flags (`dynamic`) and lifetimes, which psutil and netifaces
 """
 
 import json
-import shutil
 import subprocess
 from typing import Any, Dict, List, Optional
+
+from wire_preflight.facts import programs
 
 INFINITE_LIFETIME = 4294967295  # the kernel's INFINITY_LIFE_TIME: a permanent address
 
 
 def collect() -> Dict[str, Any]:
-    ip = shutil.which("ip") or "/sbin/ip"
+    ip = programs.which("ip") or "/sbin/ip"
     interfaces = parse_addresses(_ip_json(ip, ["addr", "show"]))
     try:
         routes = parse_routes(_ip_json(ip, ["route", "show", "default"]))

@@ -31,6 +31,8 @@ class Role(NamedTuple):
     data_dir: str
     placement: str
     note: str = ""
+    # The components this role runs, whose own host requirements apply (profiles/host/*.toml).
+    components: Tuple[str, ...] = ()
 
 
 class Profile(NamedTuple):
@@ -49,6 +51,9 @@ class Profile(NamedTuple):
     fleet: Dict[str, Any]
     plan: Dict[str, Any]
     roles: Dict[str, Role]
+    # Each component's host requirements (check id -> rules); see profiles/host/components.toml.
+    host: Dict[str, Any]
+    k8s_cidrs: List[str]
 
     def role(self, name: str) -> Role:
         try:
@@ -209,6 +214,7 @@ def _parse(path: str, data: Dict[str, Any]) -> Profile:
             data_dir=data_dir,
             placement=placement,
             note=r.get(spec, "note", (str,), prefix, ""),
+            components=tuple(_strings(r, spec, "components", prefix, [name])),
         )
     for role in sft_roles:
         if role not in roles:
@@ -230,6 +236,8 @@ def _parse(path: str, data: Dict[str, Any]) -> Profile:
         fleet=r.get(data, "fleet", (dict,), "", {}),
         plan=r.get(data, "plan", (dict,), "", {}),
         roles=roles,
+        host=_load_host(r, data, path),
+        k8s_cidrs=_cidrs(r, data),
     )
 
 
@@ -246,3 +254,100 @@ def os_alternatives() -> Dict[str, Tuple[str, List[str]]]:
             continue
         out[name] = (profile.os_id, profile.os_versions)
     return out
+
+
+def _strings(
+    r: _Reader, table: Dict[str, Any], field: str, prefix: str, default: List[str]
+) -> List[str]:
+    values = r.get(table, field, (list,), prefix, default)
+    if not all(isinstance(v, str) for v in values):
+        raise r.fail(prefix + field, "must be a list of strings")
+    return values
+
+
+def _cidrs(r: _Reader, data: Dict[str, Any]) -> List[str]:
+    import ipaddress
+
+    table = r.get(data, "kubernetes", (dict,), "", {})
+    cidrs = _strings(r, table, "cidrs", "kubernetes.", [])
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError as exc:
+            raise r.fail("kubernetes.cidrs", f"has an invalid network: {exc}") from None
+    return cidrs
+
+
+HOST_CHECK_IDS = (
+    "swap",
+    "vm-max-map-count",
+    "nofile",
+    "nproc",
+    "memlock",
+    "ip-forward",
+    "br-netfilter",
+    "thp",
+    "zone-reclaim",
+    "minio-drive",
+    "tools",
+    "ports",
+    "time-sync",
+)
+
+
+def _load_host(r: _Reader, data: Dict[str, Any], profile_path: str) -> Dict[str, Any]:
+    """The component requirements a profile uses: `host_requirements` names a file beside
+    the profile or in profiles/host/ (default: the built-in components.toml)."""
+    name = r.get(data, "host_requirements", (str,), "", "components")
+    candidates = [
+        os.path.join(os.path.dirname(os.path.abspath(profile_path)), name),
+        os.path.join(BUILTIN_DIR, "host", name + ".toml"),
+    ]
+    path = next((c for c in candidates if os.path.isfile(c)), None)
+    if path is None:
+        raise r.fail(
+            "host_requirements",
+            f"names {name!r}, which is neither a file beside the "
+            "profile nor a built-in requirements table",
+        )
+    try:
+        with open(path, "rb") as handle:
+            host = _toml.load(handle)
+    except (OSError, _toml.TOMLDecodeError) as exc:
+        raise InputError(f"host requirements {path}: {exc}") from None
+    hr = _Reader(path)
+    for check_id in HOST_CHECK_IDS:
+        hr.get(host, check_id, (dict,), "", {})
+        for component, rule in host.get(check_id, {}).items():
+            if isinstance(rule, dict):
+                for key, value in rule.items():
+                    if key.endswith("_below") and (
+                        isinstance(value, bool) or not isinstance(value, int)
+                    ):
+                        raise hr.fail(
+                            f"{check_id}.{component}.{key}", f"must be an integer, got {value!r}"
+                        )
+    return host
+
+
+def host_services(profile: Profile) -> List[str]:
+    """The systemd services whose limits the host requirements judge."""
+    return sorted(
+        {
+            rule["service"]
+            for check_id in ("nofile", "nproc", "memlock")
+            for rule in profile.host.get(check_id, {}).values()
+            if isinstance(rule, dict) and "service" in rule
+        }
+    )
+
+
+def host_tools(profile: Profile) -> List[str]:
+    return sorted(
+        {
+            name
+            for rule in profile.host.get("tools", {}).values()
+            if isinstance(rule, dict)
+            for name in rule.get("required", []) + rule.get("recommended", [])
+        }
+    )

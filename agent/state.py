@@ -1,0 +1,91 @@
+"""What the agent remembers between runs: the addresses it saw, per host.
+
+One small JSON file per host (named by machine-id, or hostname), written atomically, so a
+crash mid-write leaves the previous state intact. A file that does not parse is moved aside
+(never silently overwritten) and the run starts anew.
+"""
+
+import json
+import os
+import re
+import tempfile
+import time
+from typing import Any, Dict, Optional, Tuple
+
+SYSTEM_STATE_DIR = "/var/lib/wire-preflight"
+
+
+def default_dir() -> str:
+    """$WIRE_PREFLIGHT_STATE_DIR, else /var/lib/wire-preflight for root, else the user's."""
+    if os.environ.get("WIRE_PREFLIGHT_STATE_DIR"):
+        return os.environ["WIRE_PREFLIGHT_STATE_DIR"]
+    if os.geteuid() == 0:
+        return SYSTEM_STATE_DIR
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(base, "wire-preflight")
+
+
+def _file(state_dir: str, facts: Dict[str, Any]) -> str:
+    key = facts.get("machine_id") or facts.get("hostname") or "unknown"
+    return os.path.join(state_dir, "host-{}.json".format(re.sub(r"[^A-Za-z0-9_.-]", "_", key)))
+
+
+def load(state_dir: str, facts: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The last run's state, None on the first run, or {"error": reason}."""
+    path = _file(state_dir, facts)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return {"error": f"{exc.strerror} reading {path}"}
+    except ValueError as exc:
+        aside = f"{path}.corrupt-{int(time.time())}"
+        try:
+            os.replace(path, aside)
+        except OSError:
+            aside = path
+        return {"error": f"{path} is not valid JSON ({exc}); kept as {aside}"}
+    if not isinstance(data, dict):
+        return {"error": f"{path} does not hold a JSON object"}
+    data["file"] = path
+    return data
+
+
+def snapshot(facts: Dict[str, Any]) -> Dict[str, Any]:
+    network = facts.get("network") or {}
+    return {
+        "schema": "wire-preflight/state/1",
+        "seen_at": facts.get("collected_at"),
+        "hostname": facts.get("hostname"),
+        "primary": network.get("primary"),
+        "addresses": sorted(
+            "{}/{}".format(a.get("address"), a.get("prefixlen"))
+            for iface in network.get("interfaces") or []
+            for a in iface.get("addresses", [])
+            if a.get("scope") == "global"
+        ),
+    }
+
+
+def save(state_dir: str, facts: Dict[str, Any]) -> Tuple[bool, str]:
+    """Write atomically (temp file, fsync, rename). (True, path) or (False, reason)."""
+    path = _file(state_dir, facts)
+    try:
+        os.makedirs(state_dir, mode=0o755, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".host-", dir=state_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(snapshot(facts), handle, indent=1)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        return False, f"{exc.strerror or exc} ({exc.filename or state_dir})"
+    return True, path
