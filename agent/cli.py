@@ -40,82 +40,83 @@ def _sft_option(func: Any) -> Any:
     )(func)
 
 
-@cli.command()
-@click.option(
-    "--role",
-    "roles",
-    multiple=True,
-    required=True,
-    metavar="ROLE",
-    help="Role of this VM (repeat for a VM with several roles: it needs the sum).",
-)
-@_profile_option
-@_sft_option
-@click.option(
-    "--data-dir",
-    "data_dirs",
-    multiple=True,
-    metavar="[ROLE=]PATH",
-    help="Where a role keeps its data (default from the profile). A path that does "
-    "not exist yet is measured at its nearest existing parent.",
-)
-@click.option(
-    "--facts",
-    "facts_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Judge a saved facts file (or saved report) instead of the live host.",
-)
-@click.option(
-    "--physical-host",
-    default=None,
-    metavar="NAME",
-    help="The physical server this VM runs on (for the fleet's spread rules).",
-)
-@click.option(
-    "--ignore",
-    "ignore",
-    multiple=True,
-    metavar="ID",
-    help="Turn this check's failure into a warning (repeatable).",
-)
-@click.option(
-    "--ip",
-    "target_ip",
-    default=None,
-    metavar="ADDR",
-    help="The address other nodes use for this VM (default: the primary address).",
-)
-@click.option(
-    "--interface",
-    "target_interface",
-    default=None,
-    metavar="IFACE",
-    help="Judge the address on this interface instead of the primary one.",
-)
-@click.option(
-    "--k8s-cidr",
-    "k8s_cidrs",
-    multiple=True,
-    metavar="CIDR",
-    help="Kubernetes' service/pod networks (repeatable; replaces the profile's).",
-)
-@click.option(
-    "--state-dir",
-    default=None,
-    metavar="DIR",
-    help="Where the agent remembers addresses between runs "
-    "(default /var/lib/wire-preflight, or ~/.local/state/wire-preflight).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the schema-versioned report as JSON.")
-@click.option(
-    "--junit",
-    "junit_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write the results as JUnit XML to this file.",
-)
-def check(
+_CHECK_OPTIONS = [
+    click.option(
+        "--role",
+        "roles",
+        multiple=True,
+        required=True,
+        metavar="ROLE",
+        help="Role of this VM (repeat for a VM with several roles: it needs the sum).",
+    ),
+    _profile_option,
+    _sft_option,
+    click.option(
+        "--data-dir",
+        "data_dirs",
+        multiple=True,
+        metavar="[ROLE=]PATH",
+        help="Where a role keeps its data (default from the profile). A path that "
+        "does not exist yet is measured at its nearest existing parent.",
+    ),
+    click.option(
+        "--facts",
+        "facts_file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Judge a saved facts file (or saved report) instead of the live host.",
+    ),
+    click.option(
+        "--physical-host",
+        default=None,
+        metavar="NAME",
+        help="The physical server this VM runs on (for the fleet's spread rules).",
+    ),
+    click.option(
+        "--ignore",
+        "ignore",
+        multiple=True,
+        metavar="ID",
+        help="Turn this check's failure into a warning (repeatable).",
+    ),
+    click.option(
+        "--ip",
+        "target_ip",
+        default=None,
+        metavar="ADDR",
+        help="The address other nodes use for this VM (default: the primary one).",
+    ),
+    click.option(
+        "--interface",
+        "target_interface",
+        default=None,
+        metavar="IFACE",
+        help="Judge the address on this interface instead of the primary one.",
+    ),
+    click.option(
+        "--k8s-cidr",
+        "k8s_cidrs",
+        multiple=True,
+        metavar="CIDR",
+        help="Kubernetes' service/pod networks (repeatable; replaces the profile's).",
+    ),
+    click.option(
+        "--state-dir",
+        default=None,
+        metavar="DIR",
+        help="Where the agent remembers addresses between runs "
+        "(default /var/lib/wire-preflight, or ~/.local/state/wire-preflight).",
+    ),
+]
+
+
+def _check_options(func: Any) -> Any:
+    for option in reversed(_CHECK_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _evaluate(
     roles: List[str],
     profile_name: Optional[str],
     sft_users: int,
@@ -127,12 +128,9 @@ def check(
     target_interface: Optional[str],
     k8s_cidrs: List[str],
     state_dir: Optional[str],
-    as_json: bool,
-    junit_file: Optional[str],
-) -> int:
-    """Judge this VM (or a saved facts file) against its role(s)."""
+) -> Dict[str, Any]:
+    """Collect (or load) facts, judge them, remember the addresses; return the report."""
     from wire_preflight import checks, profiles, report, requirements, state
-    from wire_preflight.model import exit_code, verdict
 
     profile = profiles.load(profile_name)
     roles = _unique(roles)
@@ -181,32 +179,138 @@ def check(
         state_error=None if saved else where,
     )
     results = checks.run(context, ignore)
+    options = {
+        "sft_users": sft_users,
+        "ignore": list(ignore),
+        "data_dirs": dirs,
+        "facts_file": facts_file,
+        "ip": target_ip,
+        "interface": target_interface,
+        "k8s_cidrs": list(k8s_cidrs),
+        "state_dir": state_dir,
+    }
+    doc = report.build(facts, profile, roles, results, physical_host, options)
+    doc["_results"] = results  # for rendering; removed before printing or sending
+    return doc
+
+
+@cli.command()
+@_check_options
+@click.option("--json", "as_json", is_flag=True, help="Print the schema-versioned report as JSON.")
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the results as JUnit XML to this file.",
+)
+def check(as_json: bool, junit_file: Optional[str], **options: Any) -> int:
+    """Judge this VM (or a saved facts file) against its role(s)."""
+    from wire_preflight.model import verdict
+
+    doc = _evaluate(**options)
+    results = doc.pop("_results")
     if junit_file:
         from wire_preflight.render import junit
 
-        junit.write(results, str(facts.get("hostname")), junit_file)
+        junit.write(results, str(doc.get("hostname")), junit_file)
     if as_json:
-        options = {
-            "sft_users": sft_users,
-            "ignore": list(ignore),
-            "data_dirs": dirs,
-            "facts_file": facts_file,
-            "ip": target_ip,
-            "interface": target_interface,
-            "k8s_cidrs": list(k8s_cidrs),
-            "state_dir": state_dir,
-        }
-        doc = report.build(facts, profile, roles, results, physical_host, options)
         _print_json(doc)
     else:
         from wire_preflight.render import text
 
         colour = _is_terminal()
-        lines = text.table(results, colour) if colour else text.plain(results)
-        for line in lines:
+        for line in text.table(results, colour) if colour else text.plain(results):
             click.echo(line)
         click.echo(verdict(results))
-    return exit_code(results)
+    return doc["summary"]["exit_code"]
+
+
+@cli.command()
+@_check_options
+@click.option(
+    "--collector",
+    required=True,
+    metavar="URL",
+    help="The collector's base URL, e.g. https://admin.example.com:8443.",
+)
+@click.option(
+    "--token-file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="File holding the collector's API token.",
+)
+@click.option(
+    "--ca-cert",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="CA certificate that signed the collector's TLS certificate.",
+)
+@click.option(
+    "--spool-dir",
+    default=None,
+    metavar="DIR",
+    help="Where undelivered reports wait (default: <state dir>/spool).",
+)
+@click.option(
+    "--spool-max",
+    type=click.IntRange(min=1),
+    default=288,
+    show_default=True,
+    help="Most reports the spool keeps; the oldest are dropped beyond it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON too.")
+def report(
+    collector: str,
+    token_file: str,
+    ca_cert: Optional[str],
+    spool_dir: Optional[str],
+    spool_max: int,
+    as_json: bool,
+    **options: Any,
+) -> int:
+    """Run the checks and send the report to a collector (spooling it when it is down)."""
+    from wire_preflight import send, spool, state
+    from wire_preflight.model import verdict
+
+    token = _read_token(token_file)
+    doc = _evaluate(**options)
+    results = doc.pop("_results")
+    spool_dir = spool_dir or os.path.join(options.get("state_dir") or state.default_dir(), "spool")
+    session = send._session(token, ca_cert)
+
+    def deliver(item: Dict[str, Any]) -> Any:
+        return send.post_report(collector, token, item, ca_cert, session)
+
+    delivered, messages = spool.flush(spool_dir, deliver)
+    if delivered:
+        messages.insert(0, f"delivered {delivered} spooled report(s)")
+    if spool.pending(spool_dir):
+        messages += spool.put(spool_dir, doc, spool_max)
+        outcome = "spooled (earlier reports are still waiting)"
+    else:
+        try:
+            deliver(doc)
+            outcome = "delivered"
+        except send.DeliveryError as exc:
+            if exc.retryable:
+                messages += spool.put(spool_dir, doc, spool_max)
+                outcome = f"spooled: {exc}"
+            else:
+                outcome = f"refused: {exc}"
+    for message in messages:
+        click.echo("wire-preflight: " + message, err=True)
+    if as_json:
+        _print_json(doc)
+    else:
+        click.echo("{} (report {} {})".format(verdict(results), doc["report_id"], outcome))
+    if outcome.startswith("refused"):
+        raise InputError(
+            "the collector refused report {}: fix the cause above".format(doc["report_id"])
+        )
+    return doc["summary"]["exit_code"]
 
 
 @cli.command()
@@ -345,6 +449,107 @@ def plan(profile_name: Optional[str], sft_users: int, as_json: bool) -> int:
     for note in doc["notes"]:
         click.echo("note: " + note)
     return EXIT_OK
+
+
+@cli.group(invoke_without_command=True)
+@click.option(
+    "--from",
+    "from_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Judge the saved reports in DIR (as `check --json` wrote them).",
+)
+@click.option(
+    "--inventory",
+    "inventory_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="A wire-server-deploy ansible inventory (INI or YAML).",
+)
+@click.option(
+    "--collector", default=None, metavar="URL", help="Ask a collector for its fleet report instead."
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="File holding the collector's API token.",
+)
+@click.option(
+    "--ca-cert",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="CA certificate that signed the collector's TLS certificate.",
+)
+@_profile_option
+@click.option("--json", "as_json", is_flag=True, help="Print the fleet report as JSON.")
+@click.pass_context
+def fleet(
+    ctx: click.Context,
+    from_dir: Optional[str],
+    inventory_file: Optional[str],
+    collector: Optional[str],
+    token_file: Optional[str],
+    ca_cert: Optional[str],
+    profile_name: Optional[str],
+    as_json: bool,
+) -> int:
+    """Judge the whole fleet: role counts, spread over physical servers, clones, clocks."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {
+            "collector": collector,
+            "token_file": token_file,
+            "ca_cert": ca_cert,
+            "as_json": as_json,
+        }
+        return EXIT_OK
+    from wire_preflight.fleet.document import EXIT_CODES
+
+    if bool(from_dir) == bool(collector):
+        raise InputError("fleet: give exactly one of --from DIR or --collector URL")
+    if collector:
+        from wire_preflight import send
+
+        doc = send.get_json(collector, "/api/v1/fleet", _read_token(token_file), ca_cert)
+    else:
+        from wire_preflight import profiles
+        from wire_preflight.fleet import document, inventory, load
+
+        profile = profiles.load(profile_name)
+        hosts, problems = load.from_directory(from_dir or "")
+        for problem in problems:
+            click.echo(f"wire-preflight: skipped {problem}", err=True)
+        planned = None
+        if inventory_file:
+            planned = inventory.planned_hosts(
+                inventory.load(inventory_file), profile.inventory_groups, profile.etcd_group
+            )
+        doc = document.build(hosts, profile, planned, problems)
+    if as_json:
+        _print_json(doc)
+    else:
+        from wire_preflight.fleet.render import lines
+
+        for line in lines(doc):
+            click.echo(line)
+    return EXIT_CODES.get(doc.get("verdict"), EXIT_INTERNAL)
+
+
+def _read_token(token_file: Optional[str]) -> str:
+    if not token_file:
+        raise InputError("--token-file is required to talk to a collector")
+    try:
+        with open(token_file, encoding="utf-8") as handle:
+            token = handle.read().strip()
+    except OSError as exc:
+        raise InputError(f"cannot read token file {token_file}: {exc.strerror}") from None
+    if not token:
+        raise InputError(f"token file {token_file} is empty")
+    return token
 
 
 def _validate_addresses(target_ip: Optional[str], cidrs: List[str]) -> None:

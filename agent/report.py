@@ -38,3 +38,54 @@ def build(
         "checks": [result.to_json() for result in results],
         "facts": facts,
     }
+
+
+_LIMITS = {"report_id": 64, "hostname": 253, "physical_host": 253, "role": 64}
+
+
+def validate(doc: Any, origin: str) -> Dict[str, Any]:
+    """Check a report's shape (what `check --json` prints); InputError names the field.
+
+    Used by `fleet --from DIR` and by the collector on every POST, so hostile or truncated
+    reports are refused before anything reads them.
+    """
+    from wire_preflight.facts.load import validate as validate_facts
+    from wire_preflight.model import STATUSES, InputError
+
+    def fail(field: str, problem: str) -> InputError:
+        return InputError(f"report {origin}: field '{field}' {problem}")
+
+    if not isinstance(doc, dict):
+        raise InputError(f"report {origin}: must be a JSON object")
+    if doc.get("schema") != REPORT_SCHEMA:
+        raise fail("schema", "must be {!r}, got {!r}".format(REPORT_SCHEMA, doc.get("schema")))
+    for field in ("report_id", "hostname"):
+        value = doc.get(field)
+        if not isinstance(value, str) or not value or len(value) > _LIMITS[field]:
+            raise fail(field, f"must be a string of 1 to {_LIMITS[field]} characters")
+    physical = doc.get("physical_host")
+    if physical is not None and (
+        not isinstance(physical, str) or len(physical) > _LIMITS["physical_host"]
+    ):
+        raise fail(
+            "physical_host",
+            "must be null or a string of at most {} characters".format(_LIMITS["physical_host"]),
+        )
+    roles = doc.get("roles")
+    if not isinstance(roles, list) or not all(
+        isinstance(r, str) and 0 < len(r) <= _LIMITS["role"] for r in roles
+    ):
+        raise fail("roles", "must be a list of role names")
+    checks = doc.get("checks")
+    if not isinstance(checks, list):
+        raise fail("checks", "must be a list")
+    for index, item in enumerate(checks):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise fail(f"checks[{index}].id", "must be a string")
+        if item.get("status") not in STATUSES:
+            raise fail(f"checks[{index}].status", "must be one of {}".format(", ".join(STATUSES)))
+    sent_at = doc.get("sent_at")
+    if sent_at is not None and (isinstance(sent_at, bool) or not isinstance(sent_at, (int, float))):
+        raise fail("sent_at", "must be a number (seconds since the epoch)")
+    validate_facts(doc.get("facts"), f"{origin} (facts)")
+    return doc

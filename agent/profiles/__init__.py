@@ -54,6 +54,9 @@ class Profile(NamedTuple):
     # Each component's host requirements (check id -> rules); see profiles/host/components.toml.
     host: Dict[str, Any]
     k8s_cidrs: List[str]
+    # Inventory group -> role, and the group that lists etcd members.
+    inventory_groups: Dict[str, str]
+    etcd_group: str
 
     def role(self, name: str) -> Role:
         try:
@@ -238,6 +241,10 @@ def _parse(path: str, data: Dict[str, Any]) -> Profile:
         roles=roles,
         host=_load_host(r, data, path),
         k8s_cidrs=_cidrs(r, data),
+        inventory_groups=_inventory_groups(r, data, roles),
+        etcd_group=r.get(
+            r.get(data, "inventory", (dict,), "", {}), "etcd_group", (str,), "inventory.", "etcd"
+        ),
     )
 
 
@@ -263,6 +270,22 @@ def _strings(
     if not all(isinstance(v, str) for v in values):
         raise r.fail(prefix + field, "must be a list of strings")
     return values
+
+
+def _inventory_groups(r: _Reader, data: Dict[str, Any], roles: Dict[str, Role]) -> Dict[str, str]:
+    table = r.get(data, "inventory", (dict,), "", {})
+    groups = r.get(table, "groups", (dict,), "inventory.", {})
+    for group, role in groups.items():
+        if role not in roles:
+            raise r.fail(
+                "inventory.groups." + group,
+                f"maps to {role!r}, which is not a role of this profile",
+            )
+    for field in ("quorum_roles", "redundant_roles"):
+        for role in (data.get("fleet") or {}).get(field, []):
+            if role not in roles:
+                raise r.fail("fleet." + field, f"names {role!r}, not a role of this profile")
+    return dict(groups)
 
 
 def _cidrs(r: _Reader, data: Dict[str, Any]) -> List[str]:

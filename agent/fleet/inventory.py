@@ -1,0 +1,230 @@
+"""wire-server-deploy's ansible inventory, INI or YAML: hosts, their groups and their vars.
+
+Ansible's own inventory code is not a library one can embed in a 3.6-compatible agent (it is
+ansible-core, tens of MB, Python >= 3.9 today), so the two documented formats are read here:
+`[group]`, `[group:children]`, `[group:vars]`, host lines with key=value vars and numeric
+ranges (`kubenode[1:3]`), and the YAML form with hosts/children/vars. Variables resolve as
+ansible does for these: all < parent group < child group < host.
+"""
+
+import re
+import shlex
+from typing import Any, Dict, List, Optional
+
+from wire_preflight.model import InputError
+
+_RANGE = re.compile(r"^(.*)\[(\d+):(\d+)\](.*)$")
+
+
+class Inventory:
+    def __init__(self, path: str):
+        self.path = path
+        self.groups = {}  # type: Dict[str, Dict[str, Any]]
+        self.host_vars = {}  # type: Dict[str, Dict[str, Any]]
+
+    def group(self, name: str) -> Dict[str, Any]:
+        return self.groups.setdefault(name, {"hosts": [], "children": [], "vars": {}})
+
+    def add_host(self, group: Optional[str], name: str, variables: Dict[str, Any]) -> None:
+        self.host_vars.setdefault(name, {}).update(variables)
+        if group:
+            hosts = self.group(group)["hosts"]
+            if name not in hosts:
+                hosts.append(name)
+
+    def ancestry(self) -> Dict[str, List[str]]:
+        """group -> its ancestors, nearest last ("all" first), following :children."""
+        parents = {}  # type: Dict[str, List[str]]
+        for name, group in self.groups.items():
+            for child in group["children"]:
+                parents.setdefault(child, []).append(name)
+        out = {}
+        for name in self.groups:
+            chain, pending, seen = [], list(parents.get(name, [])), {name}
+            while pending:
+                parent = pending.pop(0)
+                if parent in seen:
+                    continue  # a cycle in :children; ansible refuses it, we just stop
+                seen.add(parent)
+                chain.insert(0, parent)
+                pending.extend(parents.get(parent, []))
+            out[name] = chain
+        return out
+
+    def hosts(self) -> Dict[str, Dict[str, Any]]:
+        """host -> {"groups": every group it is in (directly or through children), "vars"}."""
+        ancestry = self.ancestry()
+        out = {}
+        for name in self.host_vars:
+            direct = [g for g, group in self.groups.items() if name in group["hosts"]]
+            groups = []
+            for group in direct:
+                for member in [*ancestry.get(group, []), group]:
+                    if member not in groups:
+                        groups.append(member)
+            variables = dict(self.groups.get("all", {}).get("vars", {}))
+            # Shallower groups first, so a child group's vars override its parent's.
+            for group in sorted(groups, key=lambda g: len(ancestry.get(g, []))):
+                variables.update(self.groups[group]["vars"])
+            variables.update(self.host_vars[name])
+            out[name] = {"groups": groups, "vars": variables}
+        return out
+
+
+def load(path: str) -> Inventory:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise InputError(f"cannot read inventory {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"inventory {path} is not UTF-8 text: {exc}") from None
+    if path.endswith((".yml", ".yaml")) or _looks_like_yaml(text):
+        return parse_yaml(text, path)
+    return parse_ini(text, path)
+
+
+def _looks_like_yaml(text: str) -> bool:
+    first = next(
+        (
+            line
+            for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith(("#", ";"))
+        ),
+        "",
+    )
+    return first.rstrip().endswith(":") and not first.startswith("[")
+
+
+def expand(pattern: str) -> List[str]:
+    """`kubenode[1:3]` -> kubenode1..3; `node[01:03]` keeps the zero padding."""
+    match = _RANGE.match(pattern)
+    if not match:
+        return [pattern]
+    head, start, end, tail = match.groups()
+    width = len(start) if start.startswith("0") else 0
+    return [head + str(i).zfill(width) + tail for i in range(int(start), int(end) + 1)]
+
+
+def parse_ini(text: str, path: str = "<inventory>") -> Inventory:
+    inventory = Inventory(path)
+    section, kind = None, "hosts"  # type: Tuple[Optional[str], str]
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        where = f"inventory {path} line {number}"
+        if line.startswith("["):
+            if not line.endswith("]") or len(line) < 3:
+                raise InputError(f"{where}: malformed section header {line!r}")
+            name, _, kind = line[1:-1].partition(":")
+            kind = kind or "hosts"
+            if kind not in ("hosts", "children", "vars"):
+                raise InputError(f"{where}: unknown section kind ':{kind}'")
+            section = name.strip()
+            inventory.group(section)
+            continue
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        if not words:
+            continue
+        if kind == "vars":
+            key, sep, value = line.partition("=")
+            if not sep:
+                raise InputError(f"{where}: expected key=value in [{section}:vars]")
+            inventory.group(section or "all")["vars"][key.strip()] = _unquote(value.strip())
+        elif kind == "children":
+            inventory.group(words[0])
+            children = inventory.group(section or "all")["children"]
+            if words[0] not in children:
+                children.append(words[0])
+        else:
+            variables = {}
+            for word in words[1:]:
+                key, sep, value = word.partition("=")
+                if not sep:
+                    raise InputError(
+                        f"{where}: expected key=value after the host name, got {word!r}"
+                    )
+                variables[key] = value
+            for host in expand(words[0]):
+                inventory.add_host(section or "ungrouped", host, variables)
+    return inventory
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def parse_yaml(text: str, path: str = "<inventory>") -> Inventory:
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(
+            "inventory {} is not valid YAML: {}".format(path, str(exc).replace("\n", " "))
+        ) from None
+    if not isinstance(doc, dict):
+        raise InputError(f"inventory {path}: the top level must be a mapping of groups")
+    inventory = Inventory(path)
+    for name, body in doc.items():
+        _yaml_group(inventory, str(name), body, path, str(name))
+    return inventory
+
+
+def _yaml_group(inventory: Inventory, name: str, body: Any, path: str, where: str) -> None:
+    group = inventory.group(name)
+    if body is None:
+        return
+    if not isinstance(body, dict):
+        raise InputError(f"inventory {path}: group '{where}' must be a mapping")
+    hosts = body.get("hosts") or {}
+    if not isinstance(hosts, dict):
+        raise InputError(f"inventory {path}: '{where}.hosts' must be a mapping")
+    for pattern, variables in hosts.items():
+        if variables is not None and not isinstance(variables, dict):
+            raise InputError(
+                f"inventory {path}: vars of host '{pattern}' in '{where}' must be a mapping"
+            )
+        for host in expand(str(pattern)):
+            inventory.add_host(name, host, dict(variables or {}))
+    group["vars"].update(body.get("vars") or {})
+    children = body.get("children") or {}
+    if not isinstance(children, dict):
+        raise InputError(f"inventory {path}: '{where}.children' must be a mapping")
+    for child, child_body in children.items():
+        if str(child) not in group["children"]:
+            group["children"].append(str(child))
+        _yaml_group(inventory, str(child), child_body, path, f"{where}.children.{child}")
+
+
+def planned_hosts(
+    inventory: Inventory, group_roles: Dict[str, str], etcd_group: str = "etcd"
+) -> List[Dict[str, Any]]:
+    """The fleet the inventory plans: each host with the roles its groups map to."""
+    out = []
+    for name, host in sorted(inventory.hosts().items()):
+        roles = []
+        for group in host["groups"]:
+            role = group_roles.get(group)
+            if role and role not in roles:
+                roles.append(role)
+        variables = host["vars"]
+        out.append(
+            {
+                "name": name,
+                "roles": roles,
+                "groups": host["groups"],
+                "etcd": etcd_group in host["groups"],
+                "ansible_host": variables.get("ansible_host"),
+                "ip": variables.get("ip"),
+                "physical_host": variables.get("physical_host"),
+                "vars": variables,
+            }
+        )
+    return out

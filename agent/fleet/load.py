@@ -1,0 +1,38 @@
+"""Saved reports from a directory (as `check --json` printed them, or as ansible fetched them)."""
+
+import json
+import os
+from typing import Any, Dict, List, Tuple
+
+from wire_preflight import report
+from wire_preflight.fleet.summary import summarize
+from wire_preflight.model import InputError
+
+
+def from_directory(directory: str) -> Tuple[List[Dict[str, Any]], List[str]]:
+    """(host summaries, problems): the newest report of each host; unreadable files are
+    listed in problems with their reason and otherwise skipped."""
+    if not os.path.isdir(directory):
+        raise InputError(f"--from {directory}: not a directory")
+    latest = {}  # type: Dict[Tuple[str, str], Dict[str, Any]]
+    problems = []
+    for folder, _, files in sorted(os.walk(directory)):
+        for name in sorted(files):
+            if not name.endswith(".json"):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    doc = report.validate(json.load(handle), path)
+            except (OSError, ValueError, UnicodeDecodeError) as exc:
+                problems.append(f"{path}: {exc}")
+                continue
+            except InputError as exc:
+                problems.append(str(exc))
+                continue
+            key = (doc["hostname"], doc["facts"].get("machine_id") or "")
+            if key not in latest or doc.get("generated_at", "") >= latest[key].get(
+                "generated_at", ""
+            ):
+                latest[key] = doc
+    return [summarize(doc) for _, doc in sorted(latest.items())], problems

@@ -1,0 +1,536 @@
+"""Fleet rules: pure functions of host summaries (summary.py), the profile and, optionally,
+the planned fleet from an inventory. Each returns findings:
+
+    {"id", "status", "scope", "roles", "hosts", "message", "remedy"}
+
+`scope` is "reported" (what the agents said) or "planned" (what the inventory says).
+"""
+
+from collections import OrderedDict
+from typing import Any, Dict, Iterable, List, Optional
+
+from wire_preflight.profiles import Profile
+
+FAIL, WARN, PASS, SKIP = "fail", "warn", "pass", "skip"
+ORDER = {FAIL: 0, WARN: 1, SKIP: 2, PASS: 3}
+RULE_IDS = (
+    "role-count",
+    "physical-spread",
+    "etcd-odd",
+    "duplicate-identity",
+    "clock-skew",
+    "host-checks",
+    "inventory-missing",
+    "inventory-unexpected",
+    "inventory-role",
+    "inventory-ip",
+)
+
+
+def finding(
+    rule: str,
+    status: str,
+    message: str,
+    roles: Iterable[str] = (),
+    hosts: Iterable[str] = (),
+    remedy: str = "",
+    scope: str = "reported",
+) -> Dict[str, Any]:
+    return {
+        "id": rule,
+        "status": status,
+        "scope": scope,
+        "roles": sorted(set(roles)),
+        "hosts": sorted(set(h for h in hosts if h)),
+        "message": message,
+        "remedy": remedy,
+    }
+
+
+def judge(
+    hosts: List[Dict[str, Any]], profile: Profile, planned: Optional[List[Dict[str, Any]]] = None
+) -> List[Dict[str, Any]]:
+    """Every rule over the reported fleet, and over the planned one when an inventory is given."""
+    if planned is not None:
+        hosts = fill_from_inventory(hosts, planned)
+    findings = []
+    findings += role_count(hosts, profile)
+    findings += physical_spread(hosts, profile, etcd_members(hosts, planned))
+    findings += etcd_odd(etcd_members(hosts, planned), profile)
+    findings += duplicate_identity(hosts)
+    findings += clock_skew(hosts, profile)
+    findings += host_checks(hosts)
+    if planned is not None:
+        as_hosts = [planned_as_host(p) for p in planned]
+        findings += role_count(as_hosts, profile, scope="planned")
+        findings += physical_spread(
+            as_hosts,
+            profile,
+            [h for h, p in zip(as_hosts, planned) if p["etcd"]] or None,
+            scope="planned",
+        )
+        findings += inventory_rules(hosts, planned)
+    return sorted(findings, key=lambda f: (ORDER[f["status"]], f["id"]))
+
+
+def verdict(findings: List[Dict[str, Any]]) -> str:
+    worst = min((f["status"] for f in findings), key=lambda s: ORDER[s], default=PASS)
+    return {FAIL: "FAIL", WARN: "WARN"}.get(worst, "PASS")
+
+
+def planned_as_host(planned: Dict[str, Any]) -> Dict[str, Any]:
+    return {
+        "hostname": planned["name"],
+        "roles": planned["roles"],
+        "physical_host": planned.get("physical_host"),
+    }
+
+
+def fill_from_inventory(
+    hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]]
+) -> List[Dict[str, Any]]:
+    """A host that did not say its physical server takes the inventory's physical_host."""
+    out = []
+    for host in hosts:
+        match = match_planned(host, planned)
+        if match and not host.get("physical_host") and match.get("physical_host"):
+            host = dict(host, physical_host=match["physical_host"])
+        out.append(host)
+    return out
+
+
+def match_planned(host: Dict[str, Any], planned: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    by_name = next((p for p in planned if p["name"] == host.get("hostname")), None)
+    if by_name:
+        return by_name
+    addresses = set(host.get("addresses") or [])
+    return next(
+        (p for p in planned if p.get("ansible_host") in addresses or p.get("ip") in addresses), None
+    )
+
+
+def _production_roles(hosts: List[Dict[str, Any]], profile: Profile) -> List[str]:
+    reported = {role for h in hosts for role in h.get("roles", [])}
+    standalone = [r.name for r in profile.roles.values() if r.placement == "standalone"]
+    if reported and reported <= set(standalone):
+        return sorted(reported)  # a demo installation: the demo VM is the whole fleet
+    return [r.name for r in profile.roles.values() if r.placement != "standalone"]
+
+
+def _with_role(hosts: List[Dict[str, Any]], role: str) -> List[Dict[str, Any]]:
+    return [h for h in hosts if role in h.get("roles", [])]
+
+
+# -- role-count ---------------------------------------------------------------------------------
+
+
+def role_count(
+    hosts: List[Dict[str, Any]], profile: Profile, scope: str = "reported"
+) -> List[Dict[str, Any]]:
+    out = []
+    for name in _production_roles(hosts, profile):
+        role = profile.roles[name]
+        members = _with_role(hosts, name)
+        names = [h["hostname"] for h in members]
+        if len(members) < role.vms:
+            out.append(
+                finding(
+                    "role-count",
+                    FAIL,
+                    "{}: {} of the {} VMs the plan asks for{}".format(
+                        name,
+                        len(members),
+                        role.vms,
+                        ": " + ", ".join(sorted(names)) if names else "",
+                    ),
+                    [name],
+                    names,
+                    f"add {role.vms - len(members)} more {name} VM(s)",
+                    scope,
+                )
+            )
+        else:
+            out.append(
+                finding(
+                    "role-count",
+                    PASS,
+                    f"{name}: {len(members)} VMs (plan: {role.vms})",
+                    [name],
+                    names,
+                    scope=scope,
+                )
+            )
+    return out
+
+
+# -- physical-spread ----------------------------------------------------------------------------
+
+
+def _quorum_roles(profile: Profile) -> Dict[str, str]:
+    """role -> "majority" or "one": what losing a physical server must leave of it."""
+    fleet = profile.fleet
+    out = OrderedDict()  # type: Dict[str, str]
+    for role in fleet.get("quorum_roles", []):
+        out[role] = "majority"
+    for role in fleet.get("redundant_roles", []):
+        out[role] = "one"
+    return out
+
+
+def physical_spread(
+    hosts: List[Dict[str, Any]],
+    profile: Profile,
+    etcd: Optional[List[Dict[str, Any]]] = None,
+    scope: str = "reported",
+) -> List[Dict[str, Any]]:
+    out = []
+    unknown = [h["hostname"] for h in hosts if not h.get("physical_host")]
+    if unknown:
+        out.append(
+            finding(
+                "physical-spread",
+                WARN,
+                f"{len(unknown)} host(s) did not say which physical server they run on; "
+                "they are left out of the spread",
+                hosts=unknown,
+                remedy="report with --physical-host NAME (or set physical_host in the inventory)",
+                scope=scope,
+            )
+        )
+    placed = [h for h in hosts if h.get("physical_host")]
+    servers = sorted({h["physical_host"] for h in placed})
+    minimum = profile.fleet.get("min_physical_servers", 0)
+    if placed and len(servers) < minimum:
+        out.append(
+            finding(
+                "physical-spread",
+                FAIL,
+                "{} physical server(s) ({}); the plan asks for at least {}".format(
+                    len(servers), ", ".join(servers), minimum
+                ),
+                hosts=[h["hostname"] for h in placed],
+                remedy=f"spread the VMs over {minimum} physical servers",
+                scope=scope,
+            )
+        )
+    groups = [
+        (role, need, _with_role(placed, role)) for role, need in _quorum_roles(profile).items()
+    ]
+    if etcd is not None:
+        groups.append(("etcd", "majority", [h for h in etcd if h.get("physical_host")]))
+    problems = 0
+    for server in servers:
+        for role, need, members in groups:
+            if not members:
+                continue
+            lost = [h["hostname"] for h in members if h["physical_host"] == server]
+            left = len(members) - len(lost)
+            broken = left * 2 <= len(members) if need == "majority" else left < 1
+            if lost and broken:
+                problems += 1
+                what = (
+                    f"{role} loses its quorum ({left} of {len(members)} left)"
+                    if need == "majority"
+                    else f"no {role} is left"
+                )
+                out.append(
+                    finding(
+                        "physical-spread",
+                        FAIL,
+                        "losing physical server {} takes {} of {} {} VMs ({}): {}".format(
+                            server, len(lost), len(members), role, ", ".join(sorted(lost)), what
+                        ),
+                        [role],
+                        lost,
+                        "move one of {} to another physical server".format(", ".join(sorted(lost))),
+                        scope,
+                    )
+                )
+    if placed and not problems:
+        out.append(
+            finding(
+                "physical-spread",
+                PASS,
+                f"losing any one of {len(servers)} physical server(s) keeps every quorum",
+                hosts=[h["hostname"] for h in placed],
+                scope=scope,
+            )
+        )
+    return out
+
+
+# -- etcd ---------------------------------------------------------------------------------------
+
+
+def etcd_members(
+    hosts: List[Dict[str, Any]], planned: Optional[List[Dict[str, Any]]]
+) -> List[Dict[str, Any]]:
+    """Reported hosts that run etcd: the inventory's etcd group, else the Kubernetes nodes."""
+    if planned:
+        names = {p["name"] for p in planned if p["etcd"]}
+        addresses = {p.get("ip") or p.get("ansible_host") for p in planned if p["etcd"]}
+        chosen = [
+            h for h in hosts if h["hostname"] in names or addresses & set(h.get("addresses") or [])
+        ]
+        if names:
+            return chosen
+    return _with_role(hosts, "kubernetes")
+
+
+def etcd_odd(members: List[Dict[str, Any]], profile: Profile) -> List[Dict[str, Any]]:
+    if not profile.fleet.get("etcd_odd", False):
+        return []
+    names = [h["hostname"] for h in members]
+    minimum = profile.fleet.get("min_etcd", 3)
+    count = len(members)
+    if count == 0:
+        return [finding("etcd-odd", SKIP, "no etcd members reported", ["etcd"])]
+    if count % 2 == 0:
+        return [
+            finding(
+                "etcd-odd",
+                FAIL,
+                f"{count} etcd members: an even count tolerates no more "
+                f"failures than {count - 1} and can split evenly",
+                ["etcd"],
+                names,
+                f"run etcd on an odd number of nodes ({count - 1} or {count + 1})",
+            )
+        ]
+    if count < minimum:
+        return [
+            finding(
+                "etcd-odd",
+                FAIL,
+                f"{count} etcd member(s); at least {minimum} are needed",
+                ["etcd"],
+                names,
+                f"add etcd members up to {minimum}",
+            )
+        ]
+    return [finding("etcd-odd", PASS, f"{count} etcd members", ["etcd"], names)]
+
+
+# -- duplicate-identity -------------------------------------------------------------------------
+
+
+def duplicate_identity(hosts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The same hostname, machine-id, product_uuid, MAC or address on two hosts."""
+    out = []
+    fields = [
+        ("hostname", lambda h: [h.get("hostname")]),
+        ("machine-id", lambda h: [h.get("machine_id")]),
+        ("product_uuid", lambda h: [h.get("product_uuid")]),
+        ("MAC", lambda h: h.get("macs") or []),
+        ("address", lambda h: h.get("addresses") or []),
+    ]
+    for label, values_of in fields:
+        seen = {}  # type: Dict[str, List[Dict[str, Any]]]
+        for host in hosts:
+            for value in set(values_of(host)):
+                if value:
+                    seen.setdefault(value, []).append(host)
+        for value, owners in sorted(seen.items()):
+            identities = {(h.get("hostname"), h.get("machine_id")) for h in owners}
+            if len(identities) < 2:
+                continue
+            names = [
+                "{} (machine-id {})".format(h.get("hostname"), (h.get("machine_id") or "?")[:8])
+                if label == "hostname"
+                else h.get("hostname")
+                for h in owners
+            ]
+            out.append(
+                finding(
+                    "duplicate-identity",
+                    FAIL,
+                    "{} {} is shared by {}".format(label, value, ", ".join(sorted(names))),
+                    hosts=[h.get("hostname") for h in owners],
+                    remedy=_identity_remedy(label),
+                )
+            )
+    if not out and hosts:
+        out.append(
+            finding(
+                "duplicate-identity",
+                PASS,
+                "every host's hostname, machine-id, product_uuid, MACs and addresses are its own",
+            )
+        )
+    return out
+
+
+def _identity_remedy(label: str) -> str:
+    return {
+        "machine-id": "a cloned VM: rm /etc/machine-id && systemd-machine-id-setup, reboot",
+        "product_uuid": "a cloned VM: give it a new UUID in the hypervisor (virsh edit, "
+        "VMware uuid.bios)",
+        "MAC": "give the cloned VM's NICs new MAC addresses in the hypervisor",
+        "hostname": "hostnamectl set-hostname <unique name> on one of them",
+        "address": "give each VM its own static address",
+    }[label]
+
+
+# -- clock-skew ---------------------------------------------------------------------------------
+
+
+def clock_skew(hosts: List[Dict[str, Any]], profile: Profile) -> List[Dict[str, Any]]:
+    limit = profile.fleet.get("max_clock_skew_ms", 100) / 1000.0
+    known = [h for h in hosts if (h.get("clock") or {}).get("offset_s") is not None]
+    unknown = [h["hostname"] for h in hosts if h not in known]
+    out = []
+    if unknown:
+        out.append(
+            finding(
+                "clock-skew",
+                WARN,
+                f"{len(unknown)} host(s) gave no usable clock reading (not "
+                "synchronised, or no time facts)",
+                hosts=unknown,
+                remedy="synchronise them with NTP (see time-sync)",
+            )
+        )
+    if len(known) < 2:
+        return out
+    ordered = sorted(known, key=lambda h: h["clock"]["offset_s"])
+    early, late = ordered[0], ordered[-1]
+    spread = late["clock"]["offset_s"] - early["clock"]["offset_s"]
+    uncertain = sorted((h["clock"].get("uncertainty_s") or 0 for h in known), reverse=True)
+    bound = spread + sum(uncertain[:2])
+    message = "clocks {:.0f} ms apart ({} ahead of {}); the profile allows {:.0f} ms".format(
+        spread * 1000, late["hostname"], early["hostname"], limit * 1000
+    )
+    if spread > limit:
+        out.append(
+            finding(
+                "clock-skew",
+                FAIL,
+                message,
+                hosts=[early["hostname"], late["hostname"]],
+                remedy="point every VM at the same NTP servers (chrony) and wait "
+                "for them to synchronise",
+            )
+        )
+    elif bound > limit:
+        out.append(
+            finding(
+                "clock-skew",
+                WARN,
+                message
+                + f", but their NTP error bounds add up to {bound * 1000:.0f} ms: not proven",
+                hosts=[h["hostname"] for h in known],
+                remedy="report through the collector for a direct measurement",
+            )
+        )
+    else:
+        out.append(finding("clock-skew", PASS, message, hosts=[h["hostname"] for h in known]))
+    return out
+
+
+# -- the hosts' own checks ----------------------------------------------------------------------
+
+
+def host_checks(hosts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    out = []
+    for host in sorted(hosts, key=lambda h: h.get("hostname") or ""):
+        if host.get("failing"):
+            out.append(
+                finding(
+                    "host-checks",
+                    FAIL,
+                    "{}: {} failed".format(host["hostname"], ", ".join(host["failing"])),
+                    host.get("roles", []),
+                    [host["hostname"]],
+                    "run `wire-preflight check` on {}".format(host["hostname"]),
+                )
+            )
+    warned = [h["hostname"] for h in hosts if h.get("warnings") and not h.get("failing")]
+    if warned:
+        out.append(
+            finding(
+                "host-checks",
+                WARN,
+                f"{len(warned)} host(s) with warnings only",
+                hosts=warned,
+            )
+        )
+    if hosts and not out:
+        out.append(
+            finding(
+                "host-checks",
+                PASS,
+                "every host passes its own checks",
+                hosts=[h["hostname"] for h in hosts],
+            )
+        )
+    return out
+
+
+# -- inventory ----------------------------------------------------------------------------------
+
+
+def inventory_rules(
+    hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]]
+) -> List[Dict[str, Any]]:
+    out = []
+    matched = {}  # type: Dict[str, Dict[str, Any]]
+    for host in hosts:
+        plan = match_planned(host, planned)
+        if plan is None:
+            out.append(
+                finding(
+                    "inventory-unexpected",
+                    WARN,
+                    "{} reported but is not in the inventory".format(host["hostname"]),
+                    host.get("roles", []),
+                    [host["hostname"]],
+                    "add it to the inventory, or retire it",
+                )
+            )
+            continue
+        matched[plan["name"]] = host
+        if plan["roles"] and set(plan["roles"]) != set(host.get("roles", [])):
+            out.append(
+                finding(
+                    "inventory-role",
+                    FAIL,
+                    "{} reports roles {} but the inventory's groups ({}) say {}".format(
+                        host["hostname"],
+                        ", ".join(host.get("roles", [])) or "none",
+                        ", ".join(plan["groups"]),
+                        ", ".join(plan["roles"]),
+                    ),
+                    plan["roles"],
+                    [host["hostname"]],
+                    "report with --role {}".format(" --role ".join(plan["roles"])),
+                )
+            )
+        ip = plan.get("ip")
+        if ip and ip not in (host.get("addresses") or []):
+            out.append(
+                finding(
+                    "inventory-ip",
+                    FAIL,
+                    "{}: the inventory's ip={} is not one of its addresses ({})".format(
+                        host["hostname"], ip, ", ".join(host.get("addresses") or []) or "none"
+                    ),
+                    plan["roles"],
+                    [host["hostname"]],
+                    "fix ip= in the inventory or the VM's address",
+                )
+            )
+    for plan in planned:
+        if plan["name"] not in matched and plan["roles"]:
+            out.append(
+                finding(
+                    "inventory-missing",
+                    FAIL,
+                    "{} ({}) is in the inventory but never reported".format(
+                        plan["name"], ", ".join(plan["roles"])
+                    ),
+                    plan["roles"],
+                    [plan["name"]],
+                    "run `wire-preflight report` on it (see packaging/)",
+                )
+            )
+    return out
