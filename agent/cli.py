@@ -536,7 +536,8 @@ def fleet(
 
         for line in lines(doc):
             click.echo(line)
-    return EXIT_CODES.get(doc.get("verdict"), EXIT_INTERNAL)
+    # Raised, not returned: click 8.0 (Python 3.6) drops a nested group's return value.
+    raise click.exceptions.Exit(EXIT_CODES.get(doc.get("verdict"), EXIT_INTERNAL))
 
 
 def _read_token(token_file: Optional[str]) -> str:

@@ -42,7 +42,13 @@ def post_report(
     url = collector.rstrip("/") + "/api/v1/reports"
     try:
         response = session.post(
-            url, data=body, timeout=TIMEOUT, headers={"Content-Type": "application/json"}
+            url,
+            data=body,
+            timeout=TIMEOUT,
+            # Explicitly on every request: a session-level verify loses to REQUESTS_CA_BUNDLE
+            # in the environment, which would silently ignore --ca-cert.
+            verify=session.verify,
+            headers={"Content-Type": "application/json"},
         )
     except requests.exceptions.SSLError as exc:
         raise DeliveryError(f"TLS failed talking to {url}: {_short(exc)}", True) from None
@@ -66,7 +72,7 @@ def get_json(collector: str, path: str, token: str, ca_cert: Optional[str] = Non
 
     url = collector.rstrip("/") + path
     try:
-        response = _session(token, ca_cert).get(url, timeout=TIMEOUT)
+        response = _session(token, ca_cert).get(url, timeout=TIMEOUT, verify=ca_cert or True)
     except requests.exceptions.RequestException as exc:
         raise InputError(f"cannot reach the collector at {url}: {_short(exc)}") from None
     if response.status_code != 200:

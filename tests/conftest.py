@@ -99,3 +99,80 @@ def one(results, check_id, role=None):
     found = results_for(results, check_id, role)
     assert len(found) == 1, found
     return found[0]
+
+
+def make_report(
+    base,
+    hostname,
+    roles,
+    physical_host=None,
+    address=None,
+    machine_id=None,
+    mac=None,
+    failing=(),
+    product_uuid=None,
+    generated_at="2026-11-28T06:00:00Z",
+):
+    """A report as `check --json` prints it, for a host derived from the base facts."""
+    import hashlib
+    import uuid
+
+    facts = with_changes(base, hostname=hostname)
+    digest = hashlib.sha256(hostname.encode()).hexdigest()
+    facts["machine_id"] = machine_id or digest[:32]
+    facts["product_uuid"] = product_uuid or str(uuid.UUID(digest[:32]))
+    iface = facts["network"]["interfaces"][1]
+    iface["mac"] = mac or f"52:54:00:{digest[0:2]}:{digest[2:4]}:{digest[4:6]}"
+    address = address or f"192.168.{int(digest[:2], 16)}.{int(digest[2:4], 16) % 250 + 2}"
+    iface["addresses"][0]["address"] = address
+    facts["network"]["primary"]["address"] = address
+    checks = [
+        {
+            "id": c,
+            "role": roles[0],
+            "status": "fail",
+            "observed": None,
+            "expected": None,
+            "message": "failed",
+            "remedy": "",
+        }
+        for c in failing
+    ]
+    checks.append(
+        {
+            "id": "os",
+            "role": roles[0],
+            "status": "pass",
+            "observed": "ubuntu 18.04",
+            "expected": "ubuntu 18.04",
+            "message": "",
+            "remedy": "",
+        }
+    )
+    return {
+        "schema": "wire-preflight/report/1",
+        "report_id": str(uuid.uuid4()),
+        "agent_version": "0.1.0",
+        "generated_at": generated_at,
+        "hostname": hostname,
+        "roles": list(roles),
+        "profile": {"name": "classic", "path": ""},
+        "physical_host": physical_host,
+        "options": {},
+        "summary": {"exit_code": 3 if failing else 0},
+        "checks": checks,
+        "facts": facts,
+    }
+
+
+def classic_fleet(base, servers=("s1", "s2", "s3")):
+    """The seed plan's production fleet, one VM of each role per physical server."""
+    reports = []
+    for index, server in enumerate(servers, 1):
+        for role in ("cassandra", "minio", "elasticsearch", "kubernetes"):
+            reports.append(make_report(base, f"{role}{index}", [role], server))
+        if index <= 2:
+            reports.append(make_report(base, f"restund{index}", ["restund"], server))
+    reports.append(make_report(base, "admin", ["admin"], servers[0]))
+    reports.append(make_report(base, "assethost", ["asset"], servers[-1]))
+    return reports

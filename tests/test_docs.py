@@ -47,3 +47,23 @@ def test_every_option_is_documented(command, option):
 def test_every_check_id_is_documented(check_id):
     with open(os.path.join(ROOT, "docs", "checks.md"), encoding="utf-8") as handle:
         assert f"`{check_id}`" in handle.read()
+
+
+def collector_options():
+    try:
+        from wire_preflight_collector.cli import serve
+    except ImportError:  # the collector's extras are not installed on this interpreter
+        return []
+    return [
+        opt
+        for param in serve.params
+        if isinstance(param, click.Option)
+        for opt in param.opts
+        if opt.startswith("--") and opt != "--help"
+    ]
+
+
+@pytest.mark.parametrize("option", collector_options())
+def test_every_collector_option_is_documented(option):
+    with open(os.path.join(ROOT, "docs", "collector.md"), encoding="utf-8") as handle:
+        assert f"`{option}" in handle.read()

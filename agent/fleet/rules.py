@@ -128,7 +128,12 @@ def role_count(
     hosts: List[Dict[str, Any]], profile: Profile, scope: str = "reported"
 ) -> List[Dict[str, Any]]:
     out = []
-    for name in _production_roles(hosts, profile):
+    roles = _production_roles(hosts, profile)
+    if scope == "planned":
+        # An inventory lists only the roles its groups map to (the admin host runs ansible
+        # and is not in it).
+        roles = [r for r in roles if r in set(profile.inventory_groups.values())]
+    for name in roles:
         role = profile.roles[name]
         members = _with_role(hosts, name)
         names = [h["hostname"] for h in members]

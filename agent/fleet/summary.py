@@ -60,10 +60,13 @@ def summarize(report: Dict[str, Any], received_at: Optional[float] = None) -> Di
 
 
 def _addresses(network: Dict[str, Any]) -> List[str]:
+    """Global addresses of the host's own interfaces (not docker0's 172.17.0.1 and the like,
+    which every container host has)."""
     return sorted(
         {
             a.get("address")
             for iface in network.get("interfaces") or []
+            if not (iface.get("name") or "").startswith(VIRTUAL_PREFIXES)
             for a in iface.get("addresses") or []
             if a.get("scope") == "global" and a.get("address")
         }

@@ -1,0 +1,3 @@
+from wire_preflight_collector.cli import main
+
+main()

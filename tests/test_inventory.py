@@ -1,0 +1,113 @@
+"""wire-server-deploy inventories in both of ansible's formats."""
+
+import pytest
+from conftest import fixture_path
+from wire_preflight import profiles
+from wire_preflight.fleet import inventory
+from wire_preflight.model import InputError
+
+
+def planned(name):
+    profile = profiles.load("classic")
+    return inventory.planned_hosts(
+        inventory.load(fixture_path("inventory", name)),
+        profile.inventory_groups,
+        profile.etcd_group,
+    )
+
+
+def comparable(hosts):
+    return [
+        (h["name"], h["roles"], h["etcd"], h["physical_host"], h["ip"], h["ansible_host"])
+        for h in hosts
+    ]
+
+
+def test_ini_and_yaml_describe_the_same_fleet():
+    ini, yml = planned("hosts.ini"), planned("inventory.yml")
+    assert comparable(ini) == comparable(yml)
+    assert len(ini) == 15
+    roles = {}
+    for host in ini:
+        for role in host["roles"]:
+            roles[role] = roles.get(role, 0) + 1
+    assert roles == {
+        "kubernetes": 3,
+        "cassandra": 3,
+        "elasticsearch": 3,
+        "minio": 3,
+        "restund": 2,
+        "asset": 1,
+    }
+    assert [h["name"] for h in ini if h["etcd"]] == ["kubenode1", "kubenode2", "kubenode3"]
+
+
+@pytest.mark.parametrize("name", ["hosts.ini", "inventory.yml"])
+def test_children_and_vars(name):
+    hosts = {h["name"]: h for h in planned(name)}
+    assert "k8s-cluster" in hosts["kubenode2"]["groups"]  # through kube-master/kube-node
+    assert "elasticsearch_master" in hosts["elasticsearch1"]["groups"]  # a parent group
+    assert hosts["cassandra1"]["vars"]["cassandra_network_interface"] == "enp1s0"
+    assert hosts["cassandra1"]["vars"]["ansible_user"] == "demo"  # [all:vars]
+    assert hosts["minio1"]["vars"]["ansible_python_interpreter"] == "/usr/bin/python3"
+    assert "cassandra_seed" in hosts["cassandra1"]["groups"]
+
+
+def test_host_vars_beat_group_vars_and_children_beat_parents():
+    inv = inventory.parse_ini(
+        "[parent:vars]\nx=parent\ny=parent\n[child:vars]\nx=child\n[parent:children]\nchild\n"
+        "[child]\nh1 y=host\n"
+    )
+    host = inv.hosts()["h1"]
+    assert host["vars"] == {"x": "child", "y": "host"}
+    assert host["groups"] == ["parent", "child"]
+
+
+def test_ranges_keep_padding():
+    assert inventory.expand("node[01:03].dc") == ["node01.dc", "node02.dc", "node03.dc"]
+    assert inventory.expand("plain") == ["plain"]
+
+
+def test_quoted_values_and_inline_comments():
+    inv = inventory.parse_ini('[g]\nh1 ansible_host="10.0.0.1" note="two words" # comment\n')
+    assert inv.hosts()["h1"]["vars"] == {"ansible_host": "10.0.0.1", "note": "two words"}
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("[cassandra\nc1\n", "line 1: malformed section header"),
+        ("[g:weird]\n", "unknown section kind"),
+        ("[g]\nh1 novalue\n", "line 2: expected key=value"),
+        ("[g:vars]\njustaword\n", "expected key=value"),
+        ('[g]\nh1 x="unterminated\n', "line 2"),
+    ],
+)
+def test_malformed_ini(text, words, tmp_path):
+    path = tmp_path / "hosts.ini"
+    path.write_text(text)
+    with pytest.raises(InputError) as raised:
+        inventory.load(str(path))
+    assert words in str(raised.value) and str(path) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("all:\n  hosts: [a, b]\n", "'all.hosts' must be a mapping"),
+        ("all:\n  children:\n    g: [1]\n", "group 'all.children.g' must be a mapping"),
+        ("all: {hosts: {a: 5}}\n", "vars of host 'a'"),
+        ("all:\n  hosts:\n    a: {x: [\n", "not valid YAML"),
+    ],
+)
+def test_malformed_yaml(text, words, tmp_path):
+    path = tmp_path / "inventory.yml"
+    path.write_text(text)
+    with pytest.raises(InputError, match="inventory") as raised:
+        inventory.load(str(path))
+    assert words in str(raised.value)
+
+
+def test_missing_file():
+    with pytest.raises(InputError, match="cannot read inventory"):
+        inventory.load("/nonexistent/hosts.ini")
