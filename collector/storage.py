@@ -72,11 +72,22 @@ class Store:
             self._local.conn = conn
         return conn
 
-    def ingest(self, report: Dict[str, Any], received_at: Optional[float] = None) -> bool:
-        """Store a validated report. False when this report id was stored before."""
+    def ingest(
+        self,
+        report: Dict[str, Any],
+        received_at: Optional[float] = None,
+        raw: Optional[bytes] = None,
+    ) -> bool:
+        """Store a validated report. False when this report id was stored before.
+
+        `raw` is the body as received, stored as it came (no second JSON encoding); level 1
+        compression keeps most of the gain (a 5 KB report becomes ~1.5 KB) at a tenth the CPU.
+        """
         received_at = time.time() if received_at is None else received_at
         summary = summarize(report, received_at)
-        body = zlib.compress(json.dumps(report, separators=(",", ":")).encode("utf-8"), 6)
+        if raw is None:
+            raw = json.dumps(report, separators=(",", ":")).encode("utf-8")
+        body = zlib.compress(raw, 1)
         machine_id = summary["machine_id"] or ""
         conn = self._connect()
         with self._write_lock:

@@ -382,7 +382,7 @@ def _identity_remedy(label: str) -> str:
 def clock_skew(hosts: List[Dict[str, Any]], profile: Profile) -> List[Dict[str, Any]]:
     limit = profile.fleet.get("max_clock_skew_ms", 100) / 1000.0
     known = [h for h in hosts if (h.get("clock") or {}).get("offset_s") is not None]
-    unknown = [h["hostname"] for h in hosts if h not in known]
+    unknown = [h["hostname"] for h in hosts if (h.get("clock") or {}).get("offset_s") is None]
     out = []
     if unknown:
         out.append(

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Collector throughput, run by hand (needs `pip install '.[collector]'`, Python >= 3.10).
+
+1. Ingest: a collector on loopback, N concurrent senders (threads, keep-alive connections)
+   posting distinct reports; prints reports/s as acknowledged by the collector.
+2. Fleet report: a database with H hosts; times the fleet document built in-process and
+   GET /api/v1/fleet over HTTP.
+
+    python3 bench/collector.py --senders 50 --reports 4000 --hosts 10000
+"""
+
+import argparse
+import copy
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FACTS = os.path.join(HERE, "..", "tests", "fixtures", "facts-ubuntu1804-kvm-4g.json")
+TOKEN = "bench-token"
+
+
+def report_for(base, hostname, number, roles=("cassandra",), server="s1"):
+    facts = copy.deepcopy(base)
+    facts["hostname"] = hostname
+    facts["machine_id"] = "{:032x}".format(abs(hash(hostname)))
+    facts["network"]["interfaces"][1]["mac"] = "52:54:00:{:02x}:{:02x}:{:02x}".format(
+        number >> 16 & 255, number >> 8 & 255, number & 255)
+    address = "192.168.{}.{}".format(number // 250 % 250, number % 250 + 2)
+    facts["network"]["interfaces"][1]["addresses"][0]["address"] = address
+    facts["network"]["primary"]["address"] = address
+    return {
+        "schema": "wire-preflight/report/1", "report_id": "bench-{}-{}".format(hostname, number),
+        "agent_version": "bench", "generated_at": "2026-11-28T06:00:00Z", "hostname": hostname,
+        "roles": list(roles), "profile": {"name": "classic", "path": ""},
+        "physical_host": server, "options": {}, "summary": {"exit_code": 0},
+        "checks": [{"id": "os", "role": roles[0], "status": "pass", "observed": "ubuntu 18.04",
+                    "expected": "ubuntu 18.04", "message": "", "remedy": ""}],
+        "facts": facts, "sent_at": time.time(),
+    }
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_collector(directory, port):
+    token_file = os.path.join(directory, "token")
+    with open(token_file, "w") as handle:
+        handle.write(TOKEN)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wire_preflight_collector", "serve", "--db",
+         os.path.join(directory, "c.db"), "--port", str(port), "--token-file", token_file],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("the collector did not start")
+
+
+def ingest(base, senders, total, port):
+    bodies = [json.dumps(report_for(base, "host{}".format(i % 500), i)).encode()
+              for i in range(total)]
+    per_sender = [bodies[i::senders] for i in range(senders)]
+    latencies, errors = [], []
+    barrier = threading.Barrier(senders + 1)
+
+    def send(batch):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}
+        barrier.wait()
+        for body in batch:
+            started = time.perf_counter()
+            conn.request("POST", "/api/v1/reports", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            latencies.append(time.perf_counter() - started)
+            if response.status != 201:
+                errors.append(response.status)
+
+    threads = [threading.Thread(target=send, args=(batch,)) for batch in per_sender]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    body_kib = statistics.mean(len(b) for b in bodies) / 1024
+    print("ingest: {} reports ({:.1f} KiB each) from {} senders in {:.2f} s = {:.0f} reports/s; "
+          "latency median {:.0f} ms, p99 {:.0f} ms; errors {}".format(
+              total, body_kib, senders, elapsed, total / elapsed,
+              statistics.median(latencies) * 1000,
+              sorted(latencies)[int(len(latencies) * 0.99) - 1] * 1000, len(errors)))
+
+
+def fleet_report(base, hosts, directory):
+    from wire_preflight import profiles
+    from wire_preflight.fleet import document
+    from wire_preflight_collector.storage import Store
+
+    store = Store(os.path.join(directory, "fleet.db"))
+    roles = ["cassandra", "minio", "elasticsearch", "kubernetes", "restund"]
+    started = time.perf_counter()
+    for i in range(hosts):
+        store.ingest(report_for(base, "node{}".format(i), i, (roles[i % 5],),
+                                "server{}".format(i % 50)))
+    print("filled {} hosts in {:.1f} s".format(hosts, time.perf_counter() - started))
+    profile = profiles.load("classic")
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        doc = document.build(store.summaries(), profile)
+        times.append(time.perf_counter() - started)
+    print("fleet report for {} hosts, in-process: median {:.3f} s ({} findings)".format(
+        hosts, statistics.median(times), len(doc["findings"])))
+    return os.path.join(directory, "fleet.db")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--senders", type=int, default=50)
+    parser.add_argument("--reports", type=int, default=4000)
+    parser.add_argument("--hosts", type=int, default=10000)
+    args = parser.parse_args()
+    with open(FACTS) as handle:
+        base = json.load(handle)
+    with tempfile.TemporaryDirectory() as directory:
+        port = free_port()
+        proc = start_collector(directory, port)
+        try:
+            ingest(base, args.senders, args.reports, port)
+        finally:
+            proc.terminate()
+            proc.wait()
+        db = fleet_report(base, args.hosts, directory)
+        os.replace(db, os.path.join(directory, "c.db"))
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(db + suffix):
+                os.replace(db + suffix, os.path.join(directory, "c.db" + suffix))
+        port = free_port()
+        proc = start_collector(directory, port)
+        try:
+            times = []
+            for _ in range(5):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                started = time.perf_counter()
+                conn.request("GET", "/api/v1/fleet", headers={"Authorization": "Bearer " + TOKEN})
+                body = conn.getresponse().read()
+                times.append(time.perf_counter() - started)
+            print("GET /api/v1/fleet for {} hosts over HTTP: median {:.3f} s ({:.1f} MiB)".format(
+                args.hosts, statistics.median(times), len(body) / 2 ** 20))
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()
