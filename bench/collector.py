@@ -30,20 +30,37 @@ TOKEN = "bench-token"
 def report_for(base, hostname, number, roles=("cassandra",), server="s1"):
     facts = copy.deepcopy(base)
     facts["hostname"] = hostname
-    facts["machine_id"] = "{:032x}".format(abs(hash(hostname)))
-    facts["network"]["interfaces"][1]["mac"] = "52:54:00:{:02x}:{:02x}:{:02x}".format(
-        number >> 16 & 255, number >> 8 & 255, number & 255)
-    address = "192.168.{}.{}".format(number // 250 % 250, number % 250 + 2)
+    facts["machine_id"] = f"{abs(hash(hostname)):032x}"
+    facts["network"]["interfaces"][1]["mac"] = (
+        f"52:54:00:{number >> 16 & 255:02x}:{number >> 8 & 255:02x}:{number & 255:02x}"
+    )
+    address = f"192.168.{number // 250 % 250}.{number % 250 + 2}"
     facts["network"]["interfaces"][1]["addresses"][0]["address"] = address
     facts["network"]["primary"]["address"] = address
     return {
-        "schema": "wire-preflight/report/1", "report_id": "bench-{}-{}".format(hostname, number),
-        "agent_version": "bench", "generated_at": "2026-11-28T06:00:00Z", "hostname": hostname,
-        "roles": list(roles), "profile": {"name": "classic", "path": ""},
-        "physical_host": server, "options": {}, "summary": {"exit_code": 0},
-        "checks": [{"id": "os", "role": roles[0], "status": "pass", "observed": "ubuntu 18.04",
-                    "expected": "ubuntu 18.04", "message": "", "remedy": ""}],
-        "facts": facts, "sent_at": time.time(),
+        "schema": "wire-preflight/report/1",
+        "report_id": f"bench-{hostname}-{number}",
+        "agent_version": "bench",
+        "generated_at": "2026-11-28T06:00:00Z",
+        "hostname": hostname,
+        "roles": list(roles),
+        "profile": {"name": "classic", "path": ""},
+        "physical_host": server,
+        "options": {},
+        "summary": {"exit_code": 0},
+        "checks": [
+            {
+                "id": "os",
+                "role": roles[0],
+                "status": "pass",
+                "observed": "ubuntu 18.04",
+                "expected": "ubuntu 18.04",
+                "message": "",
+                "remedy": "",
+            }
+        ],
+        "facts": facts,
+        "sent_at": time.time(),
     }
 
 
@@ -58,9 +75,21 @@ def start_collector(directory, port):
     with open(token_file, "w") as handle:
         handle.write(TOKEN)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wire_preflight_collector", "serve", "--db",
-         os.path.join(directory, "c.db"), "--port", str(port), "--token-file", token_file],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "wire_preflight_collector",
+            "serve",
+            "--db",
+            os.path.join(directory, "c.db"),
+            "--port",
+            str(port),
+            "--token-file",
+            token_file,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -72,8 +101,7 @@ def start_collector(directory, port):
 
 
 def ingest(base, senders, total, port):
-    bodies = [json.dumps(report_for(base, "host{}".format(i % 500), i)).encode()
-              for i in range(total)]
+    bodies = [json.dumps(report_for(base, f"host{i % 500}", i)).encode() for i in range(total)]
     per_sender = [bodies[i::senders] for i in range(senders)]
     latencies, errors = [], []
     barrier = threading.Barrier(senders + 1)
@@ -100,11 +128,13 @@ def ingest(base, senders, total, port):
         thread.join()
     elapsed = time.perf_counter() - started
     body_kib = statistics.mean(len(b) for b in bodies) / 1024
-    print("ingest: {} reports ({:.1f} KiB each) from {} senders in {:.2f} s = {:.0f} reports/s; "
-          "latency median {:.0f} ms, p99 {:.0f} ms; errors {}".format(
-              total, body_kib, senders, elapsed, total / elapsed,
-              statistics.median(latencies) * 1000,
-              sorted(latencies)[int(len(latencies) * 0.99) - 1] * 1000, len(errors)))
+    median_ms = statistics.median(latencies) * 1000
+    p99_ms = sorted(latencies)[int(len(latencies) * 0.99) - 1] * 1000
+    print(
+        f"ingest: {total} reports ({body_kib:.1f} KiB each) from {senders} senders in "
+        f"{elapsed:.2f} s = {total / elapsed:.0f} reports/s; latency median {median_ms:.0f} ms, "
+        f"p99 {p99_ms:.0f} ms; errors {len(errors)}"
+    )
 
 
 def fleet_report(base, hosts, directory):
@@ -116,17 +146,19 @@ def fleet_report(base, hosts, directory):
     roles = ["cassandra", "minio", "elasticsearch", "kubernetes", "restund"]
     started = time.perf_counter()
     for i in range(hosts):
-        store.ingest(report_for(base, "node{}".format(i), i, (roles[i % 5],),
-                                "server{}".format(i % 50)))
-    print("filled {} hosts in {:.1f} s".format(hosts, time.perf_counter() - started))
+        store.ingest(report_for(base, f"node{i}", i, (roles[i % 5],), f"server{i % 50}"))
+    print(f"filled {hosts} hosts in {time.perf_counter() - started:.1f} s")
     profile = profiles.load("classic")
     times = []
     for _ in range(5):
         started = time.perf_counter()
         doc = document.build(store.summaries(), profile)
         times.append(time.perf_counter() - started)
-    print("fleet report for {} hosts, in-process: median {:.3f} s ({} findings)".format(
-        hosts, statistics.median(times), len(doc["findings"])))
+    print(
+        "fleet report for {} hosts, in-process: median {:.3f} s ({} findings)".format(
+            hosts, statistics.median(times), len(doc["findings"])
+        )
+    )
     return os.path.join(directory, "fleet.db")
 
 
@@ -161,8 +193,11 @@ def main():
                 conn.request("GET", "/api/v1/fleet", headers={"Authorization": "Bearer " + TOKEN})
                 body = conn.getresponse().read()
                 times.append(time.perf_counter() - started)
-            print("GET /api/v1/fleet for {} hosts over HTTP: median {:.3f} s ({:.1f} MiB)".format(
-                args.hosts, statistics.median(times), len(body) / 2 ** 20))
+            median = statistics.median(times)
+            print(
+                f"GET /api/v1/fleet for {args.hosts} hosts over HTTP: median {median:.3f} s "
+                f"({len(body) / 2**20:.1f} MiB)"
+            )
         finally:
             proc.terminate()
             proc.wait()
