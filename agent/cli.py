@@ -40,12 +40,28 @@ def _sft_option(func: Any) -> Any:
     )(func)
 
 
+def _load_config(ctx: click.Context, _param: Any, path: Optional[str]) -> None:
+    """--config FILE fills the options the command line does not give (click's default_map)."""
+    if path:
+        from wire_preflight import config
+
+        ctx.default_map = dict(ctx.default_map or {}, **config.load(path))
+
+
 _CHECK_OPTIONS = [
+    click.option(
+        "--config",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        is_eager=True,
+        expose_value=False,
+        callback=_load_config,
+        help="Read options from an agent.conf (e.g. /etc/wire-preflight/agent.conf).",
+    ),
     click.option(
         "--role",
         "roles",
         multiple=True,
-        required=True,
         metavar="ROLE",
         help="Role of this VM (repeat for a VM with several roles: it needs the sum).",
     ),
@@ -107,6 +123,12 @@ _CHECK_OPTIONS = [
         help="Where the agent remembers addresses between runs "
         "(default /var/lib/wire-preflight, or ~/.local/state/wire-preflight).",
     ),
+    click.option(
+        "--textfile",
+        default=None,
+        metavar="PATH",
+        help="Also write the results for node_exporter's textfile collector (atomically).",
+    ),
 ]
 
 
@@ -132,6 +154,8 @@ def _evaluate(
     """Collect (or load) facts, judge them, remember the addresses; return the report."""
     from wire_preflight import checks, profiles, report, requirements, state
 
+    if not roles:
+        raise InputError("give the VM's role with --role ROLE (or roles = ... in --config)")
     profile = profiles.load(profile_name)
     roles = _unique(roles)
     for role in roles:
@@ -204,12 +228,14 @@ def _evaluate(
     default=None,
     help="Also write the results as JUnit XML to this file.",
 )
-def check(as_json: bool, junit_file: Optional[str], **options: Any) -> int:
+def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **options: Any) -> int:
     """Judge this VM (or a saved facts file) against its role(s)."""
     from wire_preflight.model import verdict
 
     doc = _evaluate(**options)
     results = doc.pop("_results")
+    if textfile:
+        _write_textfile(textfile, doc)
     if junit_file:
         from wire_preflight.render import junit
 
@@ -230,13 +256,11 @@ def check(as_json: bool, junit_file: Optional[str], **options: Any) -> int:
 @_check_options
 @click.option(
     "--collector",
-    required=True,
     metavar="URL",
     help="The collector's base URL, e.g. https://admin.example.com:8443.",
 )
 @click.option(
     "--token-file",
-    required=True,
     type=click.Path(dir_okay=False),
     metavar="FILE",
     help="File holding the collector's API token.",
@@ -261,13 +285,22 @@ def check(as_json: bool, junit_file: Optional[str], **options: Any) -> int:
     show_default=True,
     help="Most reports the spool keeps; the oldest are dropped beyond it.",
 )
+@click.option(
+    "--random-delay",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="SECONDS",
+    help="Sleep a random time up to SECONDS first, so a fleet started by cron spreads out.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON too.")
 def report(
-    collector: str,
-    token_file: str,
+    collector: Optional[str],
+    token_file: Optional[str],
     ca_cert: Optional[str],
     spool_dir: Optional[str],
     spool_max: int,
+    random_delay: int,
+    textfile: Optional[str],
     as_json: bool,
     **options: Any,
 ) -> int:
@@ -275,7 +308,14 @@ def report(
     from wire_preflight import send, spool, state
     from wire_preflight.model import verdict
 
+    if not collector:
+        raise InputError("give the collector with --collector URL (or collector = ... in --config)")
     token = _read_token(token_file)
+    if random_delay:
+        import random
+        import time
+
+        time.sleep(random.uniform(0, random_delay))
     doc = _evaluate(**options)
     results = doc.pop("_results")
     spool_dir = spool_dir or os.path.join(options.get("state_dir") or state.default_dir(), "spool")
@@ -302,6 +342,8 @@ def report(
                 outcome = f"refused: {exc}"
     for message in messages:
         click.echo("wire-preflight: " + message, err=True)
+    if textfile:
+        _write_textfile(textfile, doc, outcome == "delivered", spool.pending(spool_dir))
     if as_json:
         _print_json(doc)
     else:
@@ -311,6 +353,40 @@ def report(
             "the collector refused report {}: fix the cause above".format(doc["report_id"])
         )
     return doc["summary"]["exit_code"]
+
+
+@cli.command("install-timer")
+@click.option("--cron", is_flag=True, help="Install the cron entry instead of the systemd timer.")
+@click.option(
+    "--root",
+    default="/",
+    show_default=True,
+    metavar="DIR",
+    help="Install under this directory (for images and packaging); nothing is enabled.",
+)
+@click.option(
+    "--agent-config",
+    "config_path",
+    default="/etc/wire-preflight/agent.conf",
+    show_default=True,
+    metavar="FILE",
+    help="The config file the units read (an example is written if it is missing).",
+)
+@click.option("--no-enable", is_flag=True, help="Write the files, do not enable the timer.")
+def install_timer(cron: bool, root: str, config_path: str, no_enable: bool) -> int:
+    """Install the systemd timer (or cron entry) that runs `report` every five minutes."""
+    import subprocess
+
+    from wire_preflight import install
+
+    try:
+        for line in install.install(root, cron, config_path, not no_enable):
+            click.echo(line)
+    except OSError as exc:
+        raise InputError(f"cannot install: {exc.strerror} ({exc.filename})") from None
+    except subprocess.CalledProcessError as exc:
+        raise InputError(f"systemctl failed: {exc}") from None
+    return EXIT_OK
 
 
 @cli.command()
@@ -540,6 +616,116 @@ def fleet(
     raise click.exceptions.Exit(EXIT_CODES.get(doc.get("verdict"), EXIT_INTERNAL))
 
 
+def _collector_args(ctx: click.Context) -> Dict[str, Any]:
+    obj = ctx.obj or {}
+    if not obj.get("collector"):
+        raise InputError(
+            f"fleet {ctx.info_name} needs --collector URL and --token-file FILE (before the "
+            "subcommand)"
+        )
+    return {
+        "collector": obj["collector"],
+        "token": _read_token(obj.get("token_file")),
+        "ca_cert": obj.get("ca_cert"),
+    }
+
+
+@fleet.command("drift")
+@click.option("--host", default=None, metavar="HOSTNAME", help="Only this host's events.")
+@click.option("--kind", default=None, metavar="KIND", help="Only events of this kind.")
+@click.option(
+    "--since",
+    default=None,
+    metavar="DURATION",
+    help="Only events newer than this: seconds, or with a unit (30m, 12h, 7d).",
+)
+@click.option("--open", "open_only", is_flag=True, help="Hide events already accepted.")
+@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
+@click.pass_context
+def fleet_drift(
+    ctx: click.Context,
+    host: Optional[str],
+    kind: Optional[str],
+    since: Optional[str],
+    open_only: bool,
+    as_json: bool,
+) -> int:
+    """What changed on the fleet's hosts, newest first (from a collector)."""
+    import time
+
+    from wire_preflight import send
+
+    args = _collector_args(ctx)
+    params = {"host": host, "kind": kind, "open": "true" if open_only else "false"}
+    if since:
+        params["since"] = str(time.time() - _duration(since))
+    doc = send.get_json(
+        args["collector"],
+        "/api/v1/drift",
+        args["token"],
+        args["ca_cert"],
+        params={k: v for k, v in params.items() if v is not None},
+    )
+    events = doc.get("events", [])
+    if as_json or (ctx.obj or {}).get("as_json"):
+        _print_json({"schema": "wire-preflight/drift/1", "events": events})
+        return EXIT_OK
+    click.echo(
+        "{:<20} {:<24} {:<16} {:<8} {}".format("TIME (UTC)", "HOST", "KIND", "STATE", "DETAIL")
+    )
+    for event in events:
+        click.echo(
+            "{:<20} {:<24} {:<16} {:<8} {}".format(
+                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(event["time"])),
+                _printable(event["hostname"]),
+                event["kind"],
+                "open" if event["open"] else "accepted",
+                _printable(event["detail"]),
+            )
+        )
+    click.echo(f"{len(events)} event(s)")
+    return EXIT_OK
+
+
+@fleet.command("accept")
+@click.argument("hostname")
+@click.pass_context
+def fleet_accept(ctx: click.Context, hostname: str) -> int:
+    """Accept HOSTNAME's current state as its baseline: its open drift events close."""
+    from urllib.parse import quote
+
+    from wire_preflight import send
+
+    args = _collector_args(ctx)
+    doc = send.get_json(
+        args["collector"],
+        f"/api/v1/hosts/{quote(hostname)}/accept",
+        args["token"],
+        args["ca_cert"],
+        method="POST",
+    )
+    click.echo(
+        "accepted {}: {} open drift event(s) closed".format(
+            _printable(hostname), doc.get("closed_events")
+        )
+    )
+    return EXIT_OK
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1:] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise InputError(f"--since {text!r}: give seconds or a number with s, m, h or d") from None
+
+
+def _printable(value: Any) -> str:
+    return "".join(ch if ch.isprintable() else "?" for ch in str(value))
+
+
 def _read_token(token_file: Optional[str]) -> str:
     if not token_file:
         raise InputError("--token-file is required to talk to a collector")
@@ -551,6 +737,17 @@ def _read_token(token_file: Optional[str]) -> str:
     if not token:
         raise InputError(f"token file {token_file} is empty")
     return token
+
+
+def _write_textfile(
+    path: str, doc: Dict[str, Any], delivered: Optional[bool] = None, spooled: Optional[int] = None
+) -> None:
+    from wire_preflight import textfile
+
+    try:
+        textfile.write(path, doc, delivered, spooled)
+    except OSError as exc:
+        raise InputError(f"cannot write --textfile {path}: {exc.strerror}") from None
 
 
 def _validate_addresses(target_ip: Optional[str], cidrs: List[str]) -> None:

@@ -67,12 +67,22 @@ def post_report(
         return {}
 
 
-def get_json(collector: str, path: str, token: str, ca_cert: Optional[str] = None) -> Any:
+def get_json(
+    collector: str,
+    path: str,
+    token: str,
+    ca_cert: Optional[str] = None,
+    method: str = "GET",
+    params: Optional[Dict[str, Any]] = None,
+) -> Any:
+    """Ask the collector; any failure is one InputError line naming the URL."""
     import requests
 
     url = collector.rstrip("/") + path
     try:
-        response = _session(token, ca_cert).get(url, timeout=TIMEOUT, verify=ca_cert or True)
+        response = _session(token, ca_cert).request(
+            method, url, params=params, timeout=TIMEOUT, verify=ca_cert or True
+        )
     except requests.exceptions.RequestException as exc:
         raise InputError(f"cannot reach the collector at {url}: {_short(exc)}") from None
     if response.status_code != 200:

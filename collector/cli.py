@@ -1,5 +1,6 @@
 """`wire-preflight-collector serve`: the collector service on the admin host."""
 
+import logging
 import os
 import sys
 from typing import Optional
@@ -48,6 +49,20 @@ def cli() -> None:
     show_default=True,
     help="Largest report body accepted, in bytes (else 413).",
 )
+@click.option(
+    "--stale-after",
+    type=click.FloatRange(min=1),
+    default=900,
+    show_default=True,
+    metavar="SECONDS",
+    help="A host silent this long becomes stale (three of the agents' 5-minute intervals).",
+)
+@click.option(
+    "--webhook",
+    default=None,
+    metavar="URL",
+    help="POST each new drift event as JSON to this URL (retried with backoff).",
+)
 def serve(
     db_path: str,
     host: str,
@@ -58,6 +73,8 @@ def serve(
     tls_cert: Optional[str],
     tls_key: Optional[str],
     max_body: int,
+    stale_after: float,
+    webhook: Optional[str],
 ) -> None:
     """Receive reports and serve the fleet report, its API and its page."""
     import uvicorn
@@ -66,6 +83,7 @@ def serve(
     from wire_preflight.fleet import inventory
     from wire_preflight_collector.app import Settings, create_app
     from wire_preflight_collector.storage import Store
+    from wire_preflight_collector.webhook import Webhook
 
     if bool(tls_cert) != bool(tls_key):
         raise InputError("--tls-cert and --tls-key go together")
@@ -80,7 +98,8 @@ def serve(
     if not os.path.isdir(directory):
         raise InputError(f"--db {db_path}: directory {directory} does not exist")
     store = Store(db_path)
-    app = create_app(Settings(store, token, profile, planned, max_body))
+    hook = Webhook(webhook) if webhook else None
+    app = create_app(Settings(store, token, profile, planned, max_body, stale_after, hook))
     uvicorn.run(
         app,
         host=host,
@@ -93,6 +112,7 @@ def serve(
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     try:
         cli.main(prog_name="wire-preflight-collector", standalone_mode=False)
     except click.ClickException as exc:

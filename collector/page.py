@@ -32,7 +32,7 @@ def by_physical_server(hosts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     ]
 
 
-def render(doc: Dict[str, Any], now: float) -> str:
+def render(doc: Dict[str, Any], drift: List[Dict[str, Any]], now: float) -> str:
     template = _environment().get_template("fleet.html")
     hosts = doc["hosts"]
     return template.render(
@@ -41,6 +41,7 @@ def render(doc: Dict[str, Any], now: float) -> str:
         failing=[h for h in hosts if h.get("failing")],
         problems=[f for f in doc["findings"] if f["status"] in ("fail", "warn")],
         passed=[f for f in doc["findings"] if f["status"] not in ("fail", "warn")],
+        drift=drift,
         generated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
         ago=lambda seen: _ago(now - seen) if seen else "never",
     )

@@ -5,10 +5,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 
@@ -17,84 +15,9 @@ from conftest import classic_fleet, fixture_path, make_report, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 requests = pytest.importorskip("requests")
+from collectorlib import TOKEN, Collector, free_port  # noqa: E402
 
-TOKEN = "test-token-0123456789"
 FACTS = fixture_path("facts-ubuntu1804-kvm-4g.json")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Collector:
-    def __init__(self, tmp_path, *extra, scheme="http"):
-        self.dir = tmp_path
-        self.db = str(tmp_path / "collector.db")
-        self.token_file = str(tmp_path / "token")
-        with open(self.token_file, "w") as handle:
-            handle.write(TOKEN + "\n")
-        self.extra = list(extra)
-        self.scheme = scheme
-        self.proc = None
-        self.port = None
-
-    @property
-    def url(self):
-        return f"{self.scheme}://127.0.0.1:{self.port}"
-
-    def start(self, port=None):
-        self.port = port or free_port()
-        self.log = open(str(self.dir / "collector.log"), "ab")  # noqa: SIM115 - lives with the process
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "wire_preflight_collector",
-                "serve",
-                "--db",
-                self.db,
-                "--port",
-                str(self.port),
-                "--token-file",
-                self.token_file,
-                *self.extra,
-            ],
-            stdout=self.log,
-            stderr=self.log,
-        )
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                assert self.proc.poll() is None, self.read_log()
-                time.sleep(0.05)
-        raise AssertionError("collector did not start: " + self.read_log())
-
-    def read_log(self):
-        return (self.dir / "collector.log").read_text(errors="replace")
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=20)
-        self.log.close()
-
-    def post(self, body, token=TOKEN, **kwargs):
-        headers = kwargs.pop("headers", {})
-        if token is not None:
-            headers["Authorization"] = "Bearer " + token
-        data = json.dumps(body) if isinstance(body, (dict, list)) else body
-        return requests.post(
-            self.url + "/api/v1/reports", data=data, headers=headers, timeout=10, **kwargs
-        )
-
-    def get(self, path, token=TOKEN, **kwargs):
-        headers = {"Authorization": "Bearer " + token} if token else {}
-        return requests.get(self.url + path, headers=headers, timeout=10, **kwargs)
 
 
 @pytest.fixture

@@ -1,0 +1,78 @@
+"""/etc/wire-preflight/agent.conf: the options of `check` and `report` that differ per VM, so
+the systemd units and the cron entry are the same file on every VM.
+
+    [agent]
+    roles = cassandra
+    collector = https://admin.example.com:8443
+    token_file = /etc/wire-preflight/token
+    physical_host = server1
+
+Keys are the long option names with '_' for '-'; lists are comma-separated. Options given on
+the command line win over the file.
+"""
+
+import configparser
+from typing import Any, Dict
+
+DEFAULT_PATH = "/etc/wire-preflight/agent.conf"
+
+# config key -> (click parameter name, kind)
+KEYS = {
+    "roles": ("roles", list),
+    "role": ("roles", list),
+    "profile": ("profile_name", str),
+    "sft_users": ("sft_users", int),
+    "data_dir": ("data_dirs", list),
+    "physical_host": ("physical_host", str),
+    "ignore": ("ignore", list),
+    "ip": ("target_ip", str),
+    "interface": ("target_interface", str),
+    "k8s_cidr": ("k8s_cidrs", list),
+    "state_dir": ("state_dir", str),
+    "textfile": ("textfile", str),
+    "collector": ("collector", str),
+    "token_file": ("token_file", str),
+    "ca_cert": ("ca_cert", str),
+    "spool_dir": ("spool_dir", str),
+    "spool_max": ("spool_max", int),
+    "random_delay": ("random_delay", int),
+}
+
+
+def load(path: str) -> Dict[str, Any]:
+    """click default_map values from the file; InputError names the file and the key."""
+    from wire_preflight.model import InputError
+
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except OSError as exc:
+        raise InputError(f"cannot read config {path}: {exc.strerror}") from None
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise InputError(f"config {path} is not valid: {first}") from None
+    if not parser.has_section("agent"):
+        raise InputError(f"config {path}: no [agent] section")
+    out = {}  # type: Dict[str, Any]
+    for key, raw in parser.items("agent"):
+        if key not in KEYS:
+            raise InputError(
+                "config {}: unknown key '{}'; keys: {}".format(path, key, ", ".join(sorted(KEYS)))
+            )
+        name, kind = KEYS[key]
+        value = raw.strip()
+        if not value:
+            continue
+        if kind is list:
+            out[name] = [item.strip() for item in value.split(",") if item.strip()]
+        elif kind is int:
+            try:
+                out[name] = int(value)
+            except ValueError:
+                raise InputError(
+                    f"config {path}: '{key}' must be a whole number, got {value!r}"
+                ) from None
+        else:
+            out[name] = value
+    return out

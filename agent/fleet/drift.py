@@ -1,0 +1,191 @@
+"""Drift: what changed between two consecutive reports of a host. Pure functions.
+
+`snapshot` keeps the few things a drift rule compares (small enough to store per host);
+`compare` turns two snapshots into events: (kind, before, after, detail).
+"""
+
+from typing import Any, Dict, List, Optional, Tuple
+
+EVENT_KINDS = (
+    "new-host",
+    "ip-changed",
+    "os-changed",
+    "cpu-changed",
+    "memory-changed",
+    "disk-changed",
+    "check-regressed",
+    "check-recovered",
+    "role-changed",
+    "stale",
+    "returned",
+)
+# MemTotal moves by a few MB with a new kernel; installed RAM does not move at all.
+MEMTOTAL_TOLERANCE = 0.02
+
+Event = Tuple[str, Any, Any, str]
+
+
+def snapshot(report: Dict[str, Any]) -> Dict[str, Any]:
+    facts = report.get("facts") or {}
+    network = facts.get("network") or {}
+    memory = facts.get("memory") or {}
+    os_facts = facts.get("os") or {}
+    return {
+        "roles": sorted(report.get("roles") or []),
+        "primary": (network.get("primary") or {}).get("address"),
+        "addresses": sorted(
+            {
+                a.get("address")
+                for i in network.get("interfaces") or []
+                for a in i.get("addresses") or []
+                if a.get("scope") == "global" and a.get("address")
+            }
+        ),
+        "os": "{} {}".format(os_facts.get("id", ""), os_facts.get("version_id", "")).strip(),
+        "cpu": (facts.get("cpu") or {}).get("logical_count"),
+        "memory_installed": memory.get("installed_bytes"),
+        "memory_total": memory.get("total_bytes"),
+        "disks": {
+            d.get("path"): {
+                "total": d.get("total_bytes"),
+                "free": d.get("free_bytes"),
+                "mountpoint": d.get("mountpoint"),
+            }
+            for d in facts.get("disks") or []
+            if isinstance(d, dict)
+        },
+        "checks": {
+            "{}|{}".format(c.get("id"), c.get("role") or ""): c.get("status")
+            for c in report.get("checks") or []
+        },
+    }
+
+
+def compare(
+    before: Dict[str, Any], after: Dict[str, Any], free_warn_fraction: float = 0.10
+) -> List[Event]:
+    events = []  # type: List[Event]
+    if before.get("primary") != after.get("primary") or before.get("addresses") != after.get(
+        "addresses"
+    ):
+        events.append(
+            (
+                "ip-changed",
+                {"primary": before.get("primary"), "addresses": before.get("addresses")},
+                {"primary": after.get("primary"), "addresses": after.get("addresses")},
+                "primary address {} -> {}".format(before.get("primary"), after.get("primary")),
+            )
+        )
+    if before.get("os") != after.get("os"):
+        events.append(
+            (
+                "os-changed",
+                before.get("os"),
+                after.get("os"),
+                "{} -> {}".format(before.get("os"), after.get("os")),
+            )
+        )
+    if before.get("cpu") != after.get("cpu"):
+        events.append(
+            (
+                "cpu-changed",
+                before.get("cpu"),
+                after.get("cpu"),
+                "{} -> {} cores".format(before.get("cpu"), after.get("cpu")),
+            )
+        )
+    memory = _memory_change(before, after)
+    if memory:
+        events.append(memory)
+    events += _disk_changes(before.get("disks") or {}, after.get("disks") or {}, free_warn_fraction)
+    events += _check_changes(before.get("checks") or {}, after.get("checks") or {})
+    if before.get("roles") != after.get("roles"):
+        events.append(
+            (
+                "role-changed",
+                before.get("roles"),
+                after.get("roles"),
+                "{} -> {}".format(
+                    ",".join(before.get("roles") or []) or "none",
+                    ",".join(after.get("roles") or []) or "none",
+                ),
+            )
+        )
+    return events
+
+
+def _memory_change(before: Dict[str, Any], after: Dict[str, Any]) -> Optional[Event]:
+    old, new = before.get("memory_installed"), after.get("memory_installed")
+    if old and new:
+        changed = old != new
+    else:
+        old, new = before.get("memory_total"), after.get("memory_total")
+        changed = bool(old and new) and abs(new - old) > MEMTOTAL_TOLERANCE * old
+    if not changed:
+        return None
+    return ("memory-changed", old, new, f"{old / 1e9:.2f} GB -> {new / 1e9:.2f} GB")
+
+
+def _disk_changes(
+    before: Dict[str, Any], after: Dict[str, Any], free_warn_fraction: float
+) -> List[Event]:
+    events = []  # type: List[Event]
+    for path in sorted(set(before) & set(after)):
+        old, new = before[path], after[path]
+        if old.get("total") != new.get("total"):
+            events.append(
+                (
+                    "disk-changed",
+                    {"path": path, "total_bytes": old.get("total")},
+                    {"path": path, "total_bytes": new.get("total")},
+                    "{}: filesystem {:.1f} GB -> {:.1f} GB".format(
+                        path, (old.get("total") or 0) / 1e9, (new.get("total") or 0) / 1e9
+                    ),
+                )
+            )
+            continue
+        was_low, is_low = _low(old, free_warn_fraction), _low(new, free_warn_fraction)
+        if was_low != is_low:
+            events.append(
+                (
+                    "disk-changed",
+                    {"path": path, "free_bytes": old.get("free")},
+                    {"path": path, "free_bytes": new.get("free")},
+                    "{}: free space {} {:.0%}".format(
+                        path, "fell below" if is_low else "rose above", free_warn_fraction
+                    ),
+                )
+            )
+    return events
+
+
+def _low(disk: Dict[str, Any], fraction: float) -> bool:
+    total, free = disk.get("total") or 0, disk.get("free") or 0
+    return bool(total) and free / total < fraction
+
+
+def _check_changes(before: Dict[str, str], after: Dict[str, str]) -> List[Event]:
+    events = []  # type: List[Event]
+    for key in sorted(set(before) & set(after)):
+        old, new = before[key], after[key]
+        check_id, _, role = key.partition("|")
+        label = "{}{}".format(check_id, f" [{role}]" if role else "")
+        if old == "pass" and new in ("warn", "fail", "error"):
+            events.append(
+                (
+                    "check-regressed",
+                    {"check": check_id, "role": role, "status": old},
+                    {"check": check_id, "role": role, "status": new},
+                    f"{label}: pass -> {new}",
+                )
+            )
+        elif old in ("warn", "fail", "error") and new == "pass":
+            events.append(
+                (
+                    "check-recovered",
+                    {"check": check_id, "role": role, "status": old},
+                    {"check": check_id, "role": role, "status": new},
+                    f"{label}: {old} -> pass",
+                )
+            )
+    return events

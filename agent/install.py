@@ -1,0 +1,79 @@
+"""`wire-preflight install-timer`: put the systemd timer (or the cron entry) and an example
+config in place, pointing at however this agent was installed (a .deb's /usr/bin, a venv, a
+single .pyz file)."""
+
+import os
+import shlex
+import subprocess
+import sys
+from typing import List, Optional
+
+UNITS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "units")
+SHIPPED_COMMAND = "/usr/bin/wire-preflight"
+
+
+def self_command() -> str:
+    """The command that runs this agent again, for ExecStart and the cron line."""
+    argv0 = os.path.realpath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if argv0.endswith(".pyz"):
+        return f"{shlex.quote(sys.executable)} {shlex.quote(argv0)}"
+    if os.path.basename(argv0) == "wire-preflight" and os.access(argv0, os.X_OK):
+        return shlex.quote(argv0)
+    return f"{shlex.quote(sys.executable)} -m wire_preflight"
+
+
+def _render(name: str, command: str, config: str) -> str:
+    with open(os.path.join(UNITS, name), encoding="utf-8") as handle:
+        text = handle.read()
+    return text.replace(SHIPPED_COMMAND, command).replace("/etc/wire-preflight/agent.conf", config)
+
+
+def _write(path: str, text: str, mode: int = 0o644) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def install(
+    root: str = "/",
+    cron: bool = False,
+    config: str = "/etc/wire-preflight/agent.conf",
+    enable: bool = True,
+    command: Optional[str] = None,
+) -> List[str]:
+    """Returns what was done, one line each."""
+    command = command or self_command()
+    done = []
+    target = lambda path: os.path.join(root, path.lstrip("/"))  # noqa: E731
+    if cron:
+        path = target("/etc/cron.d/wire-preflight")
+        _write(path, _render("wire-preflight.cron", command, config))
+        done.append("wrote " + path)
+    else:
+        for name in ("wire-preflight.service", "wire-preflight.timer"):
+            path = target("/etc/systemd/system/" + name)
+            _write(path, _render(name, command, config))
+            done.append("wrote " + path)
+    config_path = target(config)
+    if os.path.exists(config_path):
+        done.append("kept the existing " + config_path)
+    else:
+        with open(os.path.join(UNITS, "agent.conf"), encoding="utf-8") as handle:
+            _write(config_path, handle.read())
+        done.append(
+            f"wrote an example {config_path}: set roles, physical_host, collector and token_file"
+        )
+    systemd_runs = os.path.isdir("/run/systemd/system")
+    if not cron and enable and root == "/" and systemd_runs:
+        for args in (["daemon-reload"], ["enable", "--now", "wire-preflight.timer"]):
+            subprocess.run(["systemctl", *args], check=True)
+            done.append("systemctl " + " ".join(args))
+    elif not cron and enable:
+        done.append(
+            "not enabled (no running systemd here, or --root given): run "
+            "`systemctl enable --now wire-preflight.timer` on the VM"
+        )
+    return done

@@ -1,0 +1,167 @@
+"""The timer, the cron entry, the config file, install-timer and the node_exporter textfile."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import fixture_path, run_process
+
+UNITS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "packaging")
+FACTS = fixture_path("facts-ubuntu1804-kvm-4g.json")
+
+
+def read(*parts):
+    with open(os.path.join(UNITS, *parts)) as handle:
+        return handle.read()
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not here")
+def test_units_pass_systemd_analyze_verify(tmp_path):
+    # verify insists that ExecStart exists: point it at the agent the tests installed.
+    agent = shutil.which("wire-preflight") or sys.executable
+    for name in ("wire-preflight.service", "wire-preflight.timer"):
+        text = read("systemd", name).replace("/usr/bin/wire-preflight", agent)
+        (tmp_path / name).write_text(text)
+    done = subprocess.run(
+        [
+            "systemd-analyze",
+            "verify",
+            str(tmp_path / "wire-preflight.service"),
+            str(tmp_path / "wire-preflight.timer"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "wire-preflight" not in done.stderr, done.stderr
+
+
+def test_units_say_what_they_promise():
+    service = read("systemd", "wire-preflight.service")
+    timer = read("systemd", "wire-preflight.timer")
+    assert (
+        "ExecStart=/usr/bin/wire-preflight report --config /etc/wire-preflight/agent.conf"
+        in service
+    )
+    assert "ConditionPathExists=/etc/wire-preflight/agent.conf" in service
+    assert "SuccessExitStatus=3 4" in service
+    assert "RandomizedDelaySec=" in timer and "OnUnitActiveSec=5min" in timer
+
+
+def test_cron_line_parses():
+    croniter = pytest.importorskip("croniter")
+    lines = [
+        line
+        for line in read("cron", "wire-preflight").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(lines) == 1
+    fields = lines[0].split()
+    schedule, user, command = " ".join(fields[:5]), fields[5], fields[6:]
+    assert croniter.croniter.is_valid(schedule)
+    times = croniter.croniter(schedule, 0)
+    assert times.get_next(float) - 0 == 300 and times.get_next(float) == 600  # every 5 min
+    assert user == "root"
+    assert command[:4] == [
+        "/usr/bin/wire-preflight",
+        "report",
+        "--config",
+        "/etc/wire-preflight/agent.conf",
+    ]
+    assert "--random-delay" in command
+
+
+def test_install_timer_into_a_root(tmp_path):
+    done = run_process("install-timer", "--root", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    service = (tmp_path / "etc/systemd/system/wire-preflight.service").read_text()
+    assert "ExecStart=" in service and "report --config /etc/wire-preflight/agent.conf" in service
+    assert (tmp_path / "etc/systemd/system/wire-preflight.timer").exists()
+    assert "roles = " in (tmp_path / "etc/wire-preflight/agent.conf").read_text()
+    assert "not enabled" in done.stdout
+    (tmp_path / "etc/wire-preflight/agent.conf").write_text("[agent]\nroles = minio\n")
+    again = run_process("install-timer", "--root", str(tmp_path), "--cron")
+    assert "kept the existing" in again.stdout  # an operator's config is never overwritten
+    assert (tmp_path / "etc/wire-preflight/agent.conf").read_text() == "[agent]\nroles = minio\n"
+    assert "report --config" in (tmp_path / "etc/cron.d/wire-preflight").read_text()
+
+
+def test_check_reads_the_config_file(tmp_path):
+    config = tmp_path / "agent.conf"
+    config.write_text(
+        "[agent]\nroles = cassandra\nphysical_host = server7  # a comment\nstate_dir = {}\n".format(
+            tmp_path / "state"
+        )
+    )
+    done = run_process("check", "--config", str(config), "--facts", FACTS, "--json")
+    assert done.returncode == 0, done.stderr
+    import json
+
+    doc = json.loads(done.stdout)
+    assert doc["roles"] == ["cassandra"] and doc["physical_host"] == "server7"
+    overridden = run_process(
+        "check", "--config", str(config), "--facts", FACTS, "--json", "--physical-host", "server9"
+    )
+    assert json.loads(overridden.stdout)["physical_host"] == "server9"
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("[agent]\nrole_s = x\n", "unknown key 'role_s'"),
+        ("[other]\nroles = x\n", "no [agent] section"),
+        ("[agent]\nsft_users = many\n", "'sft_users' must be a whole number"),
+        ("roles = x\n", "is not valid"),
+    ],
+)
+def test_bad_config_is_one_line(tmp_path, text, words):
+    config = tmp_path / "agent.conf"
+    config.write_text(text)
+    done = run_process("check", "--config", str(config), "--facts", FACTS)
+    assert done.returncode == 2
+    assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_report_needs_a_collector(tmp_path):
+    done = run_process("report", "--role", "cassandra", "--facts", FACTS)
+    assert done.returncode == 2 and "--collector" in done.stderr
+
+
+def test_textfile_for_node_exporter(tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    path = tmp_path / "wire-preflight.prom"
+    done = run_process(
+        "check",
+        "--role",
+        "cassandra",
+        "--facts",
+        FACTS,
+        "--textfile",
+        str(path),
+        "--state-dir",
+        str(tmp_path / "state"),
+    )
+    assert done.returncode == 0, done.stderr
+    families = {f.name: f for f in text_string_to_metric_families(path.read_text())}
+    statuses = {
+        (s.labels["check"], s.labels["status"])
+        for s in families["wire_preflight_check_status"].samples
+    }
+    assert ("memory", "pass") in statuses and ("ip-drift", "pass") in statuses
+    assert families["wire_preflight_last_run_timestamp_seconds"].samples[0].value > 1.7e9
+    assert [n for n in os.listdir(str(tmp_path)) if n.startswith(".") or ".tmp" in n] == []
+    unwritable = run_process(
+        "check",
+        "--role",
+        "cassandra",
+        "--facts",
+        FACTS,
+        "--textfile",
+        str(tmp_path / "missing" / "x.prom"),
+    )
+    assert unwritable.returncode == 2 and "cannot write --textfile" in unwritable.stderr
