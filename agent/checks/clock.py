@@ -15,7 +15,9 @@ def check_time_sync(context: Context) -> List[CheckResult]:
     source = context.source("time-sync")
     daemons = time.get("daemons") or []
     evidence = dict(time)
-    via = "{} ({})".format(time.get("source"), ", ".join(daemons) or "no NTP daemon running")
+    via = str(time.get("source"))
+    if "daemons" in time:  # listed only when the clock is not synchronised
+        via += " ({})".format(", ".join(daemons) or "no NTP daemon running")
     if time.get("synchronized") is True:
         return [
             CheckResult(

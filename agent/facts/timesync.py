@@ -57,7 +57,10 @@ def collect() -> Dict[str, Any]:
             or _chronyc()
             or {"source": None, "synchronized": None, "detail": "no way to ask the clock"}
         )
-    result["daemons"] = programs.running(programs.TIME_DAEMONS)
+    # Which NTP daemon runs matters for the remedy when the clock is not synchronised; a
+    # synchronised clock needs no process scan (10-15 ms on a busy VM).
+    if result.get("synchronized") is not True:
+        result["daemons"] = programs.running(programs.TIME_DAEMONS)
     return result
 
 
