@@ -581,6 +581,8 @@ def fleet(
             "token_file": token_file,
             "ca_cert": ca_cert,
             "as_json": as_json,
+            "inventory": inventory_file,
+            "profile": profile_name,
         }
         return EXIT_OK
     from wire_preflight.fleet.document import EXIT_CODES
@@ -708,6 +710,37 @@ def fleet_accept(ctx: click.Context, hostname: str) -> int:
         "accepted {}: {} open drift event(s) closed".format(
             _printable(hostname), doc.get("closed_events")
         )
+    )
+    return EXIT_OK
+
+
+@fleet.command("roles")
+@click.pass_context
+def fleet_roles(ctx: click.Context) -> int:
+    """Each inventory host's roles (by the profile's group mapping), as JSON: what the ansible
+    rollout writes into every VM's agent.conf."""
+    from wire_preflight import profiles
+    from wire_preflight.fleet import inventory
+
+    obj = ctx.obj or {}
+    if not obj.get("inventory"):
+        raise InputError("fleet roles needs --inventory FILE (before the subcommand)")
+    profile = profiles.load(obj.get("profile"))
+    planned = inventory.planned_hosts(
+        inventory.load(obj["inventory"]), profile.inventory_groups, profile.etcd_group
+    )
+    _print_json(
+        {
+            "schema": "wire-preflight/inventory-roles/1",
+            "profile": profile.name,
+            "hosts": {
+                host["name"]: {
+                    key: host[key]
+                    for key in ("roles", "physical_host", "ip", "ansible_host", "etcd")
+                }
+                for host in planned
+            },
+        }
     )
     return EXIT_OK
 

@@ -25,7 +25,13 @@ def self_command() -> str:
 def _render(name: str, command: str, config: str) -> str:
     with open(os.path.join(UNITS, name), encoding="utf-8") as handle:
         text = handle.read()
-    return text.replace(SHIPPED_COMMAND, command).replace("/etc/wire-preflight/agent.conf", config)
+    text = text.replace(SHIPPED_COMMAND, command).replace("/etc/wire-preflight/agent.conf", config)
+    if ".pyz" in command and name.endswith(".service"):
+        # The single-file agent unpacks itself once; the unit may write only its state dir.
+        text = text.replace(
+            "[Service]\n", "[Service]\nEnvironment=SHIV_ROOT=/var/lib/wire-preflight/pyz\n"
+        )
+    return text
 
 
 def _write(path: str, text: str, mode: int = 0o644) -> None:
