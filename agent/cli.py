@@ -214,6 +214,9 @@ def _evaluate(
         "state_dir": state_dir,
     }
     doc = report.build(facts, profile, roles, results, physical_host, options)
+    reachability = state.load_reachability(state_dir)
+    if reachability:  # the last `ports` run, for the collector's reachability matrix
+        doc["reachability"] = reachability
     doc["_results"] = results  # for rendering; removed before printing or sending
     return doc
 
@@ -230,8 +233,6 @@ def _evaluate(
 )
 def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **options: Any) -> int:
     """Judge this VM (or a saved facts file) against its role(s)."""
-    from wire_preflight.model import verdict
-
     doc = _evaluate(**options)
     results = doc.pop("_results")
     if textfile:
@@ -240,6 +241,13 @@ def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **o
         from wire_preflight.render import junit
 
         junit.write(results, str(doc.get("hostname")), junit_file)
+    return _emit(results, doc, as_json)
+
+
+def _emit(results: List[Any], doc: Dict[str, Any], as_json: bool) -> int:
+    """Results for a person (table on a terminal, plain lines in a pipe) or as JSON."""
+    from wire_preflight.model import exit_code, verdict
+
     if as_json:
         _print_json(doc)
     else:
@@ -249,7 +257,7 @@ def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **o
         for line in text.table(results, colour) if colour else text.plain(results):
             click.echo(line)
         click.echo(verdict(results))
-    return doc["summary"]["exit_code"]
+    return exit_code(results)
 
 
 @cli.command()
@@ -844,3 +852,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         )
         code = EXIT_INTERNAL
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+# The network-readiness commands (dns, tls, ports, listen) live in their own module.
+from wire_preflight import cli_network  # noqa: E402, F401

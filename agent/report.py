@@ -84,6 +84,13 @@ def validate(doc: Any, origin: str) -> Dict[str, Any]:
             raise fail(f"checks[{index}].id", "must be a string")
         if item.get("status") not in STATUSES:
             raise fail(f"checks[{index}].status", "must be one of {}".format(", ".join(STATUSES)))
+    reachability = doc.get("reachability")
+    if reachability is not None:
+        probes = reachability.get("probes") if isinstance(reachability, dict) else None
+        if not isinstance(probes, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("port"), int) for p in probes
+        ):
+            raise fail("reachability.probes", "must be a list of probes with a port")
     sent_at = doc.get("sent_at")
     if sent_at is not None and (isinstance(sent_at, bool) or not isinstance(sent_at, (int, float))):
         raise fail("sent_at", "must be a number (seconds since the epoch)")

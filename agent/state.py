@@ -89,3 +89,43 @@ def save(state_dir: str, facts: Dict[str, Any]) -> Tuple[bool, str]:
     except OSError as exc:
         return False, f"{exc.strerror or exc} ({exc.filename or state_dir})"
     return True, path
+
+
+REACHABILITY_FILE = "reachability.json"
+
+
+def save_reachability(state_dir: str, doc: Dict[str, Any]) -> Optional[str]:
+    """Keep the last `ports` run so the next `report` carries it to the collector's
+    reachability matrix. Returns why it could not be kept, or None."""
+    keep = {
+        "schema": "wire-preflight/reachability/1",
+        "generated_at": doc["generated_at"],
+        "hostname": doc["hostname"],
+        "roles": doc["roles"],
+        "probes": [
+            {k: p[k] for k in ("from_role", "to_role", "peer", "address", "proto", "port", "state")}
+            for p in doc["probes"]
+        ],
+    }
+    try:
+        os.makedirs(state_dir, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".reach-")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(keep, handle)
+        os.replace(tmp, os.path.join(state_dir, REACHABILITY_FILE))
+    except OSError as exc:
+        return f"{exc.strerror or exc} ({state_dir})"
+    return None
+
+
+def load_reachability(state_dir: str, max_age: float = 86400) -> Optional[Dict[str, Any]]:
+    """The last `ports` run of this VM, if it is less than a day old."""
+    path = os.path.join(state_dir, REACHABILITY_FILE)
+    try:
+        if time.time() - os.path.getmtime(path) > max_age:
+            return None
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("probes"), list) else None

@@ -34,7 +34,46 @@ def build(
         "roles": role_table(hosts, profile, planned),
         "hosts": hosts,
         "findings": findings,
+        "reachability": reachability_matrix(hosts),
     }
+
+
+def reachability_matrix(hosts: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Roles x roles from the hosts' last `ports` runs: open, blocked and unproven paths,
+    the blocked ones named."""
+    cells = {}  # type: Dict[Any, Dict[str, Any]]
+    for host in hosts:
+        for probe in host.get("reachability") or []:
+            key = (probe.get("from_role"), probe.get("to_role"))
+            cell = cells.setdefault(
+                key,
+                {
+                    "from": key[0],
+                    "to": key[1],
+                    "open": 0,
+                    "blocked": 0,
+                    "unproven": 0,
+                    "failing": [],
+                },
+            )
+            state = probe.get("state")
+            if state in ("open", "refused"):
+                cell["open"] += 1
+            elif state == "open|filtered":
+                cell["unproven"] += 1
+            else:
+                cell["blocked"] += 1
+                cell["failing"].append(
+                    "{} -> {}:{}/{} {}".format(
+                        host["hostname"],
+                        probe.get("peer"),
+                        probe.get("port"),
+                        probe.get("proto"),
+                        state,
+                    )
+                )
+    roles = sorted({r for key in cells for r in key if r})
+    return {"roles": roles, "cells": [cells[k] for k in sorted(cells, key=str)]}
 
 
 def role_table(

@@ -24,6 +24,7 @@ RULE_IDS = (
     "inventory-unexpected",
     "inventory-role",
     "inventory-ip",
+    "reachability",
 )
 
 
@@ -60,6 +61,7 @@ def judge(
     findings += duplicate_identity(hosts)
     findings += clock_skew(hosts, profile)
     findings += host_checks(hosts)
+    findings += reachability(hosts)
     if planned is not None:
         as_hosts = [planned_as_host(p) for p in planned]
         findings += role_count(as_hosts, profile, scope="planned")
@@ -536,6 +538,68 @@ def inventory_rules(
                     plan["roles"],
                     [plan["name"]],
                     "run `wire-preflight report` on it (see packaging/)",
+                )
+            )
+    return out
+
+
+# -- reachability -------------------------------------------------------------------------------
+
+_BLOCKED = ("filtered", "no-route", "error")
+
+
+def reachability(hosts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The hosts' last `ports` runs: a path a role must use that a firewall blocks fails."""
+    pairs = {}  # type: Dict[Any, Dict[str, List[str]]]
+    for host in hosts:
+        for probe in host.get("reachability") or []:
+            key = (probe.get("from_role"), probe.get("to_role"))
+            cell = pairs.setdefault(key, {"blocked": [], "unsure": [], "hosts": []})
+            label = "{} -> {}:{}/{} {}".format(
+                host["hostname"],
+                probe.get("peer"),
+                probe.get("port"),
+                probe.get("proto"),
+                probe.get("state"),
+            )
+            cell["hosts"] += [host["hostname"], probe.get("peer")]
+            if probe.get("state") in _BLOCKED:
+                cell["blocked"].append(label)
+            elif probe.get("state") == "open|filtered":
+                cell["unsure"].append(label)
+    out = []
+    for (source, target), cell in sorted(pairs.items(), key=lambda kv: str(kv[0])):
+        roles = [source, target]
+        if cell["blocked"]:
+            out.append(
+                finding(
+                    "reachability",
+                    FAIL,
+                    "{} -> {}: {}".format(source, target, "; ".join(cell["blocked"])),
+                    roles,
+                    cell["hosts"],
+                    "open those ports between the VMs (see `wire-preflight ports` on each)",
+                )
+            )
+        elif cell["unsure"]:
+            out.append(
+                finding(
+                    "reachability",
+                    WARN,
+                    "{} -> {}: UDP unproven: {}".format(source, target, "; ".join(cell["unsure"])),
+                    roles,
+                    cell["hosts"],
+                    "run `wire-preflight listen` on the peers, then `ports` again",
+                )
+            )
+        else:
+            out.append(
+                finding(
+                    "reachability",
+                    PASS,
+                    f"{source} -> {target}: every path open",
+                    roles,
+                    cell["hosts"],
                 )
             )
     return out

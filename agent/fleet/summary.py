@@ -56,6 +56,13 @@ def summarize(report: Dict[str, Any], received_at: Optional[float] = None) -> Di
         "memory_bytes": (facts.get("memory") or {}).get("installed_bytes")
         or (facts.get("memory") or {}).get("total_bytes"),
         "clock": _clock(report, facts, received_at),
+        "reachability": [
+            {
+                key: probe.get(key)
+                for key in ("from_role", "to_role", "peer", "proto", "port", "state")
+            }
+            for probe in (report.get("reachability") or {}).get("probes", [])
+        ],
     }
 
 

@@ -57,6 +57,10 @@ class Profile(NamedTuple):
     # Inventory group -> role, and the group that lists etcd members.
     inventory_groups: Dict[str, str]
     etcd_group: str
+    # Names the domain needs ({"required": [...], "optional": {name: purpose}, ...}).
+    dns: Dict[str, Any]
+    # Who must reach whom: [{"from": role, "to": role, "tcp": [...], "udp": [...]}].
+    reach: List[Dict[str, Any]]
 
     def role(self, name: str) -> Role:
         try:
@@ -245,6 +249,8 @@ def _parse(path: str, data: Dict[str, Any]) -> Profile:
         etcd_group=r.get(
             r.get(data, "inventory", (dict,), "", {}), "etcd_group", (str,), "inventory.", "etcd"
         ),
+        dns=_dns(r, data),
+        reach=_reach(r, data, roles),
     )
 
 
@@ -286,6 +292,48 @@ def _inventory_groups(r: _Reader, data: Dict[str, Any], roles: Dict[str, Role]) 
             if role not in roles:
                 raise r.fail("fleet." + field, f"names {role!r}, not a role of this profile")
     return dict(groups)
+
+
+def _dns(r: _Reader, data: Dict[str, Any]) -> Dict[str, Any]:
+    table = r.get(data, "dns", (dict,), "", {})
+    required = _strings(r, table, "required", "dns.", [])
+    optional = r.get(table, "optional", (dict,), "dns.", {})
+    for name, purpose in optional.items():
+        if not isinstance(purpose, str):
+            raise r.fail("dns.optional." + name, "must be a string saying what needs it")
+    return {
+        "required": required,
+        "optional": dict(optional),
+        "federator_srv": r.get(
+            table, "federator_srv", (str,), "dns.", "_wire-server-federator._tcp"
+        ),
+        "source": r.get(table, "source", (str,), "dns.", ""),
+    }
+
+
+def _reach(r: _Reader, data: Dict[str, Any], roles: Dict[str, Role]) -> List[Dict[str, Any]]:
+    rules = r.get(data, "reach", (list,), "", [])
+    out = []
+    for index, rule in enumerate(rules):
+        prefix = f"reach[{index}]."
+        if not isinstance(rule, dict):
+            raise r.fail(f"reach[{index}]", "must be a table")
+        for end in ("from", "to"):
+            role = r.get(rule, end, (str,), prefix)
+            if role not in roles:
+                raise r.fail(prefix + end, f"names {role!r}, not a role of this profile")
+        ports = {}
+        for proto in ("tcp", "udp"):
+            values = r.get(rule, proto, (list,), prefix, [])
+            if not all(
+                isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in values
+            ):
+                raise r.fail(prefix + proto, "must be a list of port numbers")
+            ports[proto] = values
+        out.append(
+            {"from": rule["from"], "to": rule["to"], "tcp": ports["tcp"], "udp": ports["udp"]}
+        )
+    return out
 
 
 def _cidrs(r: _Reader, data: Dict[str, Any]) -> List[str]:

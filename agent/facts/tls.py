@@ -1,0 +1,169 @@
+"""A certificate, its key and its chain: read from files or fetched from a live endpoint.
+
+Parsing uses the `cryptography` library (the `network` extra); fetching and verifying a live
+endpoint uses the standard library's ssl, so OpenSSL itself judges the chain.
+"""
+
+import datetime
+import socket
+import ssl
+from typing import Any, Dict, List, Optional, Tuple
+
+from wire_preflight.model import InputError
+
+TIMEOUT = 5.0
+
+
+def _x509() -> Any:
+    try:
+        from cryptography import x509
+    except ImportError:
+        raise InputError(
+            "`wire-preflight tls` needs the cryptography package: "
+            "pip install 'wire-preflight[network]'"
+        ) from None
+    return x509
+
+
+def load_chain(path: str) -> List[Any]:
+    x509 = _x509()
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise InputError(f"cannot read certificate {path}: {exc.strerror}") from None
+    certs = []
+    for block in data.split(b"-----END CERTIFICATE-----"):
+        start = block.find(b"-----BEGIN CERTIFICATE-----")
+        if start < 0:
+            continue
+        pem = block[start:] + b"-----END CERTIFICATE-----\n"
+        try:
+            certs.append(x509.load_pem_x509_certificate(pem))
+        except ValueError as exc:
+            raise InputError(f"certificate {path} has a broken PEM block: {exc}") from None
+    if not certs:
+        raise InputError(f"{path} holds no PEM certificate")
+    return certs
+
+
+def load_key(path: str) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise InputError(f"cannot read key {path}: {exc.strerror}") from None
+    try:
+        return serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"key {path} is not an unencrypted PEM private key: {exc}") from None
+
+
+def describe(cert: Any) -> Dict[str, Any]:
+    """The facts about one certificate the checks read."""
+    x509 = _x509()
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = san.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        names = []
+    try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        eku = [
+            {
+                ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+                ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+            }.get(oid, oid.dotted_string)
+            for oid in usages
+        ]
+    except x509.ExtensionNotFound:
+        eku = None  # no EKU extension: any usage
+    common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return {
+        "subject_cn": common[0].value if common else None,
+        "dns_names": names,
+        "not_before": _utc(cert, "not_valid_before"),
+        "not_after": _utc(cert, "not_valid_after"),
+        "extended_key_usage": eku,
+        "issuer": cert.issuer.rfc4514_string(),
+        "subject": cert.subject.rfc4514_string(),
+    }
+
+
+def _utc(cert: Any, field: str) -> str:
+    # cryptography >= 42 has *_utc; older releases return naive UTC datetimes.
+    value = getattr(cert, field + "_utc", None) or getattr(cert, field).replace(
+        tzinfo=datetime.timezone.utc
+    )
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def key_matches(cert: Any, key: Any) -> bool:
+    from cryptography.hazmat.primitives import serialization
+
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    return cert.public_key().public_bytes(der, spki) == key.public_key().public_bytes(der, spki)
+
+
+def verify_chain(
+    chain: List[Any], ca_file: Optional[str], hostname: str
+) -> Tuple[Optional[bool], str]:
+    """(verified, detail). None when this cryptography cannot verify paths (before 42)."""
+    x509 = _x509()
+    try:
+        from cryptography.x509.verification import PolicyBuilder, Store
+    except ImportError:
+        return None, "path verification needs cryptography >= 42 (Python >= 3.7); use --connect"
+    ca_path = (
+        ca_file or ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
+    )
+    try:
+        with open(ca_path, "rb") as handle:
+            anchors = x509.load_pem_x509_certificates(handle.read())
+    except (OSError, ValueError) as exc:
+        return False, f"cannot load the trust anchors from {ca_path}: {exc}"
+    verifier = PolicyBuilder().store(Store(anchors)).build_server_verifier(x509.DNSName(hostname))
+    try:
+        verifier.verify(chain[0], chain[1:])
+    except Exception as exc:
+        return False, f"{exc} (trust anchors: {ca_path})"
+    return True, f"verifies for {hostname} against {ca_path}"
+
+
+def fetch(endpoint: str, server_name: str, ca_file: Optional[str]) -> Dict[str, Any]:
+    """Connect to HOST:PORT (SNI server_name): the leaf it presents, and whether OpenSSL
+    trusts the chain for that name (against ca_file or the system store)."""
+    host, _, port = endpoint.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--connect {endpoint!r}: give HOST:PORT")
+    host = host.strip("[]")
+    plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    plain.check_hostname = False
+    plain.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection(
+            (host, int(port)), timeout=TIMEOUT
+        ) as sock, plain.wrap_socket(sock, server_hostname=server_name) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError(f"cannot fetch a certificate from {endpoint}: {exc}") from None
+    trusting = ssl.create_default_context(cafile=ca_file)
+    try:
+        with socket.create_connection(
+            (host, int(port)), timeout=TIMEOUT
+        ) as sock, trusting.wrap_socket(sock, server_hostname=server_name):
+            verified, detail = True, f"OpenSSL verified the chain for {server_name}"
+    except ssl.SSLCertVerificationError as exc:
+        verified, detail = False, exc.verify_message or str(exc)
+    except (OSError, ssl.SSLError) as exc:
+        verified, detail = False, str(exc)
+    return {"der": der, "verified": verified, "detail": detail}
+
+
+def leaf_from_der(der: bytes) -> Any:
+    return _x509().load_der_x509_certificate(der)
