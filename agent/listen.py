@@ -11,26 +11,43 @@ import time
 from typing import List, Tuple
 
 
+def local_addresses() -> List[str]:
+    """Every IPv4 address of this host (from the kernel, via iproute2)."""
+    from wire_preflight.facts import network
+
+    try:
+        interfaces = network.collect()["interfaces"]
+    except (OSError, ValueError):
+        return []
+    return [a["address"] for i in interfaces for a in i["addresses"] if a["family"] == "inet"]
+
+
 def open_sockets(
     tcp_ports: List[int], udp_ports: List[int], address: str = ""
 ) -> Tuple[List[socket.socket], List[str]]:
+    """TCP on the address (all by default). UDP on each address separately: a reply from a
+    wildcard socket leaves by the interface's first address, and a prober that connected to
+    another one discards it."""
+    udp_addresses = [address] if address else local_addresses() or [""]
     sockets, notes = [], []
-    for proto, ports in (("tcp", tcp_ports), ("udp", udp_ports)):
-        for port in ports:
-            kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-            sock = socket.socket(socket.AF_INET, kind)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((address, port))
-            except OSError as exc:
-                sock.close()
-                notes.append(f"{port}/{proto} not opened: {exc.strerror}")
-                continue
-            if proto == "tcp":
-                sock.listen(64)
-            sock.setblocking(False)
-            sockets.append(sock)
-            notes.append(f"{port}/{proto} open")
+    plan = [("tcp", port, address) for port in tcp_ports]
+    plan += [("udp", port, where) for port in udp_ports for where in udp_addresses]
+    for proto, port, where in plan:
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        sock = socket.socket(socket.AF_INET, kind)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        label = "{}{}/{}".format(where + ":" if where else "", port, proto)
+        try:
+            sock.bind((where, port))
+        except OSError as exc:
+            sock.close()
+            notes.append(f"{label} not opened: {exc.strerror}")
+            continue
+        if proto == "tcp":
+            sock.listen(64)
+        sock.setblocking(False)
+        sockets.append(sock)
+        notes.append(label + " open")
     return sockets, notes
 
 

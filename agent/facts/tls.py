@@ -158,9 +158,11 @@ def fetch(endpoint: str, server_name: str, ca_file: Optional[str]) -> Dict[str, 
             (host, int(port)), timeout=TIMEOUT
         ) as sock, trusting.wrap_socket(sock, server_hostname=server_name):
             verified, detail = True, f"OpenSSL verified the chain for {server_name}"
-    except ssl.SSLCertVerificationError as exc:
-        verified, detail = False, exc.verify_message or str(exc)
-    except (OSError, ssl.SSLError) as exc:
+    except ssl.SSLError as exc:
+        # SSLCertVerificationError (3.7+) carries verify_message; on 3.6 the reason says it.
+        verified = False
+        detail = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+    except OSError as exc:
         verified, detail = False, str(exc)
     return {"der": der, "verified": verified, "detail": detail}
 
