@@ -14,7 +14,7 @@ import click
 from wire_preflight import __version__
 from wire_preflight.model import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError
 
-_PROFILE_HELP = "Profile name (built-in: classic) or path to a profile TOML file."
+_PROFILE_HELP = "Profile name (built-in: classic, current) or path to a profile TOML file."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,6 +26,24 @@ def cli() -> None:
 def _profile_option(func: Any) -> Any:
     return click.option(
         "--profile", "profile_name", default=None, metavar="NAME|PATH", help=_PROFILE_HELP
+    )(func)
+
+
+def _collector_access_options(func: Any) -> Any:
+    """--token-file and --ca-cert: how `report` and `fleet` talk to a collector."""
+    func = click.option(
+        "--ca-cert",
+        type=click.Path(dir_okay=False),
+        default=None,
+        metavar="FILE",
+        help="CA certificate that signed the collector's TLS certificate.",
+    )(func)
+    return click.option(
+        "--token-file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        metavar="FILE",
+        help="File holding the collector's API token.",
     )(func)
 
 
@@ -267,19 +285,7 @@ def _emit(results: List[Any], doc: Dict[str, Any], as_json: bool) -> int:
     metavar="URL",
     help="The collector's base URL, e.g. https://admin.example.com:8443.",
 )
-@click.option(
-    "--token-file",
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="File holding the collector's API token.",
-)
-@click.option(
-    "--ca-cert",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="CA certificate that signed the collector's TLS certificate.",
-)
+@_collector_access_options
 @click.option(
     "--spool-dir",
     default=None,
@@ -555,20 +561,7 @@ def plan(profile_name: Optional[str], sft_users: int, as_json: bool) -> int:
 @click.option(
     "--collector", default=None, metavar="URL", help="Ask a collector for its fleet report instead."
 )
-@click.option(
-    "--token-file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="File holding the collector's API token.",
-)
-@click.option(
-    "--ca-cert",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="CA certificate that signed the collector's TLS certificate.",
-)
+@_collector_access_options
 @_profile_option
 @click.option("--json", "as_json", is_flag=True, help="Print the fleet report as JSON.")
 @click.pass_context

@@ -6,6 +6,7 @@ import sys
 from typing import Optional
 
 import click
+from wire_preflight.cli import _profile_option
 from wire_preflight.model import InputError
 
 
@@ -33,13 +34,7 @@ def cli() -> None:
     metavar="FILE",
     help="wire-server-deploy inventory: judge the planned fleet too.",
 )
-@click.option(
-    "--profile",
-    "profile_name",
-    default=None,
-    metavar="NAME|PATH",
-    help="Profile (default: classic).",
-)
+@_profile_option
 @click.option("--tls-cert", type=click.Path(dir_okay=False), default=None, metavar="FILE")
 @click.option("--tls-key", type=click.Path(dir_okay=False), default=None, metavar="FILE")
 @click.option(

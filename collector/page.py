@@ -40,11 +40,18 @@ def render(doc: Dict[str, Any], drift: List[Dict[str, Any]], now: float) -> str:
         servers=by_physical_server(hosts),
         failing=[h for h in hosts if h.get("failing")],
         problems=[f for f in doc["findings"] if f["status"] in ("fail", "warn")],
-        passed=[f for f in doc["findings"] if f["status"] not in ("fail", "warn")],
+        passed=sorted({f["id"] for f in doc["findings"] if f["status"] not in ("fail", "warn")}),
         drift=drift,
         generated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
         ago=lambda seen: _ago(now - seen) if seen else "never",
+        cell=_cell_lookup(doc.get("reachability") or {}),
     )
+
+
+def _cell_lookup(matrix: Dict[str, Any]) -> Any:
+    """cell(source, target): the matrix entry, or None where no probe went."""
+    cells = {(c["from"], c["to"]): c for c in matrix.get("cells", [])}
+    return lambda source, target: cells.get((source, target))
 
 
 def _ago(seconds: float) -> str:

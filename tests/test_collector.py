@@ -291,3 +291,34 @@ def test_page_in_headless_chromium(collector, base_facts, tmp_path):
     # the hostile name is text in a cell, not a script that ran
     assert '&lt;script&gt;document.title="owned"&lt;/script&gt;' in dom
     assert "owned</title>" not in dom
+
+
+def test_page_shows_the_reachability_matrix(collector, base_facts):
+    report = make_report(base_facts, "kubenode1", ["kubernetes"], "s1")
+    report["reachability"] = {
+        "probes": [
+            {
+                "from_role": "kubernetes",
+                "to_role": "cassandra",
+                "peer": "cassandra1",
+                "proto": "tcp",
+                "port": 9042,
+                "state": "filtered",
+            },
+            {
+                "from_role": "kubernetes",
+                "to_role": "cassandra",
+                "peer": "cassandra1",
+                "proto": "tcp",
+                "port": 7000,
+                "state": "refused",
+            },
+        ]
+    }
+    assert collector.post(report).status_code == 201
+    fleet = collector.get("/api/v1/fleet").json()
+    cell = fleet["reachability"]["cells"][0]
+    assert (cell["open"], cell["blocked"]) == (1, 1)
+    page = collector.get("/").text
+    assert "Reachability between roles" in page
+    assert "kubenode1 -&gt; cassandra1:9042/tcp filtered" in page
