@@ -126,3 +126,17 @@ def test_virtualization_evidence_from_a_captured_tree(tmp_path):
     assert info["container"] is None
     (tmp_path / "proc/cpuinfo").write_text("processor\t: 0\nflags\t\t: fpu vme de pse\n")
     assert system.virtualization(str(tmp_path))["hypervisor_flag"] is False
+
+
+def test_os_release_agrees_with_distro_on_the_live_host():
+    """Python >= 3.10 reads os-release with the standard library, older ones with distro:
+    both must say the same."""
+    import distro
+
+    info = distro.LinuxDistribution(include_lsb=False, include_uname=False)
+    assert system.os_release() == {
+        "id": info.id(),
+        "version_id": info.version(),
+        "codename": info.codename(),
+        "pretty_name": info.name(pretty=True),
+    }

@@ -1,6 +1,7 @@
 """Identity of the host: names, ids, kernel, distribution, virtualisation."""
 
 import os
+import platform
 import socket
 from typing import Any, Dict, Optional
 
@@ -36,6 +37,23 @@ def kernel() -> Dict[str, str]:
 
 
 def os_release(root: str = "/") -> Dict[str, str]:
+    """id, version_id, codename and pretty name from /etc/os-release.
+
+    Python >= 3.10 reads it with the standard library (platform.freedesktop_os_release);
+    older ones with distro, whose import costs 10-20 ms of the agent's run.
+    """
+    if root == "/" and hasattr(platform, "freedesktop_os_release"):
+        try:
+            fields = platform.freedesktop_os_release()
+        except OSError:
+            fields = None
+        if fields is not None:
+            return {
+                "id": fields.get("ID", "linux"),
+                "version_id": fields.get("VERSION_ID", ""),
+                "codename": fields.get("VERSION_CODENAME", ""),
+                "pretty_name": fields.get("PRETTY_NAME", fields.get("NAME", "")),
+            }
     import distro  # lazy: only the os area needs it
 
     # No lsb_release subprocess and no uname: /etc/os-release says all we need, and

@@ -261,11 +261,15 @@ def os_alternatives() -> Dict[str, Tuple[str, List[str]]]:
     """
     out = {}
     for name in builtin_names():
+        # Only the [os] table: validating whole profiles (and their host requirements) here
+        # would double the agent's TOML parsing on every host whose release differs.
         try:
-            profile = load(name)
-        except InputError:
+            with open(os.path.join(BUILTIN_DIR, name + ".toml"), "rb") as handle:
+                table = _toml.load(handle).get("os") or {}
+        except (OSError, _toml.TOMLDecodeError):
             continue
-        out[name] = (profile.os_id, profile.os_versions)
+        if isinstance(table.get("id"), str) and isinstance(table.get("versions"), list):
+            out[name] = (table["id"], table["versions"])
     return out
 
 
