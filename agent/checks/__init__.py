@@ -9,6 +9,12 @@ Where to find a check by its id:
     br-netfilter, thp, zone-reclaim           -> checks/kernel.py
     nofile, nproc, memlock                    -> checks/limits.py
     ports, tools                              -> checks/services.py
+
+Run by their own commands, not by `check` (registry below):
+    dns, dns-private, dns-optional, dns-srv   -> checks/dns.py      (`wire-preflight dns`)
+    tls-names, tls-validity, tls-key,
+    tls-chain, tls-federation                 -> checks/tls.py      (`wire-preflight tls`)
+    reach                                     -> checks/reach.py    (`wire-preflight ports`)
 """
 
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
