@@ -6,11 +6,11 @@ most `limit` reports; when it is full the oldest are dropped and each drop is sa
 
 import json
 import os
-import tempfile
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
 from wire_preflight.send import DeliveryError
+from wire_preflight.state import write_atomically
 
 DEFAULT_LIMIT = 288  # a day of reports every five minutes
 
@@ -29,12 +29,7 @@ def put(spool_dir: str, doc: Dict[str, Any], limit: int = DEFAULT_LIMIT) -> List
     name = "{:020d}-{}.json".format(
         time.time_ns() if hasattr(time, "time_ns") else int(time.time() * 1e9), doc.get("report_id")
     )
-    fd, tmp = tempfile.mkstemp(prefix=".spool-", dir=spool_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(doc, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, os.path.join(spool_dir, name))
+    write_atomically(os.path.join(spool_dir, name), json.dumps(doc))
     dropped = []
     entries = _entries(spool_dir)
     for old in entries[: max(0, len(entries) - limit)]:

@@ -5,10 +5,10 @@ crash mid-write leaves the previous state intact. A file that does not parse is 
 (never silently overwritten) and the run starts anew.
 """
 
+import contextlib
 import json
 import os
 import re
-import tempfile
 import time
 from typing import Any, Dict, Optional, Tuple
 
@@ -71,21 +71,28 @@ def snapshot(facts: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
+def write_atomically(path: str, text: str) -> None:
+    """Write beside path, fsync, rename over it: a reader (or a crash) sees the old file or
+    the new one, never half of one. No tempfile module: its import costs the agent 8 ms."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def save(state_dir: str, facts: Dict[str, Any]) -> Tuple[bool, str]:
-    """Write atomically (temp file, fsync, rename). (True, path) or (False, reason)."""
+    """(True, path) or (False, reason)."""
     path = _file(state_dir, facts)
     try:
         os.makedirs(state_dir, mode=0o755, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".host-", dir=state_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(snapshot(facts), handle, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomically(path, json.dumps(snapshot(facts), indent=1))
     except OSError as exc:
         return False, f"{exc.strerror or exc} ({exc.filename or state_dir})"
     return True, path
@@ -109,10 +116,7 @@ def save_reachability(state_dir: str, doc: Dict[str, Any]) -> Optional[str]:
     }
     try:
         os.makedirs(state_dir, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".reach-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(keep, handle)
-        os.replace(tmp, os.path.join(state_dir, REACHABILITY_FILE))
+        write_atomically(os.path.join(state_dir, REACHABILITY_FILE), json.dumps(keep))
     except OSError as exc:
         return f"{exc.strerror or exc} ({state_dir})"
     return None
