@@ -6,9 +6,10 @@ sessions and to services started outside systemd. All three are collected, with 
 value came from, so the check can say which one it judged.
 """
 
-import glob
 import os
 from typing import Any, Dict, Iterable, List, Optional
+
+from wire_preflight.facts import files
 
 UNIT_DIRS = (
     "/etc/systemd/system",
@@ -33,54 +34,36 @@ def collect(services: Iterable[str], root: str = "/") -> Dict[str, Any]:
     }
 
 
-def _under(root: str, path: str) -> str:
-    return os.path.join(root, path.lstrip("/"))
-
-
-def _glob(root: str, pattern: str) -> List[str]:
-    base = _under(root, "/")
-    return sorted("/" + os.path.relpath(p, base) for p in glob.glob(_under(root, pattern)))
-
-
-def _read(root: str, path: str, errors: List[Dict[str, str]]) -> Optional[str]:
-    try:
-        with open(_under(root, path), encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError as exc:
-        errors.append({"file": path, "error": exc.strerror or str(exc)})
-        return None
-
-
 def _service(name: str, root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     """The unit systemd would load (the first directory wins) and its drop-ins, in order."""
     unit = next(
         (
             d + "/" + name + ".service"
             for d in UNIT_DIRS
-            if os.path.isfile(_under(root, d + "/" + name + ".service"))
+            if os.path.isfile(files.under(root, d + "/" + name + ".service"))
         ),
         None,
     )
-    files = ([unit] if unit else []) + [
-        p for d in UNIT_DIRS for p in _glob(root, d + "/" + name + ".service.d/*.conf")
+    paths = ([unit] if unit else []) + [
+        p for d in UNIT_DIRS for p in files.matching(root, d + "/" + name + ".service.d/*.conf")
     ]
     values = {}  # type: Dict[str, Dict[str, Any]]
-    for path in files:
-        text = _read(root, path, errors)
+    for path in paths:
+        text = files.read(root, path, errors)
         if text is None:
             continue
         for item, key in ITEMS.items():
             raw = parse_unit_setting(text, "Service", key)
             if raw is not None:
                 values[item] = {"raw": raw, "soft": parse_limit(raw), "file": path}
-    return {"unit_file": unit, "files": files, "limits": values}
+    return {"unit_file": unit, "files": paths, "limits": values}
 
 
 def _systemd_defaults(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     values = {}  # type: Dict[str, Any]
     for pattern in SYSTEM_CONF:
-        for path in _glob(root, pattern):
-            text = _read(root, path, errors)
+        for path in files.matching(root, pattern):
+            text = files.read(root, path, errors)
             if text is None:
                 continue
             for item, key in ITEMS.items():
@@ -93,8 +76,8 @@ def _systemd_defaults(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]
 def _limits_d(root: str, errors: List[Dict[str, str]]) -> List[Dict[str, Any]]:
     entries = []  # type: List[Dict[str, Any]]
     for pattern in LIMITS_FILES:
-        for path in _glob(root, pattern):
-            text = _read(root, path, errors)
+        for path in files.matching(root, pattern):
+            text = files.read(root, path, errors)
             if text is not None:
                 for entry in parse_limits_conf(text):
                     entry["file"] = path
@@ -104,7 +87,7 @@ def _limits_d(root: str, errors: List[Dict[str, str]]) -> List[Dict[str, Any]]:
 
 def _threads_max(root: str) -> Optional[int]:
     try:
-        with open(_under(root, "/proc/sys/kernel/threads-max")) as handle:
+        with open(files.under(root, "/proc/sys/kernel/threads-max")) as handle:
             return int(handle.read().strip())
     except (OSError, ValueError):
         return None

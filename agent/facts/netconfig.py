@@ -7,10 +7,11 @@ parsed is listed under `errors` with its path and the reason, and the others sti
 """
 
 import configparser
-import glob
 import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
+
+from wire_preflight.facts import files
 
 NETPLAN_DIRS = ("/lib/netplan", "/etc/netplan", "/run/netplan")
 NETWORKD_LEASES = "/run/systemd/netif/leases"
@@ -35,25 +36,6 @@ def collect(root: str = "/") -> Dict[str, Any]:
     }
 
 
-def _under(root: str, path: str) -> str:
-    return os.path.join(root, path.lstrip("/"))
-
-
-def _read(root: str, path: str, errors: List[Dict[str, str]]) -> Optional[str]:
-    try:
-        with open(_under(root, path), encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError as exc:
-        errors.append({"file": path, "error": exc.strerror or str(exc)})
-        return None
-
-
-def _files(root: str, pattern: str) -> List[str]:
-    """Paths (as seen on the host, without root) matching a glob under root, sorted."""
-    base = _under(root, "/")
-    return sorted("/" + os.path.relpath(p, base) for p in glob.glob(_under(root, pattern)))
-
-
 # -- netplan ------------------------------------------------------------------------------------
 
 
@@ -62,12 +44,12 @@ def _netplan(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     # then in lexical order of the basename; a later file's keys override an earlier one's.
     by_name = {}  # type: Dict[str, str]
     for directory in NETPLAN_DIRS:
-        for path in _files(root, directory + "/*.yaml"):
+        for path in files.matching(root, directory + "/*.yaml"):
             by_name[os.path.basename(path)] = path
     interfaces = {}  # type: Dict[str, Dict[str, Any]]
-    files = [by_name[name] for name in sorted(by_name)]
-    for path in files:
-        text = _read(root, path, errors)
+    ordered = [by_name[name] for name in sorted(by_name)]
+    for path in ordered:
+        text = files.read(root, path, errors)
         if text is None:
             continue
         try:
@@ -75,7 +57,7 @@ def _netplan(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
                 interfaces.setdefault(name, {}).update(settings, file=path)
         except ValueError as exc:
             errors.append({"file": path, "error": str(exc)})
-    return {"files": files, "interfaces": interfaces}
+    return {"files": ordered, "interfaces": interfaces}
 
 
 def parse_netplan(text: str) -> Dict[str, Dict[str, Any]]:
@@ -124,8 +106,8 @@ def _truthy(value: Any) -> bool:
 
 def _networkd_leases(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     leases = {}
-    for path in _files(root, NETWORKD_LEASES + "/*"):
-        text = _read(root, path, errors)
+    for path in files.matching(root, NETWORKD_LEASES + "/*"):
+        text = files.read(root, path, errors)
         if text is not None:
             lease = parse_networkd_lease(text)
             lease["file"] = path
@@ -152,8 +134,8 @@ def parse_networkd_lease(text: str) -> Dict[str, Any]:
 def _networkmanager(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     connections = {}
     for directory in NM_CONNECTIONS:
-        for path in _files(root, directory + "/*"):
-            text = _read(root, path, errors)
+        for path in files.matching(root, directory + "/*"):
+            text = files.read(root, path, errors)
             if text is None:
                 continue
             try:
@@ -188,8 +170,8 @@ _LEASE_FIELD = re.compile(r'^\s*(interface|fixed-address|expire)\s+"?([^";]*)"?\
 def _dhclient_leases(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     latest = {}  # type: Dict[str, Dict[str, Any]]
     for directory in DHCLIENT_LEASES:
-        for path in _files(root, directory + "/*.lease*"):
-            text = _read(root, path, errors)
+        for path in files.matching(root, directory + "/*.lease*"):
+            text = files.read(root, path, errors)
             if text is None:
                 continue
             for lease in parse_dhclient_leases(text):
@@ -225,16 +207,16 @@ def _ifupdown(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
         if path in seen:
             continue
         seen.add(path)
-        if not os.path.exists(_under(root, path)):
+        if not os.path.exists(files.under(root, path)):
             continue
-        text = _read(root, path, errors)
+        text = files.read(root, path, errors)
         if text is None:
             continue
         stanzas, sources = parse_ifupdown(text)
         for name, method in stanzas.items():
             methods[name] = {"method": method, "file": path}
         for pattern in sources:
-            pending.extend(_files(root, pattern))
+            pending.extend(files.matching(root, pattern))
     return methods
 
 
