@@ -657,6 +657,7 @@ def fleet_drift(
     import time
 
     from wire_preflight import send
+    from wire_preflight.render.text import printable
 
     args = _collector_args(ctx)
     params = {"host": host, "kind": kind, "open": "true" if open_only else "false"}
@@ -680,10 +681,10 @@ def fleet_drift(
         click.echo(
             "{:<20} {:<24} {:<16} {:<8} {}".format(
                 time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(event["time"])),
-                _printable(event["hostname"]),
+                printable(event["hostname"]),
                 event["kind"],
                 "open" if event["open"] else "accepted",
-                _printable(event["detail"]),
+                printable(event["detail"]),
             )
         )
     click.echo(f"{len(events)} event(s)")
@@ -698,6 +699,7 @@ def fleet_accept(ctx: click.Context, hostname: str) -> int:
     from urllib.parse import quote
 
     from wire_preflight import send
+    from wire_preflight.render.text import printable
 
     args = _collector_args(ctx)
     doc = send.get_json(
@@ -709,7 +711,7 @@ def fleet_accept(ctx: click.Context, hostname: str) -> int:
     )
     click.echo(
         "accepted {}: {} open drift event(s) closed".format(
-            _printable(hostname), doc.get("closed_events")
+            printable(hostname), doc.get("closed_events")
         )
     )
     return EXIT_OK
@@ -754,10 +756,6 @@ def _duration(text: str) -> float:
         return float(text)
     except ValueError:
         raise InputError(f"--since {text!r}: give seconds or a number with s, m, h or d") from None
-
-
-def _printable(value: Any) -> str:
-    return "".join(ch if ch.isprintable() else "?" for ch in str(value))
 
 
 def _read_token(token_file: Optional[str]) -> str:

@@ -6,18 +6,13 @@ from typing import Any, Dict, List, Optional
 
 import click
 from wire_preflight.cli import _emit, _profile_option, cli
-from wire_preflight.model import InputError, summarise
+from wire_preflight.model import InputError, summary
 
 
 def _doc(schema: str, results: List[Any], **fields: Any) -> Dict[str, Any]:
-    from wire_preflight.model import exit_code, verdict
-
-    summary = dict(summarise(results))
-    summary["exit_code"] = exit_code(results)
-    summary["verdict"] = verdict(results)
     doc = {"schema": schema, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     doc.update(fields)
-    doc["summary"] = summary
+    doc["summary"] = summary(results)
     doc["checks"] = [r.to_json() for r in results]
     return doc
 
@@ -233,7 +228,7 @@ def ports(
         inventory.load(inventory_file), profile.inventory_groups, profile.etcd_group
     )
     hostname = socket.gethostname()
-    mine = _local_addresses(network)
+    mine = network.local_addresses(global_only=True)
     me = next(
         (
             p
@@ -263,19 +258,6 @@ def ports(
     if problem:
         click.echo("wire-preflight: cannot keep the results for `report`: " + problem, err=True)
     return _emit(results, doc, as_json)
-
-
-def _local_addresses(network: Any) -> List[str]:
-    try:
-        facts = network.collect()
-    except (OSError, ValueError):
-        return []
-    return [
-        a["address"]
-        for i in facts["interfaces"]
-        for a in i["addresses"]
-        if a.get("scope") == "global"
-    ]
 
 
 @cli.command()

@@ -10,16 +10,7 @@ import socket
 import time
 from typing import List, Tuple
 
-
-def local_addresses() -> List[str]:
-    """Every IPv4 address of this host (from the kernel, via iproute2)."""
-    from wire_preflight.facts import network
-
-    try:
-        interfaces = network.collect()["interfaces"]
-    except (OSError, ValueError):
-        return []
-    return [a["address"] for i in interfaces for a in i["addresses"] if a["family"] == "inet"]
+from wire_preflight.facts import network
 
 
 def open_sockets(
@@ -28,7 +19,7 @@ def open_sockets(
     """TCP on the address (all by default). UDP on each address separately: a reply from a
     wildcard socket leaves by the interface's first address, and a prober that connected to
     another one discards it."""
-    udp_addresses = [address] if address else local_addresses() or [""]
+    udp_addresses = [address] if address else network.local_addresses("inet") or [""]
     sockets, notes = [], []
     plan = [("tcp", port, address) for port in tcp_ports]
     plan += [("udp", port, where) for port in udp_ports for where in udp_addresses]

@@ -50,6 +50,14 @@ def summarise(results: List[CheckResult]) -> Dict[str, int]:
     return counts
 
 
+def summary(results: List[CheckResult]) -> Dict[str, Any]:
+    """Counts per status, the exit code and the verdict line: every JSON document's summary."""
+    out = dict(summarise(results))  # type: Dict[str, Any]
+    out["exit_code"] = exit_code(results)
+    out["verdict"] = verdict(results)
+    return out
+
+
 def exit_code(results: List[CheckResult]) -> int:
     """A check that could not run (error) counts as a failure: nothing was proven."""
     statuses = {result.status for result in results}

@@ -8,7 +8,8 @@ import uuid
 from typing import Any, Dict, List, Optional
 
 from wire_preflight import __version__
-from wire_preflight.model import REPORT_SCHEMA, CheckResult, exit_code, summarise, verdict
+from wire_preflight.model import REPORT_SCHEMA, CheckResult
+from wire_preflight.model import summary as model_summary
 from wire_preflight.profiles import Profile
 
 
@@ -20,9 +21,7 @@ def build(
     physical_host: Optional[str],
     options: Dict[str, Any],
 ) -> Dict[str, Any]:
-    summary = dict(summarise(results))
-    summary["exit_code"] = exit_code(results)
-    summary["verdict"] = verdict(results)
+    summary = model_summary(results)
     return {
         "schema": REPORT_SCHEMA,
         # Unique per run, so a collector can store a retried delivery once.

@@ -43,12 +43,8 @@ def _required(
         observed = "{} (via CNAME {})".format(observed, record["cname"])
     expected = expect or "an address"
     if not addresses:
-        status = (
-            ERROR
-            if "NXDOMAIN" not in (record.get("error") or "")
-            and "no A or AAAA" not in (record.get("error") or "")
-            else FAIL
-        )
+        # A name the resolver says is absent fails; one it could not be asked about is an error.
+        status = FAIL if record.get("answered", True) else ERROR
         return [
             result(
                 "dns",

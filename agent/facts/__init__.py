@@ -5,11 +5,11 @@ that cannot be read (a missing /sys entry, permission denied) leaves its reason 
 `errors` instead of raising, so the checks can say `error` with that reason.
 """
 
-import os
 import time
 from typing import Any, Callable, Dict, Iterable
 
 from wire_preflight import __version__
+from wire_preflight.facts import files
 from wire_preflight.model import FACTS_SCHEMA
 
 
@@ -83,7 +83,7 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def read_text(path: str, root: str = "/") -> str:
-    with open(os.path.join(root, path.lstrip("/")), encoding="utf-8", errors="replace") as handle:
+    with open(files.under(root, path), encoding="utf-8", errors="replace") as handle:
         return handle.read()
 
 

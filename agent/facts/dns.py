@@ -34,11 +34,12 @@ def split_nameserver(value: str) -> Tuple[str, int]:
 
 
 def lookup(res: Any, fqdn: str) -> Dict[str, Any]:
-    """A and AAAA of a name (following CNAMEs), or the reason there are none."""
+    """A and AAAA of a name (following CNAMEs), or the reason there are none. `answered` is
+    False when the resolver itself failed (timeout, no server): then nothing is known."""
     import dns.exception
     import dns.resolver
 
-    out = {"name": fqdn, "addresses": [], "cname": None, "error": None}  # type: Dict[str, Any]
+    out = {"name": fqdn, "addresses": [], "cname": None, "error": None, "answered": True}
     errors = []
     for rdtype in ("A", "AAAA"):
         try:
@@ -56,6 +57,7 @@ def lookup(res: Any, fqdn: str) -> Dict[str, Any]:
             out["cname"] = canonical
         out["addresses"] += [rdata.address for rdata in answer]
     if not out["addresses"]:
+        out["answered"] = not errors
         out["error"] = "; ".join(errors) or "no A or AAAA record"
     return out
 

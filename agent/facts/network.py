@@ -134,3 +134,18 @@ def primary_address(
                         "family": family,
                     }
     return None
+
+
+def local_addresses(family: Optional[str] = None, global_only: bool = False) -> List[str]:
+    """This host's addresses, read live (empty when iproute2 cannot be asked)."""
+    try:
+        interfaces = collect()["interfaces"]
+    except (OSError, ValueError):
+        return []
+    return [
+        a["address"]
+        for i in interfaces
+        for a in i["addresses"]
+        if (family is None or a.get("family") == family)
+        and (not global_only or a.get("scope") == "global")
+    ]

@@ -2,10 +2,7 @@
 
 from typing import Any, Dict, List
 
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
+from wire_preflight.render.text import printable
 
 
 def lines(doc: Dict[str, Any]) -> List[str]:
@@ -18,9 +15,9 @@ def lines(doc: Dict[str, Any]) -> List[str]:
     out.append("FINDINGS")
     for f in doc["findings"]:
         scope = " [planned]" if f.get("scope") == "planned" else ""
-        out.append("{:<5} {:<20} {}{}".format(f["status"], f["id"], _cell(f["message"]), scope))
+        out.append("{:<5} {:<20} {}{}".format(f["status"], f["id"], printable(f["message"]), scope))
         if f.get("remedy") and f["status"] in ("fail", "warn"):
-            out.append("{:<5} {:<20} fix: {}".format("", "", _cell(f["remedy"])))
+            out.append("{:<5} {:<20} fix: {}".format("", "", printable(f["remedy"])))
     out.append("")
     out.append(
         "{:<24} {:<28} {:<16} {:<6} {}".format("HOST", "ROLES", "PHYSICAL", "STATUS", "FAILING")
@@ -28,11 +25,11 @@ def lines(doc: Dict[str, Any]) -> List[str]:
     for h in sorted(doc["hosts"], key=lambda h: (h.get("physical_host") or "", h["hostname"])):
         out.append(
             "{:<24} {:<28} {:<16} {:<6} {}".format(
-                _cell(h["hostname"]),
-                _cell(",".join(h.get("roles", []))),
-                _cell(h.get("physical_host") or "-"),
+                printable(h["hostname"]),
+                printable(",".join(h.get("roles", []))),
+                printable(h.get("physical_host") or "-"),
                 h.get("status", "?"),
-                _cell(", ".join(h.get("failing", []))),
+                printable(", ".join(h.get("failing", []))),
             )
         )
     return out

@@ -8,7 +8,7 @@ _COLOURS = {PASS: "green", WARN: "yellow", FAIL: "red", ERROR: "magenta", SKIP: 
 _COLUMNS = ("STATUS", "CHECK", "ROLE", "OBSERVED", "EXPECTED")
 
 
-def _cell(value: Any) -> str:
+def printable(value: Any) -> str:
     # Facts files and hostnames are input: keep control characters out of the terminal.
     text = "" if value is None else str(value)
     return "".join(ch if ch.isprintable() else "?" for ch in text)
@@ -17,7 +17,10 @@ def _cell(value: Any) -> str:
 def table(results: Sequence[CheckResult], colour: bool) -> List[str]:
     import click
 
-    rows = [(r.status, r.id, r.role or "", _cell(r.observed), _cell(r.expected)) for r in results]
+    rows = [
+        (r.status, r.id, r.role or "", printable(r.observed), printable(r.expected))
+        for r in results
+    ]
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(_COLUMNS)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(_COLUMNS, widths)).rstrip()]
     for result, row in zip(results, rows):
@@ -27,9 +30,9 @@ def table(results: Sequence[CheckResult], colour: bool) -> List[str]:
         lines.append("  ".join(cells).rstrip())
         if result.status != PASS:
             indent = " " * (widths[0] + 2)
-            lines.append(indent + _cell(result.message))
+            lines.append(indent + printable(result.message))
             if result.remedy:
-                lines.append(indent + "fix: " + _cell(result.remedy))
+                lines.append(indent + "fix: " + printable(result.remedy))
     return lines
 
 
@@ -40,11 +43,11 @@ def plain(results: Sequence[CheckResult]) -> List[str]:
             r.status,
             r.id,
             f" [{r.role}]" if r.role else "",
-            _cell(r.message),
-            _cell(r.observed),
-            _cell(r.expected),
+            printable(r.message),
+            printable(r.observed),
+            printable(r.expected),
         )
         if r.remedy and r.status != PASS:
-            line += "; fix: " + _cell(r.remedy)
+            line += "; fix: " + printable(r.remedy)
         lines.append(line)
     return lines
