@@ -70,3 +70,21 @@ def test_checks_regress_and_recover(base_facts):
     assert kinds(events) == ["check-regressed"]
     assert events[0][1]["status"] == "pass" and events[0][2]["status"] == "fail"
     assert kinds(compare(snapshot(two), snapshot(one))) == ["check-recovered"]
+
+
+def test_container_bridges_coming_and_going_are_not_ip_drift(base_facts):
+    # The same addresses the fleet rules compare: docker0's 172.17.0.1 is on every
+    # container host and says nothing about the node's own address.
+    one = make_report(base_facts, "a", ["kubernetes"])
+    two = make_report(base_facts, "a", ["kubernetes"])
+    two["facts"]["network"]["interfaces"].append(
+        {
+            "name": "docker0",
+            "mac": "02:42:00:00:00:01",
+            "link_type": "ether",
+            "addresses": [
+                {"family": "inet", "address": "172.17.0.1", "prefixlen": 16, "scope": "global"}
+            ],
+        }
+    )
+    assert compare(snapshot(one), snapshot(two)) == []

@@ -6,6 +6,8 @@
 
 from typing import Any, Dict, List, Optional, Tuple
 
+from wire_preflight.fleet.summary import global_addresses
+
 EVENT_KINDS = (
     "new-host",
     "ip-changed",
@@ -33,14 +35,7 @@ def snapshot(report: Dict[str, Any]) -> Dict[str, Any]:
     return {
         "roles": sorted(report.get("roles") or []),
         "primary": (network.get("primary") or {}).get("address"),
-        "addresses": sorted(
-            {
-                a.get("address")
-                for i in network.get("interfaces") or []
-                for a in i.get("addresses") or []
-                if a.get("scope") == "global" and a.get("address")
-            }
-        ),
+        "addresses": global_addresses(network),
         "os": "{} {}".format(os_facts.get("id", ""), os_facts.get("version_id", "")).strip(),
         "cpu": (facts.get("cpu") or {}).get("logical_count"),
         "memory_installed": memory.get("installed_bytes"),

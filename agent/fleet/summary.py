@@ -49,7 +49,7 @@ def summarize(report: Dict[str, Any], received_at: Optional[float] = None) -> Di
         "failing": failing,
         "warnings": warnings,
         "primary_address": (network.get("primary") or {}).get("address"),
-        "addresses": _addresses(network),
+        "addresses": global_addresses(network),
         "macs": _macs(network),
         "os": "{} {}".format(os_facts.get("id", ""), os_facts.get("version_id", "")).strip(),
         "cpu": (facts.get("cpu") or {}).get("logical_count"),
@@ -66,7 +66,7 @@ def summarize(report: Dict[str, Any], received_at: Optional[float] = None) -> Di
     }
 
 
-def _addresses(network: Dict[str, Any]) -> List[str]:
+def global_addresses(network: Dict[str, Any]) -> List[str]:
     """Global addresses of the host's own interfaces (not docker0's 172.17.0.1 and the like,
     which every container host has)."""
     return sorted(
