@@ -10,6 +10,8 @@ import time
 import requests
 
 TOKEN = "test-token-0123456789"
+VIEWER = "viewer-token-0123456789"
+ENROLL = "enroll-secret-0123456789"
 
 
 def free_port():
@@ -19,13 +21,27 @@ def free_port():
 
 
 class Collector:
-    def __init__(self, tmp_path, *extra, scheme="http"):
+    def __init__(self, tmp_path, *extra, scheme="http", scopes=True, db=None):
         self.dir = tmp_path
-        self.db = str(tmp_path / "collector.db")
+        self.db = db or str(tmp_path / "collector.db")
         self.token_file = str(tmp_path / "token")
-        with open(self.token_file, "w") as handle:
-            handle.write(TOKEN + "\n")
+        self.viewer_file = str(tmp_path / "viewer-token")
+        self.enroll_file = str(tmp_path / "enroll-secret")
+        for path, secret in (
+            (self.token_file, TOKEN),
+            (self.viewer_file, VIEWER),
+            (self.enroll_file, ENROLL),
+        ):
+            with open(path, "w") as handle:
+                handle.write(secret + "\n")
         self.extra = list(extra)
+        if scopes:
+            self.extra += [
+                "--viewer-token-file",
+                self.viewer_file,
+                "--enroll-secret-file",
+                self.enroll_file,
+            ]
         self.scheme = scheme
         self.proc = None
         self.port = None
@@ -73,14 +89,40 @@ class Collector:
             self.proc.wait(timeout=20)
         self.log.close()
 
-    def post(self, body, token=TOKEN, **kwargs):
+    def post(self, body, token=TOKEN, path="/api/v1/reports", **kwargs):
         headers = kwargs.pop("headers", {})
+        headers.setdefault("Content-Type", "application/json")
         if token is not None:
             headers["Authorization"] = "Bearer " + token
         data = json.dumps(body) if isinstance(body, (dict, list)) else body
         kwargs.setdefault("timeout", 10)
-        return requests.post(self.url + "/api/v1/reports", data=data, headers=headers, **kwargs)
+        return requests.post(self.url + path, data=data, headers=headers, **kwargs)
+
+    def enroll(self, facts, secret=ENROLL):
+        body = {k: facts.get(k) for k in ("machine_id", "hostname", "product_uuid")}
+        return self.post(body, token=secret, path="/api/v1/enroll")
 
     def get(self, path, token=TOKEN, **kwargs):
         headers = {"Authorization": "Bearer " + token} if token else {}
         return requests.get(self.url + path, headers=headers, timeout=10, **kwargs)
+
+    def call(self, method, path, token=TOKEN, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if token is not None:
+            headers["Authorization"] = "Bearer " + token
+        kwargs.setdefault("timeout", 10)
+        return requests.request(method, self.url + path, headers=headers, **kwargs)
+
+    def read_routes(self, hostname):
+        """Every read route, as the page, an API client and Prometheus call them."""
+        return {
+            path: self.get(path).status_code
+            for path in (
+                "/healthz",
+                "/api/v1/fleet",
+                f"/api/v1/hosts/{hostname}",
+                "/api/v1/drift",
+                "/metrics",
+                "/",
+            )
+        }

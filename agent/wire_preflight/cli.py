@@ -11,6 +11,7 @@ import sys
 from typing import Any, Dict, List, Optional
 
 import click
+
 from wire_preflight import __version__
 from wire_preflight.model import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError
 
@@ -306,11 +307,20 @@ def _emit(results: List[Any], doc: Dict[str, Any], as_json: bool) -> int:
     metavar="SECONDS",
     help="Sleep a random time up to SECONDS first, so a fleet started by cron spreads out.",
 )
+@click.option(
+    "--enroll-secret-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="The collector's enroll secret: used once, to get this machine's own key "
+    "(kept in the state directory).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON too.")
 def report(
     collector: Optional[str],
     token_file: Optional[str],
     ca_cert: Optional[str],
+    enroll_secret_file: Optional[str],
     spool_dir: Optional[str],
     spool_max: int,
     random_delay: int,
@@ -319,12 +329,18 @@ def report(
     **options: Any,
 ) -> int:
     """Run the checks and send the report to a collector (spooling it when it is down)."""
-    from wire_preflight import send, spool, state
+    from wire_preflight import delivery, state
     from wire_preflight.model import verdict
 
     if not collector:
         raise InputError("give the collector with --collector URL (or collector = ... in --config)")
-    token = _read_token(token_file)
+    if not token_file and not enroll_secret_file:
+        raise InputError(
+            "give --enroll-secret-file FILE (agents enrol and get their own key) or "
+            "--token-file FILE (the admin token)"
+        )
+    token = _read_token(token_file) if token_file else None
+    enroll_secret = _read_token(enroll_secret_file, "--enroll-secret-file")
     if random_delay:
         import random
         import time
@@ -332,39 +348,24 @@ def report(
         time.sleep(random.uniform(0, random_delay))
     doc = _evaluate(**options)
     results = doc.pop("_results")
-    spool_dir = spool_dir or os.path.join(options.get("state_dir") or state.default_dir(), "spool")
-    session = send._session(token, ca_cert)
-
-    def deliver(item: Dict[str, Any]) -> Any:
-        return send.post_report(collector, token, item, ca_cert, session)
-
-    delivered, messages = spool.flush(spool_dir, deliver)
-    if delivered:
-        messages.insert(0, f"delivered {delivered} spooled report(s)")
-    if spool.pending(spool_dir):
-        messages += spool.put(spool_dir, doc, spool_max)
-        outcome = "spooled (earlier reports are still waiting)"
-    else:
-        try:
-            deliver(doc)
-            outcome = "delivered"
-        except send.DeliveryError as exc:
-            if exc.retryable:
-                messages += spool.put(spool_dir, doc, spool_max)
-                outcome = f"spooled: {exc}"
-            else:
-                outcome = f"refused: {exc}"
-    for message in messages:
+    state_dir = options.get("state_dir") or state.default_dir()
+    spool_dir = spool_dir or os.path.join(state_dir, "spool")
+    credential = delivery.Credential(
+        collector, ca_cert, token, enroll_secret, state_dir, doc["facts"]
+    )
+    outcome = delivery.deliver(doc, credential, spool_dir, spool_max)
+    for message in outcome.messages:
         click.echo("wire-preflight: " + message, err=True)
     if textfile:
-        _write_textfile(textfile, doc, outcome == "delivered", spool.pending(spool_dir))
+        _write_textfile(textfile, doc, outcome.state == "delivered", outcome.pending)
     if as_json:
         _print_json(doc)
     else:
-        click.echo("{} (report {} {})".format(verdict(results), doc["report_id"], outcome))
-    if outcome.startswith("refused"):
+        said = outcome.state + (f": {outcome.detail}" if outcome.detail else "")
+        click.echo("{} (report {} {})".format(verdict(results), doc["report_id"], said))
+    if outcome.state == "refused":
         raise InputError(
-            "the collector refused report {}: fix the cause above".format(doc["report_id"])
+            "the collector refused report {} for good: fix the cause above".format(doc["report_id"])
         )
     return doc["summary"]["exit_code"]
 
@@ -717,6 +718,56 @@ def fleet_accept(ctx: click.Context, hostname: str) -> int:
     return EXIT_OK
 
 
+@fleet.command("forget")
+@click.argument("hostname")
+@click.pass_context
+def fleet_forget(ctx: click.Context, hostname: str) -> int:
+    """Remove HOSTNAME from the collector: its reports, its summary and its key (admin token).
+    Its machine may enrol again; its drift events stay as the record."""
+    from urllib.parse import quote
+
+    from wire_preflight import send
+    from wire_preflight.render.text import printable
+
+    args = _collector_args(ctx)
+    doc = send.get_json(
+        args["collector"],
+        f"/api/v1/hosts/{quote(hostname, safe='')}",
+        args["token"],
+        args["ca_cert"],
+        method="DELETE",
+    )
+    click.echo(
+        "forgot {}: {} report(s) and {} key(s) removed".format(
+            printable(hostname), doc.get("reports"), doc.get("keys")
+        )
+    )
+    return EXIT_OK
+
+
+@fleet.command("rekey")
+@click.argument("hostname")
+@click.pass_context
+def fleet_rekey(ctx: click.Context, hostname: str) -> int:
+    """Drop HOSTNAME's key, keeping its history: its machine (or its reinstall) may enrol
+    again (admin token)."""
+    from urllib.parse import quote
+
+    from wire_preflight import send
+    from wire_preflight.render.text import printable
+
+    args = _collector_args(ctx)
+    doc = send.get_json(
+        args["collector"],
+        f"/api/v1/hosts/{quote(hostname, safe='')}/rekey",
+        args["token"],
+        args["ca_cert"],
+        method="POST",
+    )
+    click.echo(f"re-keyed {printable(hostname)}: {doc.get('keys_dropped')} key(s) dropped")
+    return EXIT_OK
+
+
 @fleet.command("roles")
 @click.pass_context
 def fleet_roles(ctx: click.Context) -> int:
@@ -758,17 +809,28 @@ def _duration(text: str) -> float:
         raise InputError(f"--since {text!r}: give seconds or a number with s, m, h or d") from None
 
 
-def _read_token(token_file: Optional[str]) -> str:
+def _read_token(token_file: Optional[str], option: str = "--token-file") -> Optional[str]:
+    """The one line of a token file. A file with more lines, or a line with spaces, is a
+    mistake to name now (exit 2), not a header the collector would refuse on every run."""
     if not token_file:
-        raise InputError("--token-file is required to talk to a collector")
+        if option == "--token-file":
+            raise InputError("--token-file is required to talk to a collector")
+        return None
     try:
         with open(token_file, encoding="utf-8") as handle:
-            token = handle.read().strip()
+            lines = [line.strip() for line in handle.read().splitlines() if line.strip()]
     except OSError as exc:
-        raise InputError(f"cannot read token file {token_file}: {exc.strerror}") from None
-    if not token:
-        raise InputError(f"token file {token_file} is empty")
-    return token
+        raise InputError(f"cannot read {option} {token_file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{option} {token_file} is not UTF-8 text") from None
+    if not lines:
+        raise InputError(f"{option} {token_file} is empty")
+    if len(lines) > 1 or any(c.isspace() or not c.isprintable() for c in lines[0]):
+        raise InputError(
+            f"{option} {token_file} must hold the token alone on one line "
+            f"(found {len(lines)} line(s))"
+        )
+    return lines[0]
 
 
 def _write_textfile(

@@ -5,6 +5,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 import click
+
 from wire_preflight.cli import _emit, _profile_option, cli
 from wire_preflight.model import InputError, summary
 

@@ -4,7 +4,7 @@ the systemd units and the cron entry are the same file on every VM.
     [agent]
     roles = cassandra
     collector = https://admin.example.com:8443
-    token_file = /etc/wire-preflight/token
+    enroll_secret_file = /etc/wire-preflight/enroll-secret
     physical_host = server1
 
 Keys are the long option names with '_' for '-'; lists are comma-separated. Options given on
@@ -32,6 +32,7 @@ KEYS = {
     "textfile": ("textfile", str),
     "collector": ("collector", str),
     "token_file": ("token_file", str),
+    "enroll_secret_file": ("enroll_secret_file", str),
     "ca_cert": ("ca_cert", str),
     "spool_dir": ("spool_dir", str),
     "spool_max": ("spool_max", int),

@@ -7,13 +7,32 @@ from typing import Any, Dict, Optional
 from wire_preflight.model import InputError
 
 TIMEOUT = (5, 20)  # connect, read: seconds
-RETRYABLE_STATUS = {401, 403, 408, 429}  # a fixed token or a calmer collector may succeed later
+
+# What an answer means for the report that got it:
+RETRY = "retry"  # unreachable, busy (408, 429, 503): try again later, as often as it takes
+FAULT = "fault"  # 500, 502, 504...: may be this very report; retried a bounded number of times
+AUTH = "auth"  # 401, 403: the credential, not the report; kept until the credential is fixed
+NEVER = "never"  # 400, 413, 415, 422...: this report will never be taken; set aside
+CONFLICT = "conflict"  # 409 at enrolment: the machine-id holds a key already
+
+_BY_STATUS = {401: AUTH, 403: AUTH, 408: RETRY, 409: CONFLICT, 429: RETRY, 503: RETRY}
 
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, retryable: bool):
+    def __init__(self, message: str, kind: str, status: Optional[int] = None):
         super().__init__(message)
-        self.retryable = retryable
+        self.kind = kind
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind != NEVER
+
+
+def kind_of(status: int) -> str:
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    return FAULT if status >= 500 else NEVER
 
 
 def _session(token: str, ca_cert: Optional[str]) -> Any:
@@ -34,12 +53,34 @@ def post_report(
     session: Any = None,
 ) -> Dict[str, Any]:
     """POST one report; stamps `sent_at` so the collector can measure this host's clock."""
-    import requests
-
     session = session or _session(token, ca_cert)
     doc["sent_at"] = time.time()
-    body = json.dumps(doc).encode("utf-8")
-    url = collector.rstrip("/") + "/api/v1/reports"
+    return _post(session, collector.rstrip("/") + "/api/v1/reports", doc)
+
+
+def enroll(
+    collector: str, secret: str, facts: Dict[str, Any], ca_cert: Optional[str] = None
+) -> str:
+    """Present the enroll secret once; returns the host key bound to this machine-id."""
+    body = {
+        "machine_id": facts.get("machine_id"),
+        "hostname": facts.get("hostname"),
+        "product_uuid": facts.get("product_uuid"),
+    }
+    answer = _post(_session(secret, ca_cert), collector.rstrip("/") + "/api/v1/enroll", body)
+    key = answer.get("host_key") if isinstance(answer, dict) else None
+    if not isinstance(key, str) or not key:
+        raise DeliveryError(f"{collector} gave no host key at enrolment", FAULT)
+    return key
+
+
+def _post(session: Any, url: str, doc: Dict[str, Any]) -> Any:
+    import requests
+
+    try:
+        body = json.dumps(doc, allow_nan=False).encode("utf-8")
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise DeliveryError(f"the report cannot be sent as JSON: {exc}", NEVER) from None
     try:
         response = session.post(
             url,
@@ -51,20 +92,44 @@ def post_report(
             headers={"Content-Type": "application/json"},
         )
     except requests.exceptions.SSLError as exc:
-        raise DeliveryError(f"TLS failed talking to {url}: {_short(exc)}", True) from None
+        raise DeliveryError(f"TLS failed talking to {url}: {tls_cause(exc)}", RETRY) from None
     except requests.exceptions.RequestException as exc:
-        raise DeliveryError(f"cannot reach {url}: {_short(exc)}", True) from None
-    if response.status_code >= 500 or response.status_code in RETRYABLE_STATUS:
-        raise DeliveryError(f"{url} answered {response.status_code} {_detail(response)}", True)
+        raise DeliveryError(f"cannot reach {url}: {network_cause(exc)}", RETRY) from None
     if response.status_code >= 400:
+        kind = kind_of(response.status_code)
+        verb = "refused" if kind in (NEVER, CONFLICT) else "answered"
         raise DeliveryError(
-            f"{url} refused the report: {response.status_code} {_detail(response)}",
-            False,
+            f"{url} {verb} {response.status_code}: {_detail(response)}",
+            kind,
+            response.status_code,
         )
     try:
         return response.json()
     except ValueError:
         return {}
+
+
+def tls_cause(exc: Exception) -> str:
+    """The reason under requests' wrapping, and what to do about an untrusted certificate."""
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        reason = text.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" )'\"")
+        return (
+            f"the collector's certificate is not trusted ({reason or 'verify failed'}): "
+            "give the CA that signed it with --ca-cert FILE"
+        )
+    return _short(text)
+
+
+def network_cause(exc: Exception) -> str:
+    text = str(exc)
+    if "Connection refused" in text:
+        return "connection refused (is the collector running, on this host and port?)"
+    if "timed out" in text.lower():
+        return "timed out"
+    if "Name or service not known" in text or "Temporary failure in name resolution" in text:
+        return "the name does not resolve"
+    return _short(text)
 
 
 def get_json(
@@ -81,10 +146,18 @@ def get_json(
     url = collector.rstrip("/") + path
     try:
         response = _session(token, ca_cert).request(
-            method, url, params=params, timeout=TIMEOUT, verify=ca_cert or True
+            method,
+            url,
+            params=params,
+            timeout=TIMEOUT,
+            verify=ca_cert or True,
+            # The collector takes changes only as JSON (so no browser form can make one).
+            json={} if method != "GET" else None,
         )
+    except requests.exceptions.SSLError as exc:
+        raise InputError(f"TLS failed talking to {url}: {tls_cause(exc)}") from None
     except requests.exceptions.RequestException as exc:
-        raise InputError(f"cannot reach the collector at {url}: {_short(exc)}") from None
+        raise InputError(f"cannot reach the collector at {url}: {network_cause(exc)}") from None
     if response.status_code != 200:
         raise InputError(
             f"the collector at {url} answered {response.status_code} {_detail(response)}"

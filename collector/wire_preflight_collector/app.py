@@ -1,33 +1,43 @@
 """The HTTP API, the metrics and the fleet page: a thin layer over storage.py and the agent's
-fleet rules.
+fleet rules. Who may call what is auth.py's; every route sits in a router of its scope."""
 
-Every route but /healthz and the API docs needs the token: `Authorization: Bearer TOKEN` for
-agents, scripts and Prometheus, or HTTP Basic with the token as password, so a person's
-browser can open the page (it asks once). The token is compared in constant time and never
-logged.
-"""
-
-import base64
 import contextlib
-import hmac
 import json
+import logging
+import secrets as token_source
+import sqlite3
 import threading
 import time
 from typing import Any, Dict, Iterator, List, Optional
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
-from wire_preflight import report as report_schema
-from wire_preflight.fleet import document
+from wire_preflight.fleet import document, rules
 from wire_preflight.fleet.drift import EVENT_KINDS
-from wire_preflight.model import InputError
+from wire_preflight.model import FAIL
 from wire_preflight.profiles import Profile
-from wire_preflight_collector.storage import Store
+
+from wire_preflight_collector import auth, schema
+from wire_preflight_collector.storage import EnrollConflict, Store, hash_key
 from wire_preflight_collector.webhook import Webhook
 
 MAX_BODY = 1024 * 1024  # a report is 10-40 KB; a MiB leaves room without inviting abuse
 DEFAULT_INTERVAL = 300  # the agents' timer: every five minutes
+BODY_SECONDS = 30.0  # the longest a client may take to send its body
+log = logging.getLogger("wire_preflight_collector")
+
+# What a browser may do with what this server sends: nothing but show the page.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
 
 
 class Settings:
@@ -40,9 +50,11 @@ class Settings:
         max_body: int = MAX_BODY,
         stale_after: float = 3 * DEFAULT_INTERVAL,
         webhook: Optional[Webhook] = None,
+        viewer_token: Optional[str] = None,
+        enroll_secret: Optional[str] = None,
     ):
         self.store = store
-        self.token = token
+        self.secrets = auth.Secrets(token, viewer_token, enroll_secret)
         self.profile = profile
         self.planned = planned
         self.max_body = max_body
@@ -50,17 +62,18 @@ class Settings:
         self.webhook = webhook
 
 
-def _presented_token(request: Request) -> Optional[str]:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip()
-    if scheme.lower() == "basic":
-        try:
-            return base64.b64decode(value.strip()).decode("utf-8").partition(":")[2]
-        except (ValueError, UnicodeDecodeError):
-            return ""
-    return None
+def _report_body_schema() -> Dict[str, Any]:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}},
+    }
+
+
+def _enroll_body_schema() -> Dict[str, Any]:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Enrollment"}}},
+    }
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -79,8 +92,15 @@ def create_app(settings: Settings) -> FastAPI:
         stop = threading.Event()
 
         def watch() -> None:  # hosts go stale without anyone asking
-            while not stop.wait(max(0.5, min(60.0, settings.stale_after / 4))):
-                scan_stale()
+            interval = max(0.5, min(60.0, settings.stale_after / 4))
+            failures = 0
+            while not stop.wait(min(600.0, interval * 2**failures)):
+                try:
+                    scan_stale()
+                    failures = 0
+                except Exception as exc:  # a full disk, a locked database: try again later
+                    failures = min(failures + 1, 6)
+                    log.warning("stale-watch: %s (retrying)", exc)
 
         watcher = threading.Thread(target=watch, name="stale-watch", daemon=True)
         watcher.start()
@@ -96,46 +116,114 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         lifespan=lifespan,
         description="Fleet reports, drift and metrics of wire-preflight agents.",
+        # Swagger UI loads scripts from a CDN: useless air-gapped, and script on this origin.
+        docs_url=None,
+        redoc_url=None,
     )
 
-    def authorize(request: Request) -> None:
-        presented = _presented_token(request)
-        if presented is None:
-            raise HTTPException(
-                401,
-                "a token is required",
-                headers={"WWW-Authenticate": 'Basic realm="wire-preflight"'},
+    @app.exception_handler(sqlite3.Error)
+    async def database_unavailable(request: Request, exc: sqlite3.Error) -> JSONResponse:
+        # A full disk or a locked database is the world's doing: 503 tells an agent to spool
+        # and retry, and the transaction was rolled back, so nothing half-written remains.
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": f"the collector cannot use its database: {exc}"}, 503)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def scope(*allowed: str, write: bool = False) -> Any:
+        return Depends(
+            auth.requirement(
+                settings.secrets, store, allowed, allow_basic=not write, json_body=write
             )
-        if not hmac.compare_digest(presented.encode("utf-8"), settings.token.encode("utf-8")):
-            raise HTTPException(403, "wrong token")
+        )
 
-    @app.get("/healthz")
-    def healthz() -> Dict[str, Any]:
-        return {"status": "ok", "database": store.check()}
+    public = APIRouter()
+    readers = APIRouter(dependencies=[scope(auth.ADMIN, auth.VIEWER)])
+    reporters = APIRouter(dependencies=[scope(auth.ADMIN, auth.HOST, write=True)])
+    enrollers = APIRouter(dependencies=[scope(auth.ENROLL, write=True)])
+    admins = APIRouter(dependencies=[scope(auth.ADMIN, write=True)])
 
-    @app.post(
+    @public.get("/healthz")
+    def healthz() -> JSONResponse:
+        """Cheap on purpose (anyone may poll it): the database answers. The full integrity
+        check is `wire-preflight-collector integrity` or GET /api/v1/admin/integrity."""
+        try:
+            store.ping()
+        except Exception as exc:
+            return JSONResponse({"status": "error", "database": str(exc)[:200]}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @enrollers.post(
+        "/api/v1/enroll",
+        status_code=201,
+        openapi_extra={"requestBody": _enroll_body_schema()},
+        responses={409: {"description": "that machine-id holds a key: forget or re-key it"}},
+    )
+    async def enroll(request: Request) -> JSONResponse:
+        """Present the enroll secret once; receive a host key bound to this machine-id."""
+        doc = await _read_document(request, settings.max_body, schema.Enrollment, "enrolment")
+        key = token_source.token_urlsafe(32)
+        try:
+            await run_in_threadpool(
+                store.enroll,
+                doc["machine_id"].lower(),
+                doc["hostname"],
+                doc.get("product_uuid"),
+                hash_key(key),
+            )
+        except EnrollConflict as exc:
+            event = await run_in_threadpool(
+                store.record_event,
+                doc["hostname"],
+                "enroll-conflict",
+                f"machine-id {doc['machine_id']} asked for a key, but {exc.hostname} holds one "
+                "(a cloned VM, or a reinstalled one: forget or re-key the host)",
+                {"machine_id": doc["machine_id"], "holder": exc.hostname},
+            )
+            notify([event])
+            raise HTTPException(
+                409,
+                f"machine-id {doc['machine_id']} is enrolled already (as {exc.hostname}); an "
+                "admin must forget or re-key that host first",
+            ) from None
+        return JSONResponse({"host_key": key, "machine_id": doc["machine_id"].lower()}, 201)
+
+    @reporters.post(
         "/api/v1/reports",
         status_code=201,
+        openapi_extra={"requestBody": _report_body_schema()},
         responses={
             200: {"description": "already stored (a retried delivery)"},
             400: {"description": "not JSON"},
-            401: {},
-            403: {},
+            403: {"description": "a host key sent another machine's report"},
             413: {"description": "body over the limit"},
+            415: {"description": "not Content-Type: application/json"},
             422: {"description": "not a valid report; detail names the field"},
         },
     )
     async def post_report(request: Request) -> JSONResponse:
-        authorize(request)
-        body = await _read_limited(request, settings.max_body)
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HTTPException(400, f"the body is not JSON: {exc}") from None
-        try:
-            report_schema.validate(doc, "in request")
-        except InputError as exc:
-            raise HTTPException(422, str(exc)) from None
+        doc = await _read_document(request, settings.max_body, schema.Report, "report")
+        caller = request.state.caller
+        machine_id = (doc["facts"].get("machine_id") or "").lower()
+        if caller.kind == auth.HOST and machine_id != caller.machine_id:
+            event = await run_in_threadpool(
+                store.record_event,
+                caller.hostname,
+                "foreign-report",
+                "the key of {} (machine-id {}) sent a report for {} (machine-id {}): "
+                "refused".format(
+                    caller.hostname, caller.machine_id, doc["hostname"], machine_id or "none"
+                ),
+                {"machine_id": caller.machine_id},
+                {"hostname": doc["hostname"], "machine_id": machine_id or None},
+            )
+            notify([event])
+            raise HTTPException(403, "a host key may only send its own machine's reports")
         stored, events = await run_in_threadpool(store.ingest, doc, time.time(), free_fraction)
         notify(events)
         return JSONResponse(
@@ -149,65 +237,185 @@ def create_app(settings: Settings) -> FastAPI:
 
     def fleet_document() -> Dict[str, Any]:
         scan_stale()
-        return document.build(store.summaries(), settings.profile, settings.planned)
+        hosts, problems = store.summaries()
+        doc = document.build(hosts, settings.profile, settings.planned, problems)
+        return _collector_findings(doc, store.events(open_only=True, limit=10000))
 
-    @app.get("/api/v1/fleet")
-    def get_fleet(request: Request) -> JSONResponse:
-        authorize(request)
+    @readers.get("/api/v1/fleet")
+    def get_fleet() -> Response:
         # A Response, not a dict: FastAPI's generic encoder takes seconds on 10,000 hosts.
-        return JSONResponse(fleet_document())
+        return _json(fleet_document())
 
-    @app.get("/api/v1/hosts/{hostname}")
-    def get_host(hostname: str, request: Request) -> Dict[str, Any]:
-        authorize(request)
+    @readers.get("/api/v1/hosts/{hostname}")
+    def get_host(hostname: str) -> Response:
         found = store.host(hostname)
         if found is None:
             raise HTTPException(404, f"no report from a host named {hostname!r}")
-        return found
+        return _json(found)
 
-    @app.post("/api/v1/hosts/{hostname}/accept")
-    def accept(hostname: str, request: Request) -> Dict[str, Any]:
-        """Accept the host's current state as its baseline: its open drift events close."""
-        authorize(request)
-        closed = store.accept(hostname)
-        if closed is None:
-            raise HTTPException(404, f"no report from a host named {hostname!r}")
-        return {"hostname": hostname, "closed_events": closed}
-
-    @app.get("/api/v1/drift")
+    @readers.get("/api/v1/drift")
     def get_drift(
-        request: Request,
         host: Optional[str] = None,
         kind: Optional[str] = None,
         since: Optional[float] = None,
         open: bool = False,
         limit: int = 1000,
-    ) -> Dict[str, Any]:
+    ) -> Response:
         """Drift events, newest first; `since` is Unix time, `open=true` hides accepted ones."""
-        authorize(request)
         if kind is not None and kind not in EVENT_KINDS:
             raise HTTPException(422, "kind must be one of: " + ", ".join(EVENT_KINDS))
+        if since is not None and not -1e12 < since < 1e12:
+            raise HTTPException(422, "since must be a Unix time")
         scan_stale()
-        return {"events": store.events(host, kind, since, open, max(1, min(limit, 10000)))}
+        return _json({"events": store.events(host, kind, since, open, max(1, min(limit, 10000)))})
 
-    @app.get("/metrics")
-    def get_metrics(request: Request) -> Response:
-        authorize(request)
+    @readers.get("/metrics")
+    def get_metrics() -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
+
         from wire_preflight_collector.metrics import render
 
         body = render(store, fleet_document(), settings.profile)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/", response_class=HTMLResponse)
-    def page(request: Request) -> HTMLResponse:
-        authorize(request)
+    @readers.get("/", response_class=HTMLResponse)
+    def page() -> HTMLResponse:
         from wire_preflight_collector.page import render
 
         drift = store.events(open_only=True, limit=50)
         return HTMLResponse(render(fleet_document(), drift, time.time()))
 
+    @admins.post("/api/v1/hosts/{hostname}/accept")
+    def accept(hostname: str) -> Dict[str, Any]:
+        """Accept the host's current state as its baseline: its open drift events close."""
+        closed = store.accept(hostname)
+        if closed is None:
+            raise HTTPException(404, f"no report from a host named {hostname!r}")
+        return {"hostname": hostname, "closed_events": closed}
+
+    @admins.post("/api/v1/hosts/{hostname}/rekey")
+    def rekey(hostname: str) -> Dict[str, Any]:
+        """Drop the host's key, keeping its history: its machine may enrol again."""
+        dropped = store.rekey(hostname)
+        if not dropped:
+            raise HTTPException(404, f"no key is held for a host named {hostname!r}")
+        return {"hostname": hostname, "keys_dropped": dropped}
+
+    @admins.delete("/api/v1/hosts/{hostname}")
+    def forget(hostname: str) -> Dict[str, Any]:
+        """Remove a host: its reports, its summary and its key (its events stay, closed)."""
+        removed = store.forget(hostname)
+        if removed is None:
+            raise HTTPException(404, f"nothing is known of a host named {hostname!r}")
+        return {"hostname": hostname, **removed}
+
+    @admins.get("/api/v1/admin/integrity")
+    def integrity() -> Dict[str, Any]:
+        """SQLite's full integrity check (reads the whole database: slow on a big one)."""
+        return {"integrity_check": store.integrity()}
+
+    for router in (public, readers, reporters, enrollers, admins):
+        app.include_router(router)
+    _publish_models(app)
     return app
+
+
+def _publish_models(app: FastAPI) -> None:
+    """Put the body models into /openapi.json (the routes read their bodies themselves, to
+    bound their size while they stream)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def build() -> Dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = spec.setdefault("components", {}).setdefault("schemas", {})
+            for model in (schema.Report, schema.Enrollment):
+                definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(definition.pop("$defs", {}))
+                components[model.__name__] = definition
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = build  # type: ignore[method-assign]
+
+
+def _json(doc: Any) -> Response:
+    # allow_nan=False: a value no JSON reader accepts is a bug to see, not a body to send.
+    return Response(
+        json.dumps(doc, allow_nan=False, separators=(",", ":")), media_type="application/json"
+    )
+
+
+# Past any network delay an agent's 25 s of timeouts allow: a clock this far off is wrong.
+CLOCK_OFFSET_LIMIT = 60.0
+
+
+def _collector_findings(doc: Dict[str, Any], events: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """What only the collector knows: open identity events (until an admin accepts or
+    forgets the host) and hosts whose reports claim a time far from the collector's."""
+    messages = {
+        "enroll-conflict": (
+            "identity-conflict",
+            "forget or re-key the host that holds the key if this is a reinstalled VM; if it "
+            "is a clone, give it its own machine-id (systemd-machine-id-setup) and enrol it",
+        ),
+        "foreign-report": (
+            "foreign-report",
+            "a VM sent reports as another machine: look at that VM; re-key it if its key leaked",
+        ),
+    }
+    extra = [
+        rules.finding(
+            messages[e["kind"]][0],
+            FAIL,
+            "{}: {}".format(e["hostname"], e["detail"]),
+            hosts=[e["hostname"]],
+            remedy=messages[e["kind"]][1],
+        )
+        for e in events
+        if e["kind"] in messages
+    ]
+    for host in doc["hosts"]:
+        clock = host.get("clock") or {}
+        offset = clock.get("offset_s")
+        far = offset is not None and abs(offset) > CLOCK_OFFSET_LIMIT
+        if clock.get("source") == "collector" and far:
+            extra.append(
+                rules.finding(
+                    "clock-offset",
+                    FAIL,
+                    "{}: its report says {:+.0f} s from the collector's clock; the "
+                    "collector orders its reports by its own clock".format(
+                        host["hostname"], offset
+                    ),
+                    hosts=[host["hostname"]],
+                    remedy="synchronise the VM's clock with NTP (timedatectl, chrony)",
+                )
+            )
+    if extra:
+        findings = doc["findings"] + extra
+        findings.sort(key=lambda f: (rules.ORDER[f["status"]], f["id"]))
+        doc["findings"] = findings
+        doc["verdict"] = rules.verdict(findings)
+    return doc
+
+
+async def _read_document(request: Request, limit: int, model: Any, what: str) -> Dict[str, Any]:
+    import asyncio
+
+    try:
+        body = await asyncio.wait_for(_read_limited(request, limit), BODY_SECONDS)
+    except asyncio.TimeoutError:
+        raise HTTPException(408, f"the body took longer than {BODY_SECONDS:.0f} s") from None
+    try:
+        return schema.validate(model, schema.parse_json(body), what)
+    except schema.BodyError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

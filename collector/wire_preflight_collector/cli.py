@@ -3,7 +3,7 @@
 import logging
 import os
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import click
 from wire_preflight.cli import _profile_option
@@ -17,14 +17,35 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--db", "db_path", required=True, metavar="PATH", help="SQLite database file.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8443, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; any but loopback needs --tls-cert/--tls-key.",
+)
+@click.option(
+    "--port", default=8443, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
+)
 @click.option(
     "--token-file",
     required=True,
     type=click.Path(dir_okay=False),
     metavar="FILE",
-    help="File holding the token agents and readers must present.",
+    help="The admin token: reads, accepts, forgets, and may post any host's report.",
+)
+@click.option(
+    "--viewer-token-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="A read-only token: the page, every GET route, /metrics.",
+)
+@click.option(
+    "--enroll-secret-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="The secret agents present once to enrol; each gets a key for its own machine.",
 )
 @click.option(
     "--inventory",
@@ -35,8 +56,25 @@ def cli() -> None:
     help="wire-server-deploy inventory: judge the planned fleet too.",
 )
 @_profile_option
-@click.option("--tls-cert", type=click.Path(dir_okay=False), default=None, metavar="FILE")
-@click.option("--tls-key", type=click.Path(dir_okay=False), default=None, metavar="FILE")
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="PEM certificate (chain) to serve HTTPS with.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="The certificate's PEM private key.",
+)
+@click.option(
+    "--insecure-http",
+    is_flag=True,
+    help="Serve clear HTTP on a non-loopback --host (tokens cross the network readable).",
+)
 @click.option(
     "--max-body",
     type=click.IntRange(min=1024),
@@ -53,6 +91,21 @@ def cli() -> None:
     help="A host silent this long becomes stale (three of the agents' 5-minute intervals).",
 )
 @click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0.5),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Close a connection whose request headers have not all arrived within this time.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Open connections at most (capped below the process's file limit); more are refused.",
+)
+@click.option(
     "--webhook",
     default=None,
     metavar="URL",
@@ -63,47 +116,140 @@ def serve(
     host: str,
     port: int,
     token_file: str,
+    viewer_token_file: Optional[str],
+    enroll_secret_file: Optional[str],
     inventory_file: Optional[str],
     profile_name: Optional[str],
     tls_cert: Optional[str],
     tls_key: Optional[str],
+    insecure_http: bool,
     max_body: int,
     stale_after: float,
+    header_timeout: float,
+    max_connections: int,
     webhook: Optional[str],
 ) -> None:
     """Receive reports and serve the fleet report, its API and its page."""
-    import uvicorn
     from wire_preflight import profiles
-    from wire_preflight.cli import _read_token
     from wire_preflight.fleet import inventory
+
+    from wire_preflight_collector import server
     from wire_preflight_collector.app import Settings, create_app
-    from wire_preflight_collector.storage import Store
     from wire_preflight_collector.webhook import Webhook
 
     if bool(tls_cert) != bool(tls_key):
         raise InputError("--tls-cert and --tls-key go together")
-    token = _read_token(token_file)
+    tls = bool(tls_cert)
+    if not tls and not _is_loopback(host) and not insecure_http:
+        raise InputError(
+            f"--host {host} is not loopback: give --tls-cert and --tls-key (or --insecure-http "
+            "to send tokens and reports across the network in clear text)"
+        )
+    secrets = {"--token-file": read_secret(token_file, "--token-file")}
+    for option, path in (
+        ("--viewer-token-file", viewer_token_file),
+        ("--enroll-secret-file", enroll_secret_file),
+    ):
+        if path:
+            secrets[option] = read_secret(path, option)
+    if len(set(secrets.values())) != len(secrets):
+        raise InputError(
+            "{} must each hold a different secret (one credential, one scope)".format(
+                ", ".join(secrets)
+            )
+        )
     profile = profiles.load(profile_name)
     planned = None
     if inventory_file:
         planned = inventory.planned_hosts(
             inventory.load(inventory_file), profile.inventory_groups, profile.etcd_group
         )
+    store = _open_store(db_path)
+    hook = Webhook(webhook) if webhook else None
+    settings = Settings(
+        store,
+        secrets["--token-file"],
+        profile,
+        planned,
+        max_body,
+        stale_after,
+        hook,
+        viewer_token=secrets.get("--viewer-token-file"),
+        enroll_secret=secrets.get("--enroll-secret-file"),
+    )
+    log = logging.getLogger("wire_preflight_collector")
+    if not tls:
+        log.warning(
+            "serving clear HTTP on %s:%d: tokens and reports are readable on the way%s",
+            host,
+            port,
+            "" if _is_loopback(host) else " (--insecure-http)",
+        )
+    if not enroll_secret_file:
+        log.info("no --enroll-secret-file: agents can only report with the admin token")
+    server.run(create_app(settings), host, port, tls_cert, tls_key, max_connections, header_timeout)
+
+
+@cli.command()
+@click.option("--db", "db_path", required=True, metavar="PATH", help="SQLite database file.")
+def integrity(db_path: str) -> None:
+    """Run SQLite's full integrity check on the database (safe while the collector serves)."""
+    if not os.path.exists(db_path):
+        raise InputError(f"--db {db_path}: no such file")
+    result = _open_store(db_path).integrity()
+    click.echo(f"{db_path}: {result}")
+    if result != "ok":
+        sys.exit(3)
+
+
+def _open_store(db_path: str) -> Any:
+    import sqlite3
+
+    from wire_preflight_collector.storage import Store
+
     directory = os.path.dirname(os.path.abspath(db_path))
     if not os.path.isdir(directory):
         raise InputError(f"--db {db_path}: directory {directory} does not exist")
-    store = Store(db_path)
-    hook = Webhook(webhook) if webhook else None
-    app = create_app(Settings(store, token, profile, planned, max_body, stale_after, hook))
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        ssl_certfile=tls_cert,
-        ssl_keyfile=tls_key,
-        log_level="info",
-        server_header=False,
-    )
+    try:
+        return Store(db_path)
+    except (sqlite3.Error, RuntimeError) as exc:
+        raise InputError(f"--db {db_path}: {exc}") from None
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+MIN_SECRET = 16
+
+
+def read_secret(path: str, option: str) -> str:
+    """One line of at least MIN_SECRET characters, nothing else: a file with two lines or a
+    space in it is a mistake to say, not a token to half-use."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError as exc:
+        raise InputError(f"{option} {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{option} {path}: not UTF-8 text") from None
+    lines = [line.strip() for line in lines if line.strip()]
+    if len(lines) != 1:
+        raise InputError(f"{option} {path}: must hold one line (the secret), found {len(lines)}")
+    secret = lines[0]
+    if len(secret) < MIN_SECRET or any(c.isspace() or not c.isprintable() for c in secret):
+        raise InputError(
+            f"{option} {path}: the secret must be at least {MIN_SECRET} printable characters "
+            "without spaces (e.g. head -c 32 /dev/urandom | base64)"
+        )
+    return secret
 
 
 def main() -> None:

@@ -7,26 +7,34 @@ report.
   address lifetimes, clock readings) is stored with each report.
 - `hosts`: per hostname + machine-id, the newest summary (what the fleet rules read) and the
   drift snapshot (what the next report is compared with).
-- `events`: drift, open until an operator accepts the host's new state.
+- `events`: drift and identity events, open until an operator accepts the host's new state.
+- `host_keys`: one key per machine-id (stored as its SHA-256), given out at enrolment.
+
+Which report is a host's newest is decided by the collector's clock (`observed_at`: when the
+collector received it, less the time the agent says it sat in its spool, measured on the
+agent's own clock so its offset cancels), never by the time the agent writes in it.
 
 synchronous=FULL: a report is acknowledged only after its commit is on disk, so neither
 SIGKILL nor a power cut loses an acknowledged report. A report id is unique: a retried
 delivery is stored once.
 """
 
+import calendar
+import contextlib
 import copy
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
 import zlib
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from wire_preflight.fleet import drift
 from wire_preflight.fleet.summary import summarize
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -75,7 +83,20 @@ CREATE TABLE events (
 CREATE INDEX events_by_time ON events (at);
 CREATE INDEX events_open ON events (open, kind);
 """,
+    3: """
+ALTER TABLE hosts ADD COLUMN observed_at REAL;
+CREATE TABLE host_keys (
+    machine_id TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL UNIQUE,
+    hostname TEXT NOT NULL,
+    product_uuid TEXT,
+    enrolled_at REAL NOT NULL,
+    last_used REAL
+);
+""",
 }
+# The longest a report may say it waited in an agent's spool (the spool holds a day).
+MAX_SPOOL_AGE = 7 * 86400
 
 # Facts that differ on every run; everything else is stored once per distinct content.
 _VOLATILE = ("collected_at", "collected_at_epoch", "time", "listeners", "errors")
@@ -112,6 +133,41 @@ def join_facts(stable: Dict[str, Any], volatile: Dict[str, Any]) -> Dict[str, An
     return facts
 
 
+def observed_at(report: Dict[str, Any], received_at: float) -> float:
+    """When the report's facts were true, on the collector's clock.
+
+    The agent's clock may be off by a year; the time a report waited in its spool is the
+    difference of two readings of that same clock (sent_at - generated_at), so the offset
+    cancels. A report that claims to come from the future, or a wait past what a spool
+    keeps, is taken as sent when it was made.
+    """
+    sent_at = report.get("sent_at")
+    generated = _epoch(report.get("generated_at"))
+    if not isinstance(sent_at, (int, float)) or generated is None:
+        return received_at
+    waited = sent_at - generated
+    return received_at - waited if 0 <= waited <= MAX_SPOOL_AGE else received_at
+
+
+def _epoch(text: Any) -> Optional[float]:
+    try:
+        return float(calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class EnrollConflict(Exception):
+    """The machine-id holds a key already: an admin must forget or re-key that host first."""
+
+    def __init__(self, hostname: str):
+        super().__init__(hostname)
+        self.hostname = hostname
+
+
 def _pack(value: Any) -> bytes:
     return zlib.compress(json.dumps(value, separators=(",", ":"), sort_keys=True).encode(), 1)
 
@@ -125,33 +181,26 @@ class Store:
         self.path = path
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        conn = self._connect()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                # Statement by statement: executescript would commit this transaction.
-                for statement in _TABLES.split(";"):
+        with self._write() as conn:
+            # Statement by statement: executescript would commit this transaction.
+            for statement in _TABLES.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = int(row[0]) if row else None
+            if version is None:
+                version = 1
+                conn.execute("INSERT INTO meta (key, value) VALUES ('schema', '1')")
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"database {path} has schema {version}, newer than this collector's "
+                    f"{SCHEMA_VERSION}"
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target].split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-                version = int(row[0]) if row else None
-                if version is None:
-                    version = 1
-                    conn.execute("INSERT INTO meta (key, value) VALUES ('schema', '1')")
-                if version > SCHEMA_VERSION:
-                    raise RuntimeError(
-                        f"database {path} has schema {version}, newer than this collector's "
-                        f"{SCHEMA_VERSION}"
-                    )
-                for target in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _MIGRATIONS[target].split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(target),))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(target),))
 
     def _connect(self) -> sqlite3.Connection:
         """One connection per thread: sqlite3 connections must not be shared across threads."""
@@ -163,6 +212,19 @@ class Store:
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
         return conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed whole, or rolled back whole on any error."""
+        conn = self._connect()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -178,6 +240,7 @@ class Store:
         before (a retried delivery), and then nothing changes.
         """
         received_at = time.time() if received_at is None else received_at
+        observed = observed_at(report, received_at)
         summary = summarize(report, received_at)
         snapshot = drift.snapshot(report)
         stable, volatile = split_facts(report.get("facts") or {})
@@ -185,113 +248,77 @@ class Store:
         facts_hash = hashlib.sha256(stable_blob).hexdigest()
         body = _pack(dict(report, facts=volatile))
         hostname, machine_id = summary["hostname"], summary["machine_id"] or ""
-        generated_at = report.get("generated_at") or ""
-        conn = self._connect()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO reports (report_id, hostname, machine_id, "
-                    "generated_at, received_at, status, body, facts_hash) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        report["report_id"],
-                        hostname,
-                        machine_id,
-                        generated_at,
-                        received_at,
-                        summary["status"],
-                        body,
-                        facts_hash,
-                    ),
-                )
-                if cursor.rowcount == 0:
-                    conn.execute("COMMIT")
-                    return False, []
-                conn.execute(
-                    "INSERT OR IGNORE INTO facts_blobs (hash, body) VALUES (?, ?)",
-                    (facts_hash, stable_blob),
-                )
-                events = self._drift(
-                    conn,
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO reports (report_id, hostname, machine_id, "
+                "generated_at, received_at, status, body, facts_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    report["report_id"],
                     hostname,
                     machine_id,
-                    generated_at,
-                    snapshot,
+                    report.get("generated_at") or "",
                     received_at,
-                    free_warn_fraction,
-                )
-                # A spooled report delivered late must not replace a newer one.
-                conn.execute(
-                    "INSERT INTO hosts (hostname, machine_id, last_report, generated_at, "
-                    "last_seen, summary, snapshot, stale) VALUES (?, ?, ?, ?, ?, ?, ?, 0) "
-                    "ON CONFLICT (hostname, machine_id) DO UPDATE SET "
-                    "last_report = excluded.last_report, generated_at = excluded.generated_at, "
-                    "summary = excluded.summary, last_seen = excluded.last_seen, "
-                    "snapshot = excluded.snapshot, stale = 0 "
-                    "WHERE excluded.generated_at >= hosts.generated_at",
-                    (
-                        hostname,
-                        machine_id,
-                        cursor.lastrowid,
-                        generated_at,
-                        received_at,
-                        json.dumps(summary),
-                        json.dumps(snapshot),
-                    ),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        return True, events
-
-    def _drift(
-        self,
-        conn: sqlite3.Connection,
-        hostname: str,
-        machine_id: str,
-        generated_at: str,
-        snapshot: Dict[str, Any],
-        now: float,
-        free_warn_fraction: float,
-    ) -> List[Dict[str, Any]]:
-        previous = conn.execute(
-            "SELECT snapshot, generated_at, stale FROM hosts WHERE hostname = ? "
-            "ORDER BY last_seen DESC LIMIT 1",
-            (hostname,),
-        ).fetchone()
-        if previous is None:
-            found = [
+                    summary["status"],
+                    body,
+                    facts_hash,
+                ),
+            )
+            if cursor.rowcount == 0:
+                return False, []
+            conn.execute(
+                "INSERT OR IGNORE INTO facts_blobs (hash, body) VALUES (?, ?)",
+                (facts_hash, stable_blob),
+            )
+            previous = conn.execute(
+                "SELECT snapshot, stale, coalesce(observed_at, last_seen) FROM hosts "
+                "WHERE hostname = ? ORDER BY coalesce(observed_at, last_seen) DESC LIMIT 1",
+                (hostname,),
+            ).fetchone()
+            known = None
+            if previous is not None:
+                known = {"snapshot": _loads(previous[0]), "stale": bool(previous[1])}
+            newer = previous is None or observed >= (previous[2] or 0)
+            found = drift.on_report(known, snapshot, newer, free_warn_fraction)
+            events = [self._event(conn, hostname, *event, at=received_at) for event in found]
+            # A spooled report delivered late must not replace a newer one.
+            conn.execute(
+                "INSERT INTO hosts (hostname, machine_id, last_report, generated_at, "
+                "last_seen, observed_at, summary, snapshot, stale) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) "
+                "ON CONFLICT (hostname, machine_id) DO UPDATE SET "
+                "last_report = excluded.last_report, generated_at = excluded.generated_at, "
+                "summary = excluded.summary, last_seen = excluded.last_seen, "
+                "observed_at = excluded.observed_at, snapshot = excluded.snapshot, stale = 0 "
+                "WHERE excluded.observed_at >= coalesce(hosts.observed_at, 0)",
                 (
-                    "new-host",
-                    None,
-                    {"roles": snapshot["roles"], "primary": snapshot["primary"]},
-                    "first report, roles {}".format(",".join(snapshot["roles"]) or "none"),
-                )
-            ]
-        elif previous[1] and generated_at < previous[1]:
-            return []  # an old spooled report: the host has moved on since
-        else:
-            found = []
-            if previous[2]:
-                found.append(("returned", None, None, "reports again"))
-            if previous[0]:
-                found += drift.compare(json.loads(previous[0]), snapshot, free_warn_fraction)
-        return [
-            self._event(conn, hostname, kind, now, before, after, detail)
-            for kind, before, after, detail in found
-        ]
+                    hostname,
+                    machine_id,
+                    cursor.lastrowid,
+                    report.get("generated_at") or "",
+                    received_at,
+                    observed,
+                    json.dumps(summary, allow_nan=False),
+                    json.dumps(snapshot, allow_nan=False),
+                ),
+            )
+            # A late report still says the host is alive.
+            conn.execute(
+                "UPDATE hosts SET last_seen = max(last_seen, ?), stale = 0 "
+                "WHERE hostname = ? AND machine_id = ?",
+                (received_at, hostname, machine_id),
+            )
+        return True, events
 
     def _event(
         self,
         conn: sqlite3.Connection,
         hostname: str,
         kind: str,
-        at: float,
         before: Any,
         after: Any,
         detail: str,
+        at: float,
     ) -> Dict[str, Any]:
         cursor = conn.execute(
             "INSERT INTO events (hostname, kind, at, before, after, detail) "
@@ -309,77 +336,168 @@ class Store:
             "open": True,
         }
 
+    def record_event(
+        self,
+        hostname: str,
+        kind: str,
+        detail: str,
+        before: Any = None,
+        after: Any = None,
+        now: Optional[float] = None,
+    ) -> Dict[str, Any]:
+        """An event no report carries (an identity conflict, a forgotten host)."""
+        now = time.time() if now is None else now
+        with self._write() as conn:
+            return self._event(conn, hostname, kind, before, after, detail, at=now)
+
     def mark_stale(self, now: float, stale_after: float) -> List[Dict[str, Any]]:
         """Hosts silent for longer than stale_after become stale, once, with an event."""
-        conn = self._connect()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = conn.execute(
-                    "SELECT hostname, machine_id, last_seen FROM hosts "
-                    "WHERE stale = 0 AND last_seen < ?",
-                    (now - stale_after,),
-                ).fetchall()
-                events = []
-                for hostname, machine_id, last_seen in rows:
-                    conn.execute(
-                        "UPDATE hosts SET stale = 1 WHERE hostname = ? AND machine_id = ?",
-                        (hostname, machine_id),
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT hostname, machine_id, last_seen FROM hosts "
+                "WHERE stale = 0 AND last_seen < ?",
+                (now - stale_after,),
+            ).fetchall()
+            events = []
+            for hostname, machine_id, last_seen in rows:
+                conn.execute(
+                    "UPDATE hosts SET stale = 1 WHERE hostname = ? AND machine_id = ?",
+                    (hostname, machine_id),
+                )
+                events.append(
+                    self._event(
+                        conn,
+                        hostname,
+                        "stale",
+                        {"last_seen": last_seen},
+                        None,
+                        f"no report for {now - last_seen:.0f} s",
+                        at=now,
                     )
-                    events.append(
-                        self._event(
-                            conn,
-                            hostname,
-                            "stale",
-                            now,
-                            {"last_seen": last_seen},
-                            None,
-                            f"no report for {now - last_seen:.0f} s",
-                        )
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                )
         return events
 
     def accept(self, hostname: str, now: Optional[float] = None) -> Optional[int]:
         """Accept the host's current state: its open events close and its snapshot becomes
         its baseline. None when the host is unknown, else how many events closed."""
         now = time.time() if now is None else now
-        conn = self._connect()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                updated = conn.execute(
-                    "UPDATE hosts SET baseline = snapshot, baseline_at = ? WHERE hostname = ?",
-                    (now, hostname),
-                ).rowcount
-                closed = conn.execute(
-                    "UPDATE events SET open = 0, accepted_at = ? WHERE hostname = ? AND open = 1",
-                    (now, hostname),
-                ).rowcount
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._write() as conn:
+            updated = conn.execute(
+                "UPDATE hosts SET baseline = snapshot, baseline_at = ? WHERE hostname = ?",
+                (now, hostname),
+            ).rowcount
+            closed = conn.execute(
+                "UPDATE events SET open = 0, accepted_at = ? WHERE hostname = ? AND open = 1",
+                (now, hostname),
+            ).rowcount
         return closed if updated else None
 
-    # -- reading ----------------------------------------------------------------------------
+    def forget(self, hostname: str, now: Optional[float] = None) -> Optional[Dict[str, int]]:
+        """Remove a host: its rows, its reports and the keys of its machine-ids. Its events
+        stay (closed) as the record, with a `forgotten` event. None when nothing was known."""
+        now = time.time() if now is None else now
+        with self._write() as conn:
+            machine_ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT machine_id FROM hosts WHERE hostname = ? "
+                    "UNION SELECT machine_id FROM host_keys WHERE hostname = ?",
+                    (hostname, hostname),
+                )
+            ]
+            hosts = conn.execute("DELETE FROM hosts WHERE hostname = ?", (hostname,)).rowcount
+            reports = conn.execute("DELETE FROM reports WHERE hostname = ?", (hostname,)).rowcount
+            keys = sum(
+                conn.execute("DELETE FROM host_keys WHERE machine_id = ?", (mid,)).rowcount
+                for mid in machine_ids
+            )
+            if not (hosts or reports or keys):
+                return None
+            self._event(
+                conn,
+                hostname,
+                "forgotten",
+                {"machine_ids": machine_ids},
+                None,
+                f"forgotten by an admin: {reports} report(s), {keys} key(s) removed",
+                at=now,
+            )
+            # The host's events, this one included, stay as the record, closed.
+            conn.execute(
+                "UPDATE events SET open = 0, accepted_at = ? WHERE hostname = ? AND open = 1",
+                (now, hostname),
+            )
+        return {"reports": reports, "keys": keys}
 
-    def summaries(self) -> List[Dict[str, Any]]:
+    # -- host keys --------------------------------------------------------------------------
+
+    def enroll(
+        self,
+        machine_id: str,
+        hostname: str,
+        product_uuid: Optional[str],
+        key_hash: str,
+        now: Optional[float] = None,
+    ) -> None:
+        """Bind a new key to a machine-id; EnrollConflict when it holds one already."""
+        now = time.time() if now is None else now
+        with self._write() as conn:
+            held = conn.execute(
+                "SELECT hostname FROM host_keys WHERE machine_id = ?", (machine_id,)
+            ).fetchone()
+            if held is not None:
+                raise EnrollConflict(held[0])
+            conn.execute(
+                "INSERT INTO host_keys (machine_id, key_hash, hostname, product_uuid, "
+                "enrolled_at) VALUES (?, ?, ?, ?, ?)",
+                (machine_id, key_hash, hostname, product_uuid, now),
+            )
+
+    def rekey(self, hostname: str) -> int:
+        """Drop the keys of a host's machine-ids, keeping its history: it may enrol again."""
+        with self._write() as conn:
+            return conn.execute(
+                "DELETE FROM host_keys WHERE hostname = ? OR machine_id IN "
+                "(SELECT machine_id FROM hosts WHERE hostname = ?)",
+                (hostname, hostname),
+            ).rowcount
+
+    def key_owner(self, key_hash: str) -> Optional[Tuple[str, str]]:
+        """(machine_id, hostname) of the machine a key was given to, or None."""
+        row = (
+            self._connect()
+            .execute("SELECT machine_id, hostname FROM host_keys WHERE key_hash = ?", (key_hash,))
+            .fetchone()
+        )
+        return (row[0], row[1]) if row else None
+
+    # -- reading: every row is checked as it is read, so no stored row breaks a read ---------
+
+    def summaries(self) -> Tuple[List[Dict[str, Any]], List[str]]:
+        """(host summaries, problems): a row that does not read back is left out and named."""
+        from wire_preflight_collector.schema import readable_summary
+
         rows = (
             self._connect()
-            .execute("SELECT summary, last_seen, stale FROM hosts ORDER BY hostname, machine_id")
+            .execute(
+                "SELECT hostname, summary, last_seen, stale FROM hosts "
+                "ORDER BY hostname, machine_id"
+            )
             .fetchall()
         )
-        out = []
-        for summary, last_seen, stale in rows:
-            host = json.loads(summary)
+        out, problems = [], []
+        for hostname, summary, last_seen, stale in rows:
+            host = readable_summary(_loads(summary))
+            if host is None:
+                problems.append(
+                    f"the stored summary of host {hostname!r} does not read back (written by an "
+                    "older collector?); its next report replaces it, or forget the host"
+                )
+                continue
             host["last_seen"] = last_seen
             host["stale"] = bool(stale)
             out.append(host)
-        return out
+        return out, problems
 
     def check_statuses(self) -> List[Tuple[str, float, Dict[str, str]]]:
         """(hostname, last_seen, {"check|role": status}) per host, for the metrics."""
@@ -388,21 +506,37 @@ class Store:
             .execute("SELECT hostname, last_seen, snapshot FROM hosts ORDER BY hostname")
             .fetchall()
         )
-        return [
-            (h, seen, (json.loads(s) or {}).get("checks", {}) if s else {}) for h, seen, s in rows
-        ]
-
-    def _report(self, row: Tuple[bytes, Optional[str]]) -> Dict[str, Any]:
-        body, facts_hash = row
-        report = _unpack(body)
-        if facts_hash:  # schema 1 stored the whole report
-            blob = (
-                self._connect()
-                .execute("SELECT body FROM facts_blobs WHERE hash = ?", (facts_hash,))
-                .fetchone()
+        out = []
+        for hostname, seen, snapshot in rows:
+            checks = (_loads(snapshot) or {}).get("checks") if snapshot else None
+            if not isinstance(checks, dict):
+                checks = {}
+            out.append(
+                (
+                    hostname,
+                    seen,
+                    {k: v for k, v in checks.items() if isinstance(k, str) and isinstance(v, str)},
+                )
             )
-            report["facts"] = join_facts(_unpack(blob[0]), report["facts"])
-        return report
+        return out
+
+    def _report(self, row: Tuple[bytes, Optional[str]]) -> Optional[Dict[str, Any]]:
+        body, facts_hash = row
+        try:
+            report = _unpack(body)
+            if facts_hash:  # schema 1 stored the whole report
+                blob = (
+                    self._connect()
+                    .execute("SELECT body FROM facts_blobs WHERE hash = ?", (facts_hash,))
+                    .fetchone()
+                )
+                report["facts"] = join_facts(_unpack(blob[0]), report["facts"])
+            from wire_preflight_collector.schema import bounded_json
+
+            return bounded_json(report)
+        except Exception as exc:  # any stored shape: the route still answers
+            logging.getLogger(__name__).warning("a stored report does not read back: %s", exc)
+            return None
 
     def host(self, hostname: str, history: int = 100) -> Optional[Dict[str, Any]]:
         conn = self._connect()
@@ -416,7 +550,7 @@ class Store:
         latest = conn.execute(
             "SELECT r.body, r.facts_hash, h.baseline_at, h.stale FROM hosts h "
             "JOIN reports r ON r.id = h.last_report WHERE h.hostname = ? "
-            "ORDER BY h.last_seen DESC LIMIT 1",
+            "ORDER BY coalesce(h.observed_at, h.last_seen) DESC LIMIT 1",
             (hostname,),
         ).fetchone()
         return {
@@ -468,8 +602,8 @@ class Store:
                 "hostname": r[1],
                 "kind": r[2],
                 "time": r[3],
-                "before": json.loads(r[4]) if r[4] else None,
-                "after": json.loads(r[5]) if r[5] else None,
+                "before": _loads(r[4]),
+                "after": _loads(r[5]),
                 "detail": r[6],
                 "open": bool(r[7]),
                 "accepted_at": r[8],
@@ -488,5 +622,22 @@ class Store:
     def count(self) -> int:
         return self._connect().execute("SELECT count(*) FROM reports").fetchone()[0]
 
-    def check(self) -> str:
-        return self._connect().execute("PRAGMA quick_check").fetchone()[0]
+    def ping(self) -> None:
+        """Cheap: the database opens and answers (for /healthz)."""
+        self._connect().execute("SELECT 1 FROM meta LIMIT 1").fetchone()
+
+    def integrity(self) -> str:
+        """SQLite's full integrity check: reads every page, so an admin asks for it."""
+        return self._connect().execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _loads(text: Any) -> Any:
+    """A stored JSON column, or None when it does not parse as plain JSON."""
+    if not text:
+        return None
+    try:
+        from wire_preflight_collector.schema import bounded_json, parse_json
+
+        return bounded_json(parse_json(text.encode("utf-8") if isinstance(text, str) else text))
+    except Exception:
+        return None

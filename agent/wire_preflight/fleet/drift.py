@@ -20,6 +20,10 @@ EVENT_KINDS = (
     "role-changed",
     "stale",
     "returned",
+    # Identity: what the collector saw a credential try (see the collector's security model).
+    "enroll-conflict",
+    "foreign-report",
+    "forgotten",
 )
 # MemTotal moves by a few MB with a new kernel; installed RAM does not move at all.
 MEMTOTAL_TOLERANCE = 0.02
@@ -54,6 +58,37 @@ def snapshot(report: Dict[str, Any]) -> Dict[str, Any]:
             for c in report.get("checks") or []
         },
     }
+
+
+def on_report(
+    previous: Optional[Dict[str, Any]],
+    current: Dict[str, Any],
+    newer: bool,
+    free_warn_fraction: float = 0.10,
+) -> List[Event]:
+    """The events one arriving report raises.
+
+    `previous` is what is known of the host ({"snapshot": ..., "stale": bool}, None for a host
+    never seen); `newer` says whether this report is newer than the one that made it (a spooled
+    report delivered late is history, not a change).
+    """
+    if previous is None:
+        return [
+            (
+                "new-host",
+                None,
+                {"roles": current["roles"], "primary": current["primary"]},
+                "first report, roles {}".format(",".join(current["roles"]) or "none"),
+            )
+        ]
+    if not newer:
+        return []
+    found = []  # type: List[Event]
+    if previous.get("stale"):
+        found.append(("returned", None, None, "reports again"))
+    if previous.get("snapshot"):
+        found += compare(previous["snapshot"], current, free_warn_fraction)
+    return found
 
 
 def compare(

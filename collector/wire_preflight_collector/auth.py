@@ -1,0 +1,108 @@
+"""Who is asking, and what they may do: the collector's credentials and scopes.
+
+Four kinds of credential, after osquery/Fleet's enroll secret and node keys:
+- the admin token (`--token-file`): reads, administers, and may post a report for any host;
+- the viewer token (`--viewer-token-file`): reads only (the page, every GET, /metrics);
+- the enroll secret (`--enroll-secret-file`): only `POST /api/v1/enroll`, which gives out
+- host keys: one per machine-id; a key posts reports for its own machine only.
+
+Routes are grouped by scope into routers whose dependency checks the credential, so a route
+cannot be added without one (tests/test_collector_security.py walks every route).
+
+Writes take only `Authorization: Bearer` and only JSON bodies: a browser that holds Basic
+credentials for the page cannot be made to send either from another origin without a CORS
+preflight, which this server never grants. Secrets compare in constant time; host keys are
+kept as SHA-256 hashes and looked up by hash.
+"""
+
+import base64
+import hmac
+from typing import Callable, NamedTuple, Optional
+
+from fastapi import HTTPException, Request
+
+from wire_preflight_collector.storage import Store, hash_key
+
+ADMIN, VIEWER, HOST, ENROLL = "admin", "viewer", "host", "enroll"
+
+
+class Caller(NamedTuple):
+    kind: str
+    machine_id: Optional[str] = None  # host keys only: the machine the key was given to
+    hostname: Optional[str] = None
+
+
+class Secrets(NamedTuple):
+    admin: str
+    viewer: Optional[str] = None
+    enroll: Optional[str] = None
+
+
+def _presented(request: Request, allow_basic: bool) -> Optional[str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic" and allow_basic:
+        try:
+            return base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            return ""
+    return None
+
+
+def _same(presented: str, secret: Optional[str]) -> bool:
+    return secret is not None and hmac.compare_digest(
+        presented.encode("utf-8", "surrogateescape"), secret.encode("utf-8")
+    )
+
+
+def identify(request: Request, secrets: Secrets, store: Store, allow_basic: bool) -> Caller:
+    presented = _presented(request, allow_basic)
+    if presented is None:
+        challenge = 'Basic realm="wire-preflight"' if allow_basic else "Bearer"
+        raise HTTPException(
+            401,
+            "a credential is required" + ("" if allow_basic else ": Authorization: Bearer"),
+            headers={"WWW-Authenticate": challenge},
+        )
+    # Every secret is compared, whichever matches, so timing tells nothing of which it was.
+    matches = [
+        kind
+        for kind, secret in ((ADMIN, secrets.admin), (VIEWER, secrets.viewer))
+        if _same(presented, secret)
+    ]
+    enroll = _same(presented, secrets.enroll)
+    if matches:
+        return Caller(matches[0])
+    if enroll:
+        return Caller(ENROLL)
+    owner = store.key_owner(hash_key(presented)) if presented else None
+    if owner is not None:
+        return Caller(HOST, owner[0], owner[1])
+    raise HTTPException(403, "this credential is not valid here")
+
+
+def requirement(
+    secrets: Secrets, store: Store, allowed: tuple, allow_basic: bool, json_body: bool
+) -> Callable[[Request], Caller]:
+    """A FastAPI dependency admitting only the credential kinds in `allowed`."""
+
+    def require(request: Request) -> Caller:
+        caller = identify(request, secrets, store, allow_basic)
+        if caller.kind not in allowed:
+            raise HTTPException(
+                403, f"a {caller.kind} credential may not {_verb(request.method)} this"
+            )
+        if json_body and request.method in ("POST", "PUT", "PATCH"):
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media != "application/json":
+                raise HTTPException(415, "send the body as Content-Type: application/json")
+        request.state.caller = caller
+        return caller
+
+    return require
+
+
+def _verb(method: str) -> str:
+    return "read" if method in ("GET", "HEAD") else "change"

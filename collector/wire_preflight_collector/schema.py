@@ -1,0 +1,326 @@
+"""What the collector accepts, as pydantic models: the report body and the enrolment body.
+
+The models type every field the collector reads (the fleet rules, drift, the page, the
+metrics); everything else a report carries is kept as it came but must still be plain,
+bounded JSON (`bounded_json`): finite numbers, 64-bit integers, valid Unicode, limited nesting.
+The models are published in /openapi.json, so a fuzzer generates real reports.
+"""
+
+import json
+import math
+from typing import Annotated, Any, Dict, List, Literal, Optional, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+from wire_preflight.model import FACTS_SCHEMA, REPORT_SCHEMA, STATUSES
+
+MAX_DEPTH = 32  # a report nests about 8 deep; evidence a few more
+MAX_STRING = 65536
+MAX_KEY = 256
+INT_RANGE = 2**63  # what SQLite and every JSON reader downstream hold exactly
+# Collector-clock bounds for a timestamp a client sends: 2001 to 2286.
+EPOCH_MIN, EPOCH_MAX = 1e9, 1e10
+
+
+class BodyError(ValueError):
+    """A body the collector refuses: 400 (not JSON) or 422 (not a report), one line."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON as RFC 8259 has it: no NaN or Infinity, valid UTF-8, nesting the parser survives."""
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise BodyError(400, f"the body is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    except RecursionError:
+        raise BodyError(400, "the body is not JSON: nested too deeply") from None
+    except ValueError as exc:  # json's errors, and int() past sys.get_int_max_str_digits
+        raise BodyError(400, f"the body is not JSON: {exc}") from None
+
+
+def bounded_json(value: Any, path: str = "", depth: int = 0) -> Any:
+    """Walk a parsed JSON value; ValueError names the first path that is not plain JSON."""
+    where = path or "the body"
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{where}: nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, f"{where} (a key)", MAX_KEY)
+            bounded_json(item, f"{path}.{key}" if path else key, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            bounded_json(item, f"{path}[{index}]", depth + 1)
+    elif isinstance(value, str):
+        _check_text(value, where, MAX_STRING)
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if not -INT_RANGE <= value < INT_RANGE:
+            raise ValueError(f"{where}: integer out of the 64-bit range")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: number is not finite")
+    else:
+        raise ValueError(f"{where}: {type(value).__name__} is not JSON")
+    return value
+
+
+def _check_text(text: str, where: str, limit: int) -> None:
+    if len(text) > limit:
+        raise ValueError(f"{where}: string longer than {limit} characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{where}: string is not valid Unicode (a lone surrogate)") from None
+
+
+JSON = Annotated[Any, AfterValidator(bounded_json)]
+Short = Annotated[str, StringConstraints(max_length=253)]
+Text = Annotated[str, StringConstraints(max_length=4096)]
+# Linux allows almost any bytes in a hostname; the collector keys hosts, URLs and the page on
+# it, so it takes what DNS and Kubernetes could ever accept, in any case (the `hostname` check
+# on the VM judges the stricter lowercase rule and tells the operator).
+Hostname = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=253, pattern=r"^[A-Za-z0-9_]([A-Za-z0-9._-]*[A-Za-z0-9_])?$"
+    ),
+]
+MachineId = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{32}$")]
+RoleName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")]
+Count = Annotated[int, Field(ge=0, lt=INT_RANGE)]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    # strict: "4" is not 4 and true is not 1; extra: facts carry more than the collector reads.
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class OsFacts(_Model):
+    id: Optional[Short] = None
+    version_id: Optional[Short] = None
+
+
+class CpuFacts(_Model):
+    logical_count: Optional[Count] = None
+
+
+class MemoryFacts(_Model):
+    total_bytes: Optional[Count] = None
+    installed_bytes: Optional[Count] = None
+
+
+class Disk(_Model):
+    path: Optional[Text] = None
+    total_bytes: Optional[Count] = None
+    free_bytes: Optional[Count] = None
+    mountpoint: Optional[Text] = None
+
+
+class Address(_Model):
+    address: Optional[Short] = None
+    scope: Optional[Short] = None
+    family: Optional[Short] = None
+    prefixlen: Optional[Annotated[int, Field(ge=0, le=128)]] = None
+    valid_lifetime: Optional[Number] = None
+    preferred_lifetime: Optional[Number] = None
+
+
+class Interface(_Model):
+    name: Optional[Short] = None
+    mac: Optional[Short] = None
+    link_type: Optional[Short] = None
+    addresses: List[Address] = Field(default_factory=list, max_length=1024)
+
+
+class Primary(_Model):
+    address: Optional[Short] = None
+    interface: Optional[Short] = None
+
+
+class NetworkFacts(_Model):
+    primary: Optional[Primary] = None
+    interfaces: List[Interface] = Field(default_factory=list, max_length=4096)
+
+
+class TimeFacts(_Model):
+    source: Optional[Short] = None
+    synchronized: Optional[bool] = None
+    status: Optional[Annotated[int, Field(ge=-(2**31), lt=2**31)]] = None
+    offset: Optional[Number] = None
+    maxerror_us: Optional[Number] = None
+
+
+class Facts(_Model):
+    schema_: Literal[FACTS_SCHEMA] = Field(alias="schema")  # type: ignore[valid-type]
+    hostname: Hostname
+    machine_id: Optional[MachineId] = None
+    product_uuid: Optional[Short] = None
+    os: Optional[OsFacts] = None
+    cpu: Optional[CpuFacts] = None
+    memory: Optional[MemoryFacts] = None
+    disks: Optional[List[Disk]] = Field(default=None, max_length=256)
+    network: Optional[NetworkFacts] = None
+    time: Optional[TimeFacts] = None
+
+
+class Check(_Model):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")]
+    role: Optional[Short] = None
+    status: Literal[STATUSES]  # type: ignore[valid-type]
+    observed: JSON = None
+    expected: JSON = None
+    message: Text = ""
+    remedy: Text = ""
+    source: Text = ""
+    evidence: Optional[Dict[str, JSON]] = None
+
+
+class Probe(_Model):
+    from_role: RoleName
+    to_role: RoleName
+    peer: Short
+    proto: Literal["tcp", "udp"]
+    port: Annotated[int, Field(ge=1, le=65535)]
+    state: Short
+    address: Optional[Short] = None
+
+
+class Reachability(_Model):
+    probes: List[Probe] = Field(max_length=4096)
+
+
+class ProfileRef(_Model):
+    name: Optional[Short] = None
+    path: Optional[Text] = None
+
+
+class Report(_Model):
+    """`POST /api/v1/reports`: what `wire-preflight check --json` prints, plus `sent_at`."""
+
+    schema_: Literal[REPORT_SCHEMA] = Field(alias="schema")  # type: ignore[valid-type]
+    report_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    ]
+    agent_version: Optional[Short] = None
+    generated_at: Optional[Annotated[str, StringConstraints(max_length=64)]] = None
+    sent_at: Optional[Annotated[float, Field(ge=EPOCH_MIN, le=EPOCH_MAX)]] = None
+    hostname: Hostname
+    roles: List[RoleName] = Field(max_length=32)
+    profile: Optional[ProfileRef] = None
+    physical_host: Optional[Hostname] = None
+    options: Optional[Dict[str, JSON]] = None
+    summary: Optional[Dict[str, JSON]] = None
+    checks: List[Check] = Field(max_length=1024)
+    reachability: Optional[Reachability] = None
+    facts: Facts
+
+
+class Enrollment(_Model):
+    """`POST /api/v1/enroll`: who the agent says it is; the key is bound to machine_id."""
+
+    machine_id: MachineId
+    hostname: Hostname
+    product_uuid: Optional[Short] = None
+
+
+class Clock(_Model):
+    offset_s: Optional[Number] = None
+    uncertainty_s: Optional[Number] = None
+    source: Optional[Short] = None
+    synchronized: Optional[bool] = None
+
+
+class StoredProbe(_Model):
+    from_role: Short
+    to_role: Short
+    peer: Short
+    proto: Short
+    port: int
+    state: Short
+
+
+class HostSummary(_Model):
+    """A stored host summary (fleet/summary.py) as the fleet rules read it. Rows written by
+    an older collector from reports it did not validate are checked against this on read."""
+
+    hostname: Short
+    machine_id: Optional[Short] = None
+    product_uuid: Optional[Short] = None
+    roles: List[Short]
+    physical_host: Optional[Short] = None
+    profile: Optional[Short] = None
+    report_id: Optional[Short] = None
+    generated_at: Optional[Short] = None
+    received_at: Optional[Number] = None
+    status: Literal["pass", "warn", "fail"]
+    failing: List[Short]
+    warnings: List[Short]
+    primary_address: Optional[Short] = None
+    addresses: List[Short]
+    macs: List[Short]
+    os: str
+    cpu: Optional[int] = None
+    memory_bytes: Optional[int] = None
+    clock: Clock
+    reachability: List[StoredProbe] = Field(default_factory=list)
+
+
+def readable_summary(data: Any) -> Optional[Dict[str, Any]]:
+    """The summary when the fleet rules can read it, else None."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        HostSummary.model_validate(data)
+    except ValidationError:
+        return None
+    return data
+
+
+def _path(location: tuple) -> str:
+    out = ""
+    for part in location:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + ("schema" if part == "schema_" else str(part))
+    return out or "the body"
+
+
+def first_error(exc: ValidationError, what: str) -> str:
+    """One line naming the field path, e.g. "report: field 'facts.cpu.logical_count': ..."."""
+    error = exc.errors(include_url=False, include_input=False)[0]
+    return "{}: field '{}': {}".format(what, _path(error["loc"]), error["msg"])
+
+
+Model = Union[type[Report], type[Enrollment]]
+
+
+def validate(model: Model, data: Any, what: str) -> Dict[str, Any]:
+    """The document as parsed, once it is plain bounded JSON and fits the model."""
+    if not isinstance(data, dict):
+        raise BodyError(422, f"{what} must be a JSON object")
+    try:
+        bounded_json(data)
+    except ValueError as exc:
+        raise BodyError(422, f"{what}: {exc}") from None
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        raise BodyError(422, first_error(exc, what)) from None
+    return data
