@@ -584,3 +584,59 @@ def test_secret_files_must_be_one_line_and_distinct(tmp_path):
             timeout=60,
         )
         assert done.returncode == 2 and words in done.stderr, done.stderr
+
+
+# -- fuzzing from the published schema --------------------------------------------------------
+
+
+def _schemathesis(url, secret, seconds, *extra):
+    import shutil
+    import sys
+
+    binary = shutil.which("schemathesis", path=os.path.dirname(sys.executable))
+    if binary is None:
+        pytest.skip("schemathesis is not installed (the test extra installs it on Python >= 3.10)")
+    return subprocess.run(
+        [
+            binary,
+            "run",
+            url + "/openapi.json",
+            "-H",
+            f"Authorization: Bearer {secret}",
+            "--checks",
+            "not_a_server_error",
+            "--phases",
+            "coverage,fuzzing",
+            "--max-examples",
+            "15",
+            "--max-time",
+            str(seconds),
+            "--seed",
+            "20261128",
+            "--no-shrink",
+            "--request-timeout",
+            "20",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+        timeout=400,
+        env=dict(os.environ, NO_COLOR="1", SCHEMATHESIS_HOOKS=""),
+    )
+
+
+def test_fuzzing_from_the_openapi_finds_no_server_error(collector, base_facts):
+    """schemathesis generates bodies from /openapi.json (the Report model included) for
+    every operation, as the admin, then enrolment bodies with the enroll secret."""
+    assert collector.post(_valid(base_facts)).status_code == 201
+    runs = [
+        _schemathesis(collector.url, TOKEN, 50),
+        _schemathesis(collector.url, ENROLL, 15, "--include-path", "/api/v1/enroll"),
+    ]
+    for done in runs:
+        assert done.returncode == 0, done.stdout[-4000:]
+        generated = [line for line in done.stdout.splitlines() if " generated, " in line]
+        assert generated and " 0 passed" not in generated[-1], done.stdout[-2000:]
+    log = collector.read_log()
+    assert "Traceback" not in log and " 500 " not in log, log[-3000:]
