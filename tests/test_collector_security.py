@@ -640,3 +640,76 @@ def test_fuzzing_from_the_openapi_finds_no_server_error(collector, base_facts):
         assert generated and " 0 passed" not in generated[-1], done.stdout[-2000:]
     log = collector.read_log()
     assert "Traceback" not in log and " 500 " not in log, log[-3000:]
+
+
+CHROMIUM = __import__("shutil").which("chromium") or __import__("shutil").which("chromium-browser")
+
+
+@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_a_page_on_another_origin_cannot_borrow_the_operators_browser(
+    collector, base_facts, tmp_path
+):
+    """Real headless Chromium opens an attacker's page (another origin: 127.0.0.2) that
+    submits forms to the collector with the admin's Basic credentials in the URL, as a
+    browser holding them would: accept a host's drift, and post a report as text/plain.
+    Chromium offers the credentials only after a Basic challenge; writes never give one, and
+    refuse Basic anyway."""
+    import functools
+    import threading
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    report = _valid(base_facts)
+    assert collector.post(report).status_code == 201
+    forged = json.dumps(make_report(base_facts, "intruder1", ["cassandra"], "s9"))
+    base = f"http://admin:{TOKEN}@127.0.0.1:{collector.port}"
+    www = tmp_path / "www"
+    www.mkdir()
+    pages = {
+        # Top-level navigations: Chromium keeps credentials in the URL for those only.
+        "accept.html": f'<form id="f" method="post" enctype="text/plain" '
+        f'action="{base}/api/v1/hosts/cassandra1/accept"><input name="x" value="y"></form>',
+        "report.html": f'<form id="f" method="post" enctype="text/plain" '
+        f'action="{base}/api/v1/reports"><input name=\'{forged[:-1]}, "pad": "\' value=\'"}}\'>'
+        "</form>",
+    }
+    for name, form in pages.items():
+        (www / name).write_text(
+            f"<html><body>{form}<script>document.getElementById('f').submit();</script>"
+            "</body></html>"
+        )
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(www))
+    attacker = HTTPServer(("127.0.0.2", 0), handler)
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    try:
+        for name in pages:
+            subprocess.run(
+                [
+                    CHROMIUM,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--user-data-dir=" + str(tmp_path / "chromium"),
+                    "--virtual-time-budget=8000",
+                    "--dump-dom",
+                    f"http://127.0.0.2:{attacker.server_address[1]}/{name}",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                timeout=120,
+                check=False,
+            )
+    finally:
+        attacker.shutdown()
+        attacker.server_close()
+    log = [line for line in collector.read_log().splitlines() if '"POST /api/v1/' in line]
+    accepts = [line for line in log if "/accept" in line]
+    posts = [line for line in log if "/api/v1/reports" in line]
+    assert accepts and posts, "Chromium did not submit the forms: the test proves nothing"
+    assert all(" 401 " in line for line in accepts + posts[1:]), log  # posts[0]: the setup
+    events = collector.get("/api/v1/drift?host=cassandra1&open=true").json()["events"]
+    assert events and all(e["open"] for e in events)  # nothing was accepted
+    assert collector.get("/api/v1/hosts/intruder1").status_code == 404
