@@ -1,7 +1,7 @@
 """Drift between two snapshots of a host: pure functions."""
 
 from conftest import GIB, make_report
-from wire_preflight.fleet.drift import compare, snapshot
+from wire_preflight.fleet.drift import compare, on_report, snapshot
 
 
 def kinds(events):
@@ -88,3 +88,18 @@ def test_container_bridges_coming_and_going_are_not_ip_drift(base_facts):
         }
     )
     assert compare(snapshot(one), snapshot(two)) == []
+
+
+def test_what_one_arriving_report_raises(base_facts):
+    """The collector's event rules, without a database: first report, a late one, a return."""
+    first = snapshot(make_report(base_facts, "cassandra1", ["cassandra"], "s1"))
+    [(kind, before, after, detail)] = on_report(None, first, newer=True)
+    assert (kind, before, after["roles"]) == ("new-host", None, ["cassandra"])
+    assert detail == "first report, roles cassandra"
+    grown = snapshot(make_report(base_facts, "cassandra1", ["cassandra", "kubernetes"], "s1"))
+    known = {"snapshot": first, "stale": False}
+    assert on_report(known, grown, newer=False) == []  # a late spooled report is history
+    assert [e[0] for e in on_report(known, grown, newer=True)] == ["role-changed"]
+    back = on_report({"snapshot": first, "stale": True}, first, newer=True)
+    assert [e[0] for e in back] == ["returned"]
+    assert on_report({"snapshot": None, "stale": False}, first, newer=True) == []

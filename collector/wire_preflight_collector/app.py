@@ -413,7 +413,7 @@ async def _read_document(request: Request, limit: int, model: Any, what: str) ->
     except asyncio.TimeoutError:
         raise HTTPException(408, f"the body took longer than {BODY_SECONDS:.0f} s") from None
     try:
-        return schema.validate(model, schema.parse_json(body), what)
+        return schema.validate(model, schema.parse_json(body), what, body)
     except schema.BodyError as exc:
         raise HTTPException(exc.status, str(exc)) from None
 

@@ -487,7 +487,7 @@ class Store:
         )
         out, problems = [], []
         for hostname, summary, last_seen, stale in rows:
-            host = readable_summary(_loads(summary))
+            host = readable_summary(summary)
             if host is None:
                 problems.append(
                     f"the stored summary of host {hostname!r} does not read back (written by an "
