@@ -294,7 +294,7 @@ def test_page_in_headless_chromium(collector, base_facts, tmp_path):
     dom = done.stdout
     assert "<title>wire-preflight: fleet FAIL</title>" in dom, done.stderr[-2000:]
     for name in ("cassandra1", "minio1", "elasticsearch1", "kubernetes1"):
-        assert f'<td class="hostname">{name}</td>' in dom
+        assert f'<td class="hostname"><a href="hosts/{name}">{name}</a></td>' in dom
     # the hostile text is text in a cell, not a script that ran
     assert '&lt;script&gt;document.title="owned"&lt;/script&gt;' in dom
     assert "owned</title>" not in dom

@@ -283,7 +283,19 @@ def create_app(settings: Settings) -> FastAPI:
         from wire_preflight_collector.page import render
 
         drift = store.events(open_only=True, limit=50)
-        return HTMLResponse(render(fleet_document(), drift, time.time()))
+        body = render(fleet_document(), drift, time.time(), settings.planned)
+        return _page(body)
+
+    @readers.get("/hosts/{hostname}", response_class=HTMLResponse)
+    def host_page(hostname: str) -> HTMLResponse:
+        from wire_preflight_collector.page import render_host
+
+        found = store.host(hostname)
+        if found is None:
+            raise HTTPException(404, f"no report from a host named {hostname!r}")
+        events = store.events(hostname=hostname, limit=100)
+        summary = store.host_summary(hostname)
+        return _page(render_host(hostname, found, summary, events, time.time()))
 
     @admins.post("/api/v1/hosts/{hostname}/accept")
     def accept(hostname: str) -> Dict[str, Any]:
@@ -342,6 +354,13 @@ def _publish_models(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = build  # type: ignore[method-assign]
+
+
+def _page(body: str) -> HTMLResponse:
+    from wire_preflight_collector.page import SCRIPT_HASH
+
+    policy = SECURITY_HEADERS["Content-Security-Policy"] + f"; script-src '{SCRIPT_HASH}'"
+    return HTMLResponse(body, headers={"Content-Security-Policy": policy})
 
 
 def _json(doc: Any) -> Response:

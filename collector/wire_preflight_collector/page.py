@@ -1,12 +1,56 @@
-"""The fleet page: one HTML document a person reads at a glance. Jinja2 escapes every value
-(hostnames and messages come from agents, so from the network)."""
+"""The fleet page and the host pages: what an operator must see first, at any width.
 
+Jinja2 escapes every value (hostnames, messages and observations come from agents, so from
+the network). The pages need no script but one, fixed, which reloads the page every minute
+and keeps the scroll position; the Content-Security-Policy allows that script by its hash.
+"""
+
+import base64
+import hashlib
 import os
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 _TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 _env = None
+
+REFRESH_SECONDS = 60
+# Inline, so the page is one response; allowed by hash, so no other script can run.
+RELOAD_SCRIPT = (
+    "(function(){var k='wp-scroll:'+location.pathname;"
+    "var y=sessionStorage.getItem(k);if(y!==null){window.scrollTo(0,+y);}"
+    "setTimeout(function(){sessionStorage.setItem(k,String(window.scrollY));"
+    f"location.reload();}},{REFRESH_SECONDS * 1000});}})();"
+)
+SCRIPT_HASH = "sha256-" + base64.b64encode(
+    hashlib.sha256(RELOAD_SCRIPT.encode("utf-8")).digest()
+).decode("ascii")
+
+# Findings by what they cost: losing data or quorum first, then identities and clocks, then a
+# host's own failures, then bookkeeping between the inventory and what reports.
+CONSEQUENCE = [
+    ("Quorum and capacity", ("physical-spread", "role-count", "etcd-odd")),
+    (
+        "Identities and clocks",
+        ("duplicate-identity", "identity-conflict", "foreign-report", "clock-offset", "clock-skew"),
+    ),
+    ("Hosts' own checks", ("host-checks", "reachability", "report-invalid")),
+    (
+        "Inventory bookkeeping",
+        ("inventory-missing", "inventory-unexpected", "inventory-role", "inventory-ip"),
+    ),
+]
+GROUP_AT = 3  # this many findings of one rule and status become one row naming the hosts
+# Only findings that are each about one host's own state are grouped: a quorum finding says
+# which server takes what down, and must keep saying it.
+GROUPABLE = {
+    "host-checks",
+    "report-invalid",
+    "inventory-missing",
+    "inventory-unexpected",
+    "inventory-role",
+    "inventory-ip",
+}
 
 
 def _environment() -> Any:
@@ -22,30 +66,191 @@ def _environment() -> Any:
     return _env
 
 
-def by_physical_server(hosts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def _rank(finding: Dict[str, Any]) -> Tuple[int, int, str]:
+    for index, (_, rules) in enumerate(CONSEQUENCE):
+        if finding["id"] in rules:
+            return (0 if finding["status"] == "fail" else 1, index, finding["id"])
+    return (0 if finding["status"] == "fail" else 1, len(CONSEQUENCE), finding["id"])
+
+
+def ranked_findings(findings: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Failures and warnings by consequence. Findings about one host each (inventory
+    bookkeeping, hosts' own checks), many of one rule, become one row naming the hosts;
+    findings about several hosts (a quorum a server takes down) each keep their row."""
+    problems = sorted(
+        (f for f in findings if f["status"] in ("fail", "warn")),
+        key=lambda f: (_rank(f), f["message"]),
+    )
+    per_host = {}  # type: Dict[Tuple[str, str], List[Dict[str, Any]]]
+    for finding in problems:
+        if len(finding["hosts"]) <= 1 and finding["id"] in GROUPABLE:
+            per_host.setdefault((finding["id"], finding["status"]), []).append(finding)
+    rows = []  # type: List[Dict[str, Any]]
+    grouped = set()  # type: set
+    for finding in problems:
+        key = (finding["id"], finding["status"])
+        members = per_host.get(key, [])
+        if len(members) < GROUP_AT or finding not in members:
+            rows.append(dict(finding, grouped=[]))
+            continue
+        if key in grouped:
+            continue
+        grouped.add(key)
+        hosts = sorted({h for m in members for h in m["hosts"]})
+        remedies = {m["remedy"] for m in members}
+        rows.append(
+            dict(
+                finding,
+                message=f"{len(members)} hosts",
+                hosts=hosts,
+                remedy=remedies.pop() if len(remedies) == 1 else "each host's own, below",
+                grouped=[
+                    m["message"] + (f" (fix: {m['remedy']})" if len(remedies) > 1 else "")
+                    for m in members
+                ],
+            )
+        )
+    for row in rows:
+        row["category"] = next((name for name, rules in CONSEQUENCE if row["id"] in rules), "Other")
+    return rows
+
+
+def _missing_hosts(findings: List[Dict[str, Any]]) -> List[str]:
+    return sorted({h for f in findings if f["id"] == "inventory-missing" for h in f["hosts"]})
+
+
+def _servers_breaking_quorum(doc: Dict[str, Any], planned: List[Dict[str, Any]]) -> List[str]:
+    where = {p["name"]: p.get("physical_host") for p in planned}
+    where.update({h["hostname"]: h.get("physical_host") for h in doc["hosts"]})
+    servers = set()
+    for finding in doc["findings"]:
+        if finding["id"] == "physical-spread" and finding["status"] == "fail":
+            placed = {where.get(h) for h in finding["hosts"]} - {None}
+            if len(placed) == 1:  # "losing server X takes ...": every host named sits on X
+                servers |= placed
+    return sorted(servers)
+
+
+def by_physical_server(
+    hosts: List[Dict[str, Any]], missing: List[Dict[str, Any]]
+) -> List[Dict[str, Any]]:
+    """The reporting hosts, and the planned ones that never reported, per physical server."""
     groups = {}  # type: Dict[str, List[Dict[str, Any]]]
     for host in hosts:
         groups.setdefault(host.get("physical_host") or "(not reported)", []).append(host)
+    for plan in missing:
+        groups.setdefault(plan.get("physical_host") or "(not in the inventory)", []).append(
+            {
+                "hostname": plan["name"],
+                "roles": plan.get("roles") or [],
+                "status": "missing",
+                "last_seen": None,
+                "stale": False,
+                "reporting": False,
+            }
+        )
     return [
         {"server": name, "hosts": sorted(members, key=lambda h: h["hostname"])}
         for name, members in sorted(groups.items())
     ]
 
 
-def render(doc: Dict[str, Any], drift: List[Dict[str, Any]], now: float) -> str:
-    template = _environment().get_template("fleet.html")
+def summary_band(doc: Dict[str, Any], missing: List[str], breaking: List[str]) -> Dict[str, Any]:
     hosts = doc["hosts"]
-    return template.render(
-        doc=doc,
-        servers=by_physical_server(hosts),
-        failing=[h for h in hosts if h.get("failing")],
-        problems=[f for f in doc["findings"] if f["status"] in ("fail", "warn")],
-        passed=sorted({f["id"] for f in doc["findings"] if f["status"] not in ("fail", "warn")}),
-        drift=drift,
-        generated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
-        ago=lambda seen: _ago(now - seen) if seen else "never",
-        cell=_cell_lookup(doc.get("reachability") or {}),
+    stale = [h for h in hosts if h.get("stale")]
+    return {
+        "verdict": doc["verdict"],
+        "counts": [
+            ("passing", sum(1 for h in hosts if h["status"] == "pass" and not h.get("stale"))),
+            ("warning", sum(1 for h in hosts if h["status"] == "warn" and not h.get("stale"))),
+            ("failing", sum(1 for h in hosts if h["status"] == "fail" and not h.get("stale"))),
+            ("stale", len(stale)),
+            ("never reported", len(missing)),
+        ],
+        "short_roles": [
+            r for r in doc["roles"] if r["reported"] < max(r["planned"], r.get("inventory") or 0)
+        ],
+        "breaking_servers": breaking,
+    }
+
+
+def render(
+    doc: Dict[str, Any],
+    drift: List[Dict[str, Any]],
+    now: float,
+    planned: Optional[List[Dict[str, Any]]] = None,
+) -> str:
+    planned = planned or []
+    missing_names = _missing_hosts(doc["findings"])
+    missing = [p for p in planned if p["name"] in missing_names]
+    rows = ranked_findings(doc["findings"])
+    failing_rules = {f["id"] for f in rows}
+    return (
+        _environment()
+        .get_template("fleet.html")
+        .render(
+            doc=doc,
+            band=summary_band(doc, missing_names, _servers_breaking_quorum(doc, planned)),
+            rows=rows,
+            servers=by_physical_server(doc["hosts"], missing),
+            failing=[h for h in doc["hosts"] if h.get("failing")],
+            passed=sorted(
+                {f["id"] for f in doc["findings"] if f["status"] == "pass"} - failing_rules
+            ),
+            drift=drift,
+            generated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
+            ago=lambda seen: _ago(now - seen) if seen else "never",
+            cell=_cell_lookup(doc.get("reachability") or {}),
+            script=RELOAD_SCRIPT,
+        )
     )
+
+
+def render_host(
+    hostname: str,
+    host: Dict[str, Any],
+    summary: Optional[Dict[str, Any]],
+    events: List[Dict[str, Any]],
+    now: float,
+) -> str:
+    latest = host.get("latest") or {}
+    checks = sorted(
+        latest.get("checks") or [],
+        key=lambda c: (
+            {"fail": 0, "error": 1, "warn": 2, "skip": 3, "pass": 4}.get(c["status"], 5),
+            c["id"],
+        ),
+    )
+    received = host["history"][0]["received_at"] if host.get("history") else None
+    return (
+        _environment()
+        .get_template("host.html")
+        .render(
+            hostname=hostname,
+            latest=latest,
+            summary=summary or {},
+            checks=checks,
+            history=host.get("history") or [],
+            stale=host.get("stale"),
+            received=received,
+            events=events,
+            show=_show,
+            ago=lambda seen: _ago(now - seen) if seen else "never",
+            when=lambda t: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t)) if t else "",
+            script=RELOAD_SCRIPT,
+        )
+    )
+
+
+def _show(value: Any) -> str:
+    """An observed or expected value as a person reads it."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_show(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_show(v) for v in value)
+    return str(value)
 
 
 def _cell_lookup(matrix: Dict[str, Any]) -> Any:

@@ -499,6 +499,21 @@ class Store:
             out.append(host)
         return out, problems
 
+    def host_summary(self, hostname: str) -> Optional[Dict[str, Any]]:
+        """The newest readable summary of a host, or None."""
+        from wire_preflight_collector.schema import readable_summary
+
+        row = (
+            self._connect()
+            .execute(
+                "SELECT summary FROM hosts WHERE hostname = ? "
+                "ORDER BY coalesce(observed_at, last_seen) DESC LIMIT 1",
+                (hostname,),
+            )
+            .fetchone()
+        )
+        return readable_summary(row[0]) if row else None
+
     def check_statuses(self) -> List[Tuple[str, float, Dict[str, str]]]:
         """(hostname, last_seen, {"check|role": status}) per host, for the metrics."""
         rows = (
