@@ -139,5 +139,7 @@ def missing_fact(context: Context, check_id: str, key: str, role: str) -> CheckR
         None,
         None,
         f"cannot read {key}: {reason}",
-        "run as root, or check that the host exposes it",
+        "run the agent on the live host for this check"
+        if context.facts.get("root")
+        else "run as root, or check that the host exposes it",
     )
