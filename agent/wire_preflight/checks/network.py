@@ -608,3 +608,132 @@ def check_ip_drift(context: Context) -> List[CheckResult]:
             evidence,
         )
     ]
+
+
+# -- host-firewall ------------------------------------------------------------------------------
+
+
+def _ports(rule: Dict[str, Any], proto: str) -> List[Tuple[int, int]]:
+    """A rule's `tcp`/`udp` list: ports (22) and ranges ("32768-65535")."""
+    out = []
+    for item in rule.get(proto) or []:
+        first, _, last = str(item).partition("-")
+        out.append((int(first), int(last or first)))
+    return out
+
+
+def _port_words(low: int, high: int, proto: str) -> str:
+    return f"{low}/{proto}" if low == high else f"{low}-{high}/{proto}"
+
+
+def check_host_firewall(context: Context) -> List[CheckResult]:
+    """A host firewall that would drop what the role must receive (UFW without the rules,
+    firewalld, an nftables or saved iptables input policy of drop)."""
+    from wire_preflight.facts.firewall import ufw_allows
+
+    source = context.source("host-firewall")
+    firewall = context.facts.get("firewall")
+    results = []
+    for role, _component, rule in context.rules("host-firewall"):
+        rule = rule if isinstance(rule, dict) else {"severity": rule}
+        severity = rule.get("severity", WARN)
+        if firewall is None:
+            reason = (context.facts.get("errors") or {}).get("firewall", "not in the facts")
+            results.append(
+                CheckResult(
+                    "host-firewall",
+                    role,
+                    ERROR,
+                    None,
+                    "no host firewall in the way",
+                    f"cannot read the firewall configuration: {reason}",
+                    "collect facts with this version of the agent",
+                    source,
+                )
+            )
+            continue
+        wanted = [(p, lo, hi) for p in ("tcp", "udp") for lo, hi in _ports(rule, p)]
+        expected = "no host firewall in the way of {}".format(
+            ", ".join(_port_words(lo, hi, p) for p, lo, hi in wanted) or "inbound traffic"
+        )
+        blockers = []  # type: List[str]
+        remedies = []  # type: List[str]
+        soft = []  # type: List[str]
+        ufw = firewall.get("ufw")
+        if ufw and ufw.get("enabled"):
+            if ufw.get("default_input") == "ACCEPT":
+                closed = []  # type: List[Tuple[str, int, int]]
+            else:
+                closed = [
+                    (p, lo, hi) for p, lo, hi in wanted if not ufw_allows(ufw["rules"], p, lo, hi)
+                ]
+            if closed:
+                blockers.append(
+                    "UFW is enabled and does not allow {}".format(
+                        ", ".join(_port_words(lo, hi, p) for p, lo, hi in closed)
+                    )
+                )
+                remedies.append(
+                    "ufw disable, or "
+                    + "; ".join(
+                        "ufw allow {}/{}".format(f"{lo}:{hi}" if lo != hi else lo, p)
+                        for p, lo, hi in closed
+                    )
+                )
+            else:
+                soft.append("UFW is enabled (its rules allow these ports)")
+        if (firewall.get("firewalld") or {}).get("enabled"):
+            blockers.append("firewalld is enabled")
+            remedies.append("systemctl disable --now firewalld")
+        nft = firewall.get("nftables") or {}
+        if nft.get("enabled") and nft.get("input_policy_drop"):
+            blockers.append("nftables starts with an input policy of drop ({})".format(nft["file"]))
+            remedies.append("open the ports in {} or systemctl disable nftables".format(nft["file"]))
+        saved = firewall.get("iptables_saved") or {}
+        if saved.get("input_policy_drop"):
+            blockers.append("saved iptables rules drop input by default ({})".format(saved["file"]))
+            remedies.append("open the ports in {}".format(saved["file"]))
+        evidence = {k: firewall.get(k) for k in ("ufw", "firewalld", "nftables", "iptables_saved")}
+        if blockers:
+            results.append(
+                CheckResult(
+                    "host-firewall",
+                    role,
+                    severity,
+                    "; ".join(blockers),
+                    expected,
+                    "; ".join(blockers + soft),
+                    "; ".join(remedies),
+                    source,
+                    evidence,
+                )
+            )
+        elif soft:
+            results.append(
+                CheckResult(
+                    "host-firewall",
+                    role,
+                    WARN,
+                    "; ".join(soft),
+                    expected,
+                    "; ".join(soft) + ", but the plan asks for no host firewall interference",
+                    "ufw disable, unless you keep its rules in step with the ports",
+                    source,
+                    evidence,
+                )
+            )
+        else:
+            results.append(
+                CheckResult(
+                    "host-firewall",
+                    role,
+                    PASS,
+                    "none enabled",
+                    expected,
+                    "no host firewall enabled (UFW, firewalld, nftables, saved iptables rules)",
+                    "",
+                    source,
+                    evidence,
+                )
+            )
+    return results

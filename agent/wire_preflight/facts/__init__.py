@@ -24,6 +24,7 @@ def collect(
     `services` the systemd units whose limits matter, `tool_names` the programs to look for."""
     from wire_preflight.facts import (
         disks,
+        firewall,
         limits,
         netconfig,
         network,
@@ -55,6 +56,7 @@ def collect(
         ("disks", lambda: disks.for_paths(sorted(set(disk_paths)))),
         ("network", network.collect),
         ("network_config", lambda: netconfig.collect(root)),
+        ("firewall", lambda: firewall.collect(root)),
         ("tunables", lambda: tunables.collect(root)),
         ("limits", lambda: limits.collect(services, root)),
         ("listeners", programs.listeners),
@@ -76,7 +78,15 @@ def _collect_tree(
     disk_paths: Iterable[str], services: Iterable[str], tool_names: Iterable[str], root: str
 ) -> Dict[str, Any]:
     """The facts of a captured tree (a mounted image, a support bundle): its files only."""
-    from wire_preflight.facts import limits, netconfig, resources, system, tunables, tree
+    from wire_preflight.facts import (
+        firewall,
+        limits,
+        netconfig,
+        resources,
+        system,
+        tree,
+        tunables,
+    )
 
     if not os.path.isdir(root):
         raise InputError(f"--root {root}: not a directory")
@@ -98,6 +108,7 @@ def _collect_tree(
         ("cpu", lambda: tree.cpu(root)),
         ("memory", lambda: resources.memory(root)),
         ("network_config", lambda: netconfig.collect(root)),
+        ("firewall", lambda: firewall.collect(root)),
         ("tunables", lambda: tunables.collect(root)),
         ("limits", lambda: limits.collect(services, root)),
         ("tools", lambda: tree.tools(tool_names, root)),
