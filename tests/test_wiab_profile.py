@@ -1,4 +1,4 @@
-"""The demo profile (Wire in a box) and the host-firewall check, on firewall files in the
+"""The wiab profile (Wire in a box, the demo installation) and the host-firewall check, on firewall files in the
 formats ufw, systemd and iptables-persistent write."""
 
 import pytest
@@ -39,8 +39,8 @@ def demo_facts(base, tmp_path, files):
     return facts
 
 
-def test_demo_profile_numbers_and_source():
-    profile = profiles.load("demo")
+def test_wiab_profile_numbers_and_source():
+    profile = profiles.load("wiab")
     assert profile.os_versions == ["24.04"]
     role = profile.role("wiab")
     assert role.cores == 16
@@ -52,7 +52,7 @@ def test_demo_profile_numbers_and_source():
 
 def test_demo_vm_without_a_firewall_passes(base_facts, tmp_path):
     facts = demo_facts(base_facts, tmp_path, {"/etc/hostname": "wiab\n"})
-    results = judge(facts, ["wiab"], profile="demo")
+    results = judge(facts, ["wiab"], profile="wiab")
     for check_id in ("os", "cpu", "memory", "disk", "ip-forward", "host-firewall"):
         assert one(results, check_id).status == PASS, one(results, check_id)
 
@@ -63,7 +63,7 @@ def test_demo_vm_too_small(base_facts, tmp_path):
     # A filesystem is judged with the profile's 5% allowance for its own overhead: what a
     # 200 GiB disk leaves passes, 190 GiB does not.
     facts["disks"][0]["total_bytes"] = 190 * GIB
-    results = judge(facts, ["wiab"], profile="demo")
+    results = judge(facts, ["wiab"], profile="wiab")
     assert one(results, "cpu").status == FAIL
     assert one(results, "memory").status == FAIL  # exactly 16 GiB is not more than 16 GiB
     assert one(results, "disk").status == FAIL
@@ -72,7 +72,7 @@ def test_demo_vm_too_small(base_facts, tmp_path):
 def test_ip_forward_off_fails_the_demo(base_facts, tmp_path):
     facts = demo_facts(base_facts, tmp_path, {})
     facts["tunables"]["net.ipv4.ip_forward"]["value"] = 0
-    assert one(judge(facts, ["wiab"], profile="demo"), "ip-forward").status == FAIL
+    assert one(judge(facts, ["wiab"], profile="wiab"), "ip-forward").status == FAIL
 
 
 def test_ufw_enabled_without_the_ports_fails_naming_them(base_facts, tmp_path):
@@ -85,7 +85,7 @@ def test_ufw_enabled_without_the_ports_fails_naming_them(base_facts, tmp_path):
             "/etc/ufw/user.rules": rules("allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in"),
         },
     )
-    result = one(judge(facts, ["wiab"], profile="demo"), "host-firewall")
+    result = one(judge(facts, ["wiab"], profile="wiab"), "host-firewall")
     assert result.status == FAIL
     assert "does not allow 80/tcp, 443/tcp, 3478/tcp, 3478/udp, 32768-65535/udp" in result.message
     assert "ufw allow 32768:65535/udp" in result.remedy
@@ -97,13 +97,13 @@ def test_ufw_enabled_with_every_port_allowed_warns(base_facts, tmp_path):
         tmp_path,
         {"/etc/ufw/ufw.conf": UFW_ON, "/etc/default/ufw": DEFAULT_DROP, "/etc/ufw/user.rules": ALL_OPEN},
     )
-    result = one(judge(facts, ["wiab"], profile="demo"), "host-firewall")
+    result = one(judge(facts, ["wiab"], profile="wiab"), "host-firewall")
     assert result.status == WARN and "allow these ports" in result.message
 
 
 def test_ufw_installed_but_disabled_passes(base_facts, tmp_path):
     facts = demo_facts(base_facts, tmp_path, {"/etc/ufw/ufw.conf": "ENABLED=no\n"})
-    assert one(judge(facts, ["wiab"], profile="demo"), "host-firewall").status == PASS
+    assert one(judge(facts, ["wiab"], profile="wiab"), "host-firewall").status == PASS
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_ufw_installed_but_disabled_passes(base_facts, tmp_path):
 )
 def test_other_host_firewalls(base_facts, tmp_path, files, words):
     facts = demo_facts(base_facts, tmp_path, files)
-    result = one(judge(facts, ["wiab"], profile="demo"), "host-firewall")
+    result = one(judge(facts, ["wiab"], profile="wiab"), "host-firewall")
     assert result.status == FAIL and words in result.message
 
 
