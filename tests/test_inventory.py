@@ -125,8 +125,9 @@ def roles_of(text, profile_name, name="hosts.ini", tmp_path=None):
 
 @pytest.mark.parametrize("profile_name", ["classic", "current"])
 def test_elasticsearch_master_only_host_is_elasticsearch(tmp_path, profile_name):
-    roles = roles_of("[elasticsearch_master]\nes1 ansible_host=192.168.1.5\n", profile_name,
-                     tmp_path=tmp_path)
+    roles = roles_of(
+        "[elasticsearch_master]\nes1 ansible_host=192.168.1.5\n", profile_name, tmp_path=tmp_path
+    )
     assert roles == {"es1": ["elasticsearch"]}
 
 

@@ -262,10 +262,18 @@ def test_networkd_dropin_and_bridge_port(tmp_path):
 def test_networkd_lease_by_ifindex(tmp_path):
     config = host(
         tmp_path,
-        {"/run/systemd/netif/leases/3": "# This is private data. Do not parse.\nADDRESS=10.0.2.15\n"},
+        {
+            "/run/systemd/netif/leases/3": (
+                "# This is private data. Do not parse.\nADDRESS=10.0.2.15\n"
+            )
+        },
     )
     assert config["interfaces"]["ens4"]["leases"] == [
-        {"client": "systemd-networkd", "address": "10.0.2.15", "file": "/run/systemd/netif/leases/3"}
+        {
+            "client": "systemd-networkd",
+            "address": "10.0.2.15",
+            "file": "/run/systemd/netif/leases/3",
+        }
     ]
 
 
@@ -403,7 +411,9 @@ def test_dhclient_newest_lease_across_files_not_last_file(tmp_path):
         tmp_path,
         {
             # Read first, but holds the newest lease.
-            "/var/lib/dhcp/dhclient.ens3.leases": lease("ens3", "192.168.1.30", "3 2026/11/25 10:00:00"),
+            "/var/lib/dhcp/dhclient.ens3.leases": lease(
+                "ens3", "192.168.1.30", "3 2026/11/25 10:00:00"
+            ),
             "/var/lib/dhcp/dhclient.leases": lease("ens3", "192.168.1.20", "1 2026/11/23 10:00:00")
             + lease("ens3", "192.168.1.21", "2 2026/11/24 10:00:00"),
         },
@@ -477,7 +487,9 @@ def test_netplan_takes_precedence_and_others_are_listed(tmp_path):
     config = host(
         tmp_path,
         {
-            "/etc/netplan/01.yaml": "network:\n  ethernets:\n    ens3: {addresses: [192.168.1.3/24]}\n",
+            "/etc/netplan/01.yaml": (
+                "network:\n  ethernets:\n    ens3: {addresses: [192.168.1.3/24]}\n"
+            ),
             "/etc/network/interfaces": "iface ens3 inet dhcp\n",
         },
     )

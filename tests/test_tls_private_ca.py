@@ -5,32 +5,80 @@ import shutil
 import subprocess
 
 import pytest
-from test_tls import DOMAIN, NOW, DAY, ca, make_ca, make_leaf, tls, write  # noqa: F401
 
+pytest.importorskip("cryptography", reason="the network extra (cryptography) is not installed")
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from test_tls import DAY, DOMAIN, NOW, make_ca, make_leaf, tls, write
 
 OPENSSL = shutil.which("openssl")
 NAME = "nginz-https." + DOMAIN
 
 
+@pytest.fixture(scope="module")
+def root():
+    return make_ca("wire-preflight private root")
+
+
 def openssl(*args, cwd):
-    subprocess.run([OPENSSL, *args], cwd=str(cwd), check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    subprocess.run(
+        [OPENSSL, *args], cwd=str(cwd), check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 @pytest.mark.skipif(OPENSSL is None, reason="needs the openssl command to make the CA")
 def test_ca_from_plain_openssl_req_x509_passes(tmp_path):
     # The CA as a how-to makes it: `openssl req -x509`, no keyUsage; the leaf signed with a SAN.
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-            "ca.pem", "-days", "30", "-subj", "/CN=Private CA", cwd=tmp_path)
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr",
-            "-subj", "/CN=" + NAME, cwd=tmp_path)
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=Private CA",
+        cwd=tmp_path,
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=" + NAME,
+        cwd=tmp_path,
+    )
     (tmp_path / "san.ext").write_text(f"subjectAltName=DNS:{NAME},DNS:*.{DOMAIN}\n")
-    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "leaf.pem", "-days", "30", "-extfile", "san.ext",
-            cwd=tmp_path)
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "30",
+        "-extfile",
+        "san.ext",
+        cwd=tmp_path,
+    )
     ca_cert = x509.load_pem_x509_certificate((tmp_path / "ca.pem").read_bytes())
     with pytest.raises(x509.ExtensionNotFound):
         ca_cert.extensions.get_extension_for_class(x509.KeyUsage)
@@ -74,10 +122,10 @@ def _intermediate(root):
     return key, cert
 
 
-def test_missing_intermediate_names_it(tmp_path, ca):
-    middle = _intermediate(ca)
+def test_missing_intermediate_names_it(tmp_path, root):
+    middle = _intermediate(root)
     _, leaf = make_leaf(middle)
-    ca_file = write(tmp_path, "ca.pem", ca[1])
+    ca_file = write(tmp_path, "ca.pem", root[1])
     _, alone = tls("--cert", write(tmp_path, "leaf.pem", leaf), "--ca", ca_file)
     assert alone["tls-chain"]["status"] == "fail"
     assert "intermediate is missing" in alone["tls-chain"]["remedy"]
@@ -87,7 +135,9 @@ def test_missing_intermediate_names_it(tmp_path, ca):
 
 def test_wrong_purpose_is_named(tmp_path, ca):
     _, leaf = make_leaf(ca, usages=(ExtendedKeyUsageOID.CLIENT_AUTH,))
-    _, checks = tls("--cert", write(tmp_path, "c.pem", leaf), "--ca", write(tmp_path, "ca.pem", ca[1]))
+    _, checks = tls(
+        "--cert", write(tmp_path, "c.pem", leaf), "--ca", write(tmp_path, "ca.pem", ca[1])
+    )
     chain = checks["tls-chain"]
     assert chain["status"] in ("fail", "skip")
     if chain["status"] == "fail":
@@ -96,7 +146,9 @@ def test_wrong_purpose_is_named(tmp_path, ca):
 
 def test_self_signed_leaf_is_named(tmp_path):
     own = make_ca(NAME)
-    _, checks = tls("--cert", write(tmp_path, "c.pem", own[1]), "--ca", write(tmp_path, "o.pem", make_ca()[1]))
+    _, checks = tls(
+        "--cert", write(tmp_path, "c.pem", own[1]), "--ca", write(tmp_path, "o.pem", make_ca()[1])
+    )
     chain = checks["tls-chain"]
     assert chain["status"] in ("fail", "skip")
     if chain["status"] == "fail" and OPENSSL:
@@ -124,5 +176,8 @@ def test_without_openssl_cryptography_applies_openssls_rules(tmp_path, monkeypat
 def test_openssl_reason_names_the_depth():
     from wire_preflight.facts.tls import openssl_reason
 
-    out = "CN = x\nerror 20 at 0 depth lookup: unable to get local issuer certificate\nerror leaf.pem: verification failed\n"
+    out = (
+        "CN = x\nerror 20 at 0 depth lookup: unable to get local issuer certificate\n"
+        "error leaf.pem: verification failed\n"
+    )
     assert openssl_reason(out) == "unable to get local issuer certificate (the certificate)"

@@ -1,5 +1,5 @@
-"""The wiab profile (Wire in a box, the demo installation) and the host-firewall check, on firewall files in the
-formats ufw, systemd and iptables-persistent write."""
+"""The wiab profile (Wire in a box, the demo installation) and the host-firewall check, on
+firewall files in the formats ufw, systemd and iptables-persistent write."""
 
 import pytest
 from conftest import GIB, judge, one, with_changes
@@ -14,7 +14,9 @@ DEFAULT_DROP = 'IPV6=yes\nDEFAULT_INPUT_POLICY="DROP"\nDEFAULT_OUTPUT_POLICY="AC
 
 def rules(*tuples):
     body = "".join(f"\n### tuple ### {t}\n-A ufw-user-input -j ACCEPT\n" for t in tuples)
-    return "*filter\n:ufw-user-input - [0:0]\n### RULES ###\n" + body + "\n### END RULES ###\nCOMMIT\n"
+    return (
+        "*filter\n:ufw-user-input - [0:0]\n### RULES ###\n" + body + "\n### END RULES ###\nCOMMIT\n"
+    )
 
 
 ALL_OPEN = rules(
@@ -95,7 +97,11 @@ def test_ufw_enabled_with_every_port_allowed_warns(base_facts, tmp_path):
     facts = demo_facts(
         base_facts,
         tmp_path,
-        {"/etc/ufw/ufw.conf": UFW_ON, "/etc/default/ufw": DEFAULT_DROP, "/etc/ufw/user.rules": ALL_OPEN},
+        {
+            "/etc/ufw/ufw.conf": UFW_ON,
+            "/etc/default/ufw": DEFAULT_DROP,
+            "/etc/ufw/user.rules": ALL_OPEN,
+        },
     )
     result = one(judge(facts, ["wiab"], profile="wiab"), "host-firewall")
     assert result.status == WARN and "allow these ports" in result.message
@@ -122,7 +128,11 @@ def test_ufw_installed_but_disabled_passes(base_facts, tmp_path):
             "nftables starts with an input policy of drop",
         ),
         (
-            {"/etc/iptables/rules.v4": "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\nCOMMIT\n"},
+            {
+                "/etc/iptables/rules.v4": (
+                    "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\nCOMMIT\n"
+                )
+            },
             "saved iptables rules drop input",
         ),
     ],

@@ -282,7 +282,8 @@ def configuration_only(context: Context, role: str) -> CheckResult:
         else:
             parts.append(f"{name}: no address configured ({where})")
     observed = "configuration only: " + ", ".join(
-        "{} {}".format(name, "DHCP" if method == "dhcp" else method) for name, method, _e in verdicts
+        "{} {}".format(name, "DHCP" if method == "dhcp" else method)
+        for name, method, _e in verdicts
     )
     return CheckResult(
         "ip-static",
@@ -688,7 +689,9 @@ def check_host_firewall(context: Context) -> List[CheckResult]:
         nft = firewall.get("nftables") or {}
         if nft.get("enabled") and nft.get("input_policy_drop"):
             blockers.append("nftables starts with an input policy of drop ({})".format(nft["file"]))
-            remedies.append("open the ports in {} or systemctl disable nftables".format(nft["file"]))
+            remedies.append(
+                "open the ports in {} or systemctl disable nftables".format(nft["file"])
+            )
         saved = firewall.get("iptables_saved") or {}
         if saved.get("input_policy_drop"):
             blockers.append("saved iptables rules drop input by default ({})".format(saved["file"]))

@@ -104,7 +104,7 @@ def judge(
                 chain_detail,
                 "a trusted chain",
                 "the chain is trusted" if chain else "the chain is not trusted: " + chain_detail,
-"" if chain else chain_remedy(chain_detail),
+                "" if chain else chain_remedy(chain_detail),
                 SOURCE,
             )
         )
@@ -117,14 +117,20 @@ def judge(
 # and what fixes each. The first that appears in the detail names the remedy.
 _CHAIN_CAUSES = [
     (
-        ("unable to get local issuer certificate", "unable to get issuer certificate",
-         "unable to verify the first certificate", "candidates exhausted"),
+        (
+            "unable to get local issuer certificate",
+            "unable to get issuer certificate",
+            "unable to verify the first certificate",
+            "candidates exhausted",
+        ),
         "an intermediate is missing or the issuing CA is not trusted: serve the full chain "
         "(leaf, then intermediates), and pass --ca with your private CA's certificate",
     ),
     (
-        ("self-signed certificate in certificate chain",
-         "self signed certificate in certificate chain"),
+        (
+            "self-signed certificate in certificate chain",
+            "self signed certificate in certificate chain",
+        ),
         "the chain ends in a root the trust store does not hold: pass --ca with that root, or "
         "add it to the clients' trust stores",
     ),

@@ -110,9 +110,11 @@ def _enabled(root: str, unit: str) -> bool:
 
 def _nftables(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     enabled = _enabled(root, "nftables")
-    text = files.read(root, NFTABLES_CONF, errors) if enabled and files.matching(
-        root, NFTABLES_CONF
-    ) else None
+    text = (
+        files.read(root, NFTABLES_CONF, errors)
+        if enabled and files.matching(root, NFTABLES_CONF)
+        else None
+    )
     drops = bool(text and re.search(r"hook\s+input\b[^;]*;\s*policy\s+drop", text))
     return {"enabled": enabled, "input_policy_drop": drops, "file": NFTABLES_CONF}
 

@@ -9,7 +9,7 @@ DHCP all the same.
 
 import os
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 from wire_preflight.facts import files, netmatch
 

@@ -11,7 +11,7 @@ A file that cannot be read or parsed is listed under `errors` with its path and 
 and the others still count.
 """
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from wire_preflight.facts import (
     dhclient,
@@ -122,10 +122,8 @@ def resolve(config: Dict[str, Any], link: Dict[str, Any]) -> Dict[str, Any]:
     for source, found in by_source.items():
         if not found:
             continue
-        if source == "networkmanager":
-            pick = networkmanager.best(found)
-        else:
-            pick = found[0]  # netplan: the first definition; networkd: first file by name
+        # netplan: the first definition; networkd: the first file by name.
+        pick = networkmanager.best(found) if source == "networkmanager" else found[0]
         if pick is not None:
             chosen[source] = pick
     applies = next((chosen[s] for s in PRECEDENCE if s in chosen), None)

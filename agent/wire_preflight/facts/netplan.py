@@ -190,9 +190,7 @@ def _by_name(entries: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
     """Entries bound to one name (by ID or set-name), as earlier agent versions reported them."""
     out = {}
     for entry in entries:
-        names = netmatch.names_only(entry) or (
-            [entry["set_name"]] if entry.get("set_name") else []
-        )
+        names = netmatch.names_only(entry) or ([entry["set_name"]] if entry.get("set_name") else [])
         for name in names:
             out.setdefault(
                 str(name),

@@ -131,7 +131,7 @@ def _ip(parser: configparser.ConfigParser, section: str) -> Dict[str, Any]:
 def _mac(value: Optional[str]) -> Optional[str]:
     if value and ";" in value:  # the old keyfile form: decimal bytes, ;-separated
         try:
-            value = ":".join("{:02x}".format(int(b)) for b in value.strip(";").split(";"))
+            value = ":".join(f"{int(b):02x}" for b in value.strip(";").split(";"))
         except ValueError:
             return None
     return normalize_mac(value)

@@ -161,7 +161,7 @@ def _openssl_verify(
             argv += ["-untrusted", untrusted]
         try:
             done = subprocess.run(
-                argv + [leaf],
+                [*argv, leaf],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 universal_newlines=True,
@@ -171,7 +171,7 @@ def _openssl_verify(
             return _cryptography_verify(chain, ca_path, hostname, f"openssl failed: {exc}")
     if done.returncode == 0:
         return True, f"OpenSSL verified the chain for {hostname} against {ca_path}"
-    return False, "{} (OpenSSL; trust anchors: {})".format(openssl_reason(done.stdout), ca_path)
+    return False, f"{openssl_reason(done.stdout)} (OpenSSL; trust anchors: {ca_path})"
 
 
 def openssl_reason(output: str) -> str:
