@@ -133,11 +133,10 @@ def test_missing_intermediate_names_it(tmp_path, root):
     assert full["tls-chain"]["status"] == "pass", full["tls-chain"]
 
 
-def test_wrong_purpose_is_named(tmp_path, ca):
-    _, leaf = make_leaf(ca, usages=(ExtendedKeyUsageOID.CLIENT_AUTH,))
-    _, checks = tls(
-        "--cert", write(tmp_path, "c.pem", leaf), "--ca", write(tmp_path, "ca.pem", ca[1])
-    )
+def test_wrong_purpose_is_named(tmp_path, root):
+    _, leaf = make_leaf(root, usages=(ExtendedKeyUsageOID.CLIENT_AUTH,))
+    ca_file = write(tmp_path, "ca.pem", root[1])
+    _, checks = tls("--cert", write(tmp_path, "c.pem", leaf), "--ca", ca_file)
     chain = checks["tls-chain"]
     assert chain["status"] in ("fail", "skip")
     if chain["status"] == "fail":
