@@ -505,3 +505,44 @@ def test_without_sys_the_configuration_names_the_interfaces(tmp_path):
     config = netconfig.collect(str(tmp_path))
     assert config["links"] == []
     assert config["interfaces"]["eth0"]["method"] == "dhcp"
+
+
+def test_nm_address_forms_one_per_key():
+    profile = networkmanager.parse_keyfile(
+        "[connection]\nid=w\ntype=802-3-ethernet\n[ipv4]\nmethod=manual\n"
+        "addresses1=192.168.0.5;24;192.168.0.1;\n"  # the oldest form: address;prefix;gateway
+        "address2=192.168.1.5/24;192.168.1.254\n"
+        "address3=192.168.2.5/24,192.168.2.1\n"
+    )
+    assert profile["addresses"] == ["192.168.0.5/24", "192.168.1.5/24", "192.168.2.5/24"]
+
+
+def test_nm_keyfile_without_connection_section_takes_its_type_from_its_settings():
+    profile = networkmanager.parse_keyfile("[802-3-ethernet]\n")
+    assert profile["type"] == "802-3-ethernet" and profile["match"] == {"type": ["ether"]}
+    assert profile["method"] == "dhcp"
+
+
+def test_netplan_empty_network_and_renamed_entry_without_sys(tmp_path):
+    write(
+        tmp_path,
+        {
+            "/etc/netplan/00-empty.yaml": "network:\n",
+            "/etc/netplan/01.yaml": (
+                "network:\n  ethernets:\n    mainif:\n"
+                "      match: {macaddress: 'de:ad:be:ef:ca:fe'}\n"
+                "      set-name: mainif\n      addresses: [10.3.0.5/23]\n"
+            ),
+        },
+    )
+    config = netconfig.collect(str(tmp_path))
+    assert config["errors"] == []
+    assert config["interfaces"]["mainif"]["method"] == "static"
+
+
+def test_networkd_permanent_mac_match():
+    entry = networkd.parse_network(
+        f"[Match]\nPermanentMACAddress={MAC3}\nName=ens3\n[Network]\nDHCP=ipv4\n", "/x"
+    )
+    assert netconfig.netmatch.matches(entry, {"name": "ens3", "mac": MAC3})
+    assert not netconfig.netmatch.matches(entry, {"name": "ens3", "mac": MAC4})

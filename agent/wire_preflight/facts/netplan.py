@@ -69,8 +69,8 @@ def load(text: str) -> Dict[str, Any]:
     if doc is None:
         return {}
     network = doc.get("network") if isinstance(doc, dict) else None
-    if network is None and isinstance(doc, dict) and not doc:
-        return {}
+    if network is None and isinstance(doc, dict) and (not doc or "network" in doc):
+        return {}  # an empty file, or `network:` with nothing under it
     if not isinstance(network, dict):
         raise ValueError("no 'network' mapping at the top")
     for kind in KINDS:
@@ -161,9 +161,11 @@ def applies(entry: Dict[str, Any], link: Dict[str, Any]) -> bool:
     match = dict(entry.get("match") or {})
     renamed = match.pop("set_name", None)
     if renamed and link.get("name") in renamed:
-        # Renamed by this very entry: the MAC (if any) still has to agree.
+        # Renamed by this very entry: the MAC (if any, and if known) still has to agree.
         macs = match.get("mac")
-        return not macs or netmatch.matches({"match": {"mac": macs}}, link)
+        if not macs or link.get("mac") is None:
+            return True
+        return netmatch.matches({"match": {"mac": macs}}, link)
     return netmatch.matches(dict(entry, match=match), link)
 
 

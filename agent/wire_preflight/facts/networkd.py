@@ -19,7 +19,14 @@ DIRS = (  # highest priority first
     "/lib/systemd/network",
 )
 LEASES = "/run/systemd/netif/leases"
-_MATCH_KEYS = {"Name": "name", "MACAddress": "mac", "Type": "type", "Driver": "driver"}
+_MATCH_KEYS = {
+    "Name": "name",
+    "MACAddress": "mac",
+    # The permanent MAC is the one the kernel shows unless something changed it.
+    "PermanentMACAddress": "mac",
+    "Type": "type",
+    "Driver": "driver",
+}
 _TRUE = ("yes", "true", "on", "1", "y", "t")
 
 

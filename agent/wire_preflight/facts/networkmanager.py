@@ -66,14 +66,17 @@ def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
         parser.read_string(text)
     except configparser.Error as exc:
         raise ValueError(f"not a valid keyfile: {str(exc).splitlines()[0]}") from None
-    if not parser.has_section("connection"):
-        raise ValueError("not a valid keyfile: no [connection] section")
+    if not parser.sections():
+        raise ValueError("not a valid keyfile: no sections")
 
     def get(section: str, key: str) -> Optional[str]:
         value = parser.get(section, key, fallback=None)
         return value.strip() if value is not None and value.strip() else None
 
-    kind = get("connection", "type")
+    # A keyfile may leave the type out; NetworkManager then takes it from the type's section.
+    kind = get("connection", "type") or next(
+        (section for section in _HARDWARE + _LEGACY_NAME if parser.has_section(section)), None
+    )
     name = get("connection", "interface-name")
     for section in _LEGACY_NAME:
         name = name or get(section, "interface-name")
@@ -114,12 +117,15 @@ def _ip(parser: configparser.ConfigParser, section: str) -> Dict[str, Any]:
     addresses = []
     if parser.has_section(section):
         for key, value in parser.items(section):
-            # address1=, addresses1=, address=, addresses=: "ADDR/PREFIX[,GATEWAY]", ;-separated
+            # One address per key (address1=, addresses1=, address=...): "ADDR/PREFIX,GATEWAY",
+            # or the older "ADDR;PREFIX;GATEWAY;" and "ADDR/PREFIX;GATEWAY".
             if re.match(r"^address(es)?\d*$", key):
-                for item in value.split(";"):
-                    item = item.split(",")[0].strip()
-                    if item:
-                        addresses.append(item)
+                fields = [f.strip() for f in re.split(r"[,;]", value)]
+                item = fields[0]
+                if item and "/" not in item and len(fields) > 1 and fields[1].isdigit():
+                    item = f"{item}/{fields[1]}"
+                if item:
+                    addresses.append(item)
     method = parser.get(section, "method", fallback="").strip()
     if not method:
         # The documented default is auto; a profile that lists addresses without a method is
