@@ -217,7 +217,8 @@ def test_networkd_dhcp_values(value, dhcp4, dhcp6):
 def test_networkd_addresses_in_network_and_address_sections():
     entry = networkd.parse_network(
         "[Match]\nName=ens3\n\n[Network]\nAddress=192.168.1.3/24\nGateway=192.168.1.1\n"
-        "# a comment\n[Address]\nAddress=192.168.1.4/24\n\n[Address]\nAddress=fd00::3/64\n",
+        "# a comment\nAddress=hogehoge\n[Address]\nAddress=192.168.1.4/24\n\n[Address]\n"
+        "Address=fd00::3/64\n",
         "/etc/systemd/network/10.network",
     )
     assert entry["addresses"] == ["192.168.1.3/24", "192.168.1.4/24", "fd00::3/64"]

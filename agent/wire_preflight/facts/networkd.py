@@ -129,6 +129,7 @@ def parse_network(text: str, path: str) -> Dict[str, Any]:
                 port_of = value
         elif section == "Address" and key == "Address" and value:
             addresses.append(value)
+    addresses = [a for a in addresses if _valid_address(a)]
     dhcp4 = dhcp in _TRUE or dhcp in ("ipv4", "both")
     dhcp6 = dhcp in _TRUE or dhcp in ("ipv6", "both")
     return netmatch.record(
@@ -143,6 +144,17 @@ def parse_network(text: str, path: str) -> Dict[str, Any]:
         addresses=addresses,
         port_of=port_of,
     )
+
+
+def _valid_address(text: str) -> bool:
+    # networkd ignores an Address= it cannot parse (and logs it); so does this reader.
+    import ipaddress
+
+    try:
+        ipaddress.ip_interface(text)
+    except ValueError:
+        return False
+    return True
 
 
 def leases(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
