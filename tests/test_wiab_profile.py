@@ -160,3 +160,18 @@ def test_ufw_rule_tuples():
     ]
     assert firewall.ufw_allows(parsed, "tcp", 22, 22)
     assert not firewall.ufw_allows(parsed, "udp", 53, 53)
+
+
+def test_wire_demo_inventory_group_maps_to_the_wiab_role(tmp_path):
+    from wire_preflight.fleet import inventory
+
+    path = tmp_path / "host.yml"
+    path.write_text(
+        "wiab:\n  hosts:\n    deploy_node:\n      ansible_host: example.com\n"
+        "      ansible_user: 'ubuntu'\n  vars:\n    target_domain: \"example.com\"\n"
+    )
+    profile = profiles.load("wiab")
+    hosts = inventory.planned_hosts(
+        inventory.load(str(path)), profile.inventory_groups, profile.etcd_group
+    )
+    assert [(h["name"], h["roles"]) for h in hosts] == [("deploy_node", ["wiab"])]
