@@ -111,3 +111,54 @@ def test_malformed_yaml(text, words, tmp_path):
 def test_missing_file():
     with pytest.raises(InputError, match="cannot read inventory"):
         inventory.load("/nonexistent/hosts.ini")
+
+
+def roles_of(text, profile_name, name="hosts.ini", tmp_path=None):
+    profile = profiles.load(profile_name)
+    path = tmp_path / name
+    path.write_text(text)
+    hosts = inventory.planned_hosts(
+        inventory.load(str(path)), profile.inventory_groups, profile.etcd_group
+    )
+    return {h["name"]: h["roles"] for h in hosts}
+
+
+@pytest.mark.parametrize("profile_name", ["classic", "current"])
+def test_elasticsearch_master_only_host_is_elasticsearch(tmp_path, profile_name):
+    roles = roles_of(
+        "[elasticsearch_master]\nes1 ansible_host=192.168.1.5\n", profile_name, tmp_path=tmp_path
+    )
+    assert roles == {"es1": ["elasticsearch"]}
+
+
+def test_current_profile_maps_rabbitmq_and_postgresql_groups(tmp_path):
+    roles = roles_of(
+        "[rabbitmq]\nrmq1\n[rmq-cluster]\nrmq2\n[postgresql_rw]\npg1\n[postgresql_ro]\npg2\npg3\n",
+        "current",
+        tmp_path=tmp_path,
+    )
+    assert roles == {
+        "rmq1": ["rabbitmq"],
+        "rmq2": ["rabbitmq"],
+        "pg1": ["postgresql"],
+        "pg2": ["postgresql"],
+        "pg3": ["postgresql"],
+    }
+
+
+@pytest.mark.parametrize("name", ["hosts.yaml", "inventory.yml"])
+def test_ini_saved_with_a_yaml_name_is_read_as_ini(tmp_path, name):
+    with open(fixture_path("inventory", "hosts.ini")) as handle:
+        text = handle.read()
+    roles = roles_of(text, "classic", name=name, tmp_path=tmp_path)
+    assert roles["cassandra1"] == ["cassandra"]
+    assert len(roles) == 15
+
+
+def test_neither_yaml_nor_ini_names_both_failures(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("[cassandra\nhost: [unclosed\n")
+    with pytest.raises(InputError) as failed:
+        inventory.load(str(path))
+    assert "not valid YAML" in str(failed.value)
+    assert "read as INI instead" in str(failed.value)

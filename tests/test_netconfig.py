@@ -14,10 +14,10 @@ def test_netplan_merges_files_and_follows_set_name(dhcp_tree):
     interfaces = dhcp_tree["netplan"]["interfaces"]
     assert interfaces["ens3"]["dhcp4"] is True
     assert interfaces["ens3"]["file"] == "/etc/netplan/50-cloud-init.yaml"
-    # 60-override.yaml comes later and wins for ens4.
+    # 60-override.yaml comes later: its scalars win, its addresses are appended (netplan(5)).
     assert interfaces["ens4"] == {
         "dhcp4": False,
-        "addresses": ["192.168.122.22/24"],
+        "addresses": ["192.168.122.21/24", "192.168.122.22/24"],
         "file": "/etc/netplan/60-override.yaml",
     }
     assert dhcp_tree["errors"] == []
@@ -63,9 +63,10 @@ def test_networkd_lease_keyed_by_ifindex(dhcp_tree):
 
 
 def test_networkmanager_methods(dhcp_tree):
-    nm = dhcp_tree["networkmanager"]
+    nm = {p["match"]["name"][0]: p for p in dhcp_tree["networkmanager"]["profiles"]}
     assert nm["ens5"]["ipv4_method"] == "auto"
     assert nm["ens6"]["ipv4_method"] == "manual"
+    assert nm["ens6"]["addresses"] == ["192.168.7.5/24"]
 
 
 def test_dhclient_keeps_the_newest_lease(dhcp_tree):

@@ -102,6 +102,13 @@ _CHECK_OPTIONS = [
         help="Judge a saved facts file (or saved report) instead of the live host.",
     ),
     click.option(
+        "--root",
+        default="/",
+        metavar="DIR",
+        help="Read the files of a captured tree (a mounted image, a support bundle) instead "
+        "of /; what only the live kernel can tell is reported missing.",
+    ),
+    click.option(
         "--physical-host",
         default=None,
         metavar="NAME",
@@ -169,6 +176,7 @@ def _evaluate(
     target_interface: Optional[str],
     k8s_cidrs: List[str],
     state_dir: Optional[str],
+    root: str = "/",
 ) -> Dict[str, Any]:
     """Collect (or load) facts, judge them, remember the addresses; return the report."""
     from wire_preflight import checks, profiles, report, requirements, state
@@ -191,6 +199,8 @@ def _evaluate(
         raise InputError("--ip and --interface name the same thing: give one of them")
     dirs = requirements.parse_data_dirs(list(data_dirs), roles)
     needs = requirements.needs_for(profile, roles, sft_users, dirs)
+    if facts_file and root != "/":
+        raise InputError("--facts and --root both say what to judge: give one of them")
     if facts_file:
         from wire_preflight.facts.load import load_facts
 
@@ -202,6 +212,7 @@ def _evaluate(
             ["/"] + [need.path for need in needs.disks],
             profiles.host_services(profile),
             profiles.host_tools(profile),
+            root=root,
         )
     # Reading every built-in profile costs time; only a release the profile does not name
     # needs them (to suggest the profile that fits).
@@ -413,15 +424,23 @@ def install_timer(cron: bool, root: str, config_path: str, no_enable: bool) -> i
     metavar="PATH",
     help="Also measure the filesystem of this directory (repeatable).",
 )
+@click.option(
+    "--root",
+    default="/",
+    metavar="DIR",
+    help="Read the files of a captured tree instead of /.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
-def facts(profile_name: Optional[str], data_dirs: List[str], as_json: bool) -> int:
+def facts(profile_name: Optional[str], data_dirs: List[str], root: str, as_json: bool) -> int:
     """Print a snapshot of this host: the facts every check is judged on."""
     from wire_preflight import profiles
     from wire_preflight.facts import collect
 
     profile = profiles.load(profile_name)
     paths = ["/"] + [role.data_dir for role in profile.roles.values()] + list(data_dirs)
-    snapshot = collect(paths, profiles.host_services(profile), profiles.host_tools(profile))
+    snapshot = collect(
+        paths, profiles.host_services(profile), profiles.host_tools(profile), root=root
+    )
     if as_json:
         _print_json(snapshot)
         return EXIT_OK

@@ -88,8 +88,12 @@ def write_atomically(path: str, text: str) -> None:
 
 
 def save(state_dir: str, facts: Dict[str, Any]) -> Tuple[bool, str]:
-    """(True, path) or (False, reason)."""
+    """(True, path) or (False, reason). A run that sees no primary address (no default
+    route, no `ip`, a captured tree) keeps what was remembered: a null address is not a
+    change of address, and remembering it would report one on the next normal run."""
     path = _file(state_dir, facts)
+    if not ((facts.get("network") or {}).get("primary") or {}).get("address"):
+        return True, path
     try:
         os.makedirs(state_dir, mode=0o755, exist_ok=True)
         write_atomically(path, json.dumps(snapshot(facts), indent=1))

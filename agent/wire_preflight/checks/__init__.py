@@ -3,7 +3,8 @@
 Where to find a check by its id:
     os, hostname                              -> checks/system.py
     cpu, memory, disk, minio-drive            -> checks/resources.py
-    ip-static, ip-range, ip-drift             -> checks/network.py
+    ip-static, ip-range, ip-drift,
+    host-firewall                             -> checks/network.py
     time-sync                                 -> checks/clock.py
     swap, vm-max-map-count, ip-forward,
     br-netfilter, thp, zone-reclaim           -> checks/kernel.py
@@ -78,6 +79,7 @@ def registry() -> List[Any]:
         ("ip-static", network.check_ip_static),
         ("ip-range", network.check_ip_range),
         ("ip-drift", network.check_ip_drift),
+        ("host-firewall", network.check_host_firewall),
         ("time-sync", clock.check_time_sync),
         ("swap", kernel.check_swap),
         ("vm-max-map-count", kernel.check_max_map_count),
@@ -139,5 +141,7 @@ def missing_fact(context: Context, check_id: str, key: str, role: str) -> CheckR
         None,
         None,
         f"cannot read {key}: {reason}",
-        "run as root, or check that the host exposes it",
+        "run the agent on the live host for this check"
+        if context.facts.get("root")
+        else "run as root, or check that the host exposes it",
     )

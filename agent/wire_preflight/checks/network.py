@@ -3,7 +3,7 @@
 import ipaddress
 from typing import Any, Dict, List, Optional, Tuple
 
-from wire_preflight.checks import Context, missing_fact, roles_label
+from wire_preflight.checks import Context, roles_label
 from wire_preflight.model import ERROR, FAIL, PASS, SKIP, WARN, CheckResult
 
 PLAN_QUOTE = (
@@ -105,7 +105,9 @@ def _first_global(iface: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 def check_ip_static(context: Context) -> List[CheckResult]:
     role = roles_label(context.needs.roles)
     if context.facts.get("network") is None:
-        return [missing_fact(context, "ip-static", "network", role)]
+        if context.facts.get("root"):
+            return [configuration_only(context, role)]
+        return [network_missing(context, "ip-static", role)]
     target = find_target(context)
     if target.problem:
         status = FAIL if target.chosen_by == "--ip" else ERROR
@@ -121,7 +123,7 @@ def check_ip_static(context: Context) -> List[CheckResult]:
                 STATIC_SOURCE,
             )
         ]
-    evidence, unreadable = dhcp_evidence(context.facts, target)
+    evidence, unreadable, applies = dhcp_evidence(context.facts, target)
     observed = f"{target.address} on {target.name}"
     details = {
         "address": target.address,
@@ -129,6 +131,7 @@ def check_ip_static(context: Context) -> List[CheckResult]:
         "chosen_by": target.chosen_by,
         "dhcp_evidence": evidence,
         "unreadable": unreadable,
+        "configuration": applies,
     }
     if evidence:
         return [
@@ -158,6 +161,13 @@ def check_ip_static(context: Context) -> List[CheckResult]:
                 details,
             )
         ]
+    how = (
+        "{} {} configures it {}".format(
+            _source_name(applies), applies["file"], _method_words(applies, target)
+        )
+        if applies
+        else f"no DHCP configuration for {target.name}"
+    )
     return [
         CheckResult(
             "ip-static",
@@ -165,7 +175,7 @@ def check_ip_static(context: Context) -> List[CheckResult]:
             PASS,
             observed,
             "a static address",
-            f"permanent in the kernel, no DHCP configuration for {target.name}",
+            f"permanent in the kernel; {how}",
             "",
             STATIC_SOURCE,
             details,
@@ -173,8 +183,139 @@ def check_ip_static(context: Context) -> List[CheckResult]:
     ]
 
 
-def dhcp_evidence(facts: Dict[str, Any], target: Target) -> Tuple[List[str], List[str]]:
-    """What says the address is leased ([evidence]), and which files could not be read."""
+_SOURCE_NAMES = {
+    "netplan": "netplan",
+    "networkd": "systemd-networkd",
+    "networkmanager": "NetworkManager",
+    "ifupdown": "ifupdown",
+}
+
+
+def _source_name(entry: Dict[str, Any]) -> str:
+    return _SOURCE_NAMES.get(entry.get("source") or "", str(entry.get("source")))
+
+
+def _method_words(entry: Dict[str, Any], target: Target) -> str:
+    family = (target.entry or {}).get("family") or "inet"
+    method = entry.get("method6" if family == "inet6" else "method")
+    if method == "static":
+        return "statically ({})".format(", ".join(entry.get("addresses") or []))
+    if method == "port":
+        return "as a port of {}".format(entry.get("port_of"))
+    return "with no address of its own"
+
+
+def network_missing(context: Context, check_id: str, role: str) -> CheckResult:
+    reason = (context.facts.get("errors") or {}).get("network", "not present in the facts")
+    if context.facts.get("root"):
+        remedy = "run the agent on the live host for this check"
+    elif "iproute2" in reason:
+        remedy = "install iproute2 (apt install iproute2), then run the check again"
+    else:
+        remedy = "check that `ip -j addr` works for this user"
+    return CheckResult(
+        check_id,
+        role,
+        ERROR,
+        None,
+        None,
+        f"cannot read the host's addresses: {reason}",
+        remedy,
+        STATIC_SOURCE,
+    )
+
+
+def configuration_only(context: Context, role: str) -> CheckResult:
+    """ip-static for a captured tree: no kernel view, so the configuration files alone say
+    whether each interface's address is static."""
+    from wire_preflight.facts import netconfig
+
+    config = context.facts.get("network_config") or {}
+    wanted = context.target_interface
+    verdicts = []  # type: List[Tuple[str, str, Dict[str, Any]]]
+    for link in netconfig.known_links(config, []):
+        if wanted and link["name"] != wanted:
+            continue
+        resolved = netconfig.resolve(config, link)
+        applies = resolved["applies"]
+        if applies is None or applies.get("loopback") or link.get("link_type") == "loopback":
+            continue
+        if link["name"] == "lo":
+            continue
+        verdicts.append((link["name"], applies["method"], applies))
+    unreadable = ["{}: {}".format(e.get("file"), e.get("error")) for e in config.get("errors", [])]
+    said = "judged from the configuration files alone (the captured tree has no live kernel)"
+    details = {
+        "root": context.facts.get("root"),
+        "interfaces": {name: netconfig_summary(entry) for name, _m, entry in verdicts},
+        "unreadable": unreadable,
+    }
+    if not verdicts:
+        problem = (
+            f"no configuration names {wanted}" if wanted else "no configuration names an interface"
+        )
+        if unreadable:
+            problem += "; unreadable: " + "; ".join(unreadable)
+        return CheckResult(
+            "ip-static",
+            role,
+            ERROR,
+            None,
+            "a static address",
+            f"{problem} ({said})",
+            "capture /etc/netplan, /etc/systemd/network, /etc/NetworkManager and "
+            "/etc/network too, or judge the live host",
+            STATIC_SOURCE,
+            details,
+        )
+    parts = []
+    dynamic = False
+    for name, method, entry in verdicts:
+        where = "{} {}".format(_source_name(entry), entry["file"])
+        if method == "dhcp":
+            dynamic = True
+            parts.append(f"{name}: DHCP ({where})")
+        elif method == "static":
+            parts.append("{}: static {} ({})".format(name, ", ".join(entry["addresses"]), where))
+        elif method == "port":
+            parts.append("{}: port of {} ({})".format(name, entry.get("port_of"), where))
+        else:
+            parts.append(f"{name}: no address configured ({where})")
+    observed = "configuration only: " + ", ".join(
+        "{} {}".format(name, "DHCP" if method == "dhcp" else method)
+        for name, method, _e in verdicts
+    )
+    return CheckResult(
+        "ip-static",
+        role,
+        WARN if dynamic else PASS,
+        observed,
+        "a static address",
+        "{}; {}".format("; ".join(parts), said),
+        "give each node interface a static address (netplan: dhcp4: false, addresses: [...])"
+        if dynamic
+        else "",
+        STATIC_SOURCE,
+        details,
+    )
+
+
+def netconfig_summary(entry: Dict[str, Any]) -> Dict[str, Any]:
+    return {
+        "source": entry.get("source"),
+        "file": entry.get("file"),
+        "method": entry.get("method"),
+        "addresses": entry.get("addresses"),
+    }
+
+
+def dhcp_evidence(
+    facts: Dict[str, Any], target: Target
+) -> Tuple[List[str], List[str], Optional[Dict[str, Any]]]:
+    """What says the address is leased ([evidence]), which files could not be read, and
+    the configuration that applies to the interface."""
+    from wire_preflight.facts import netconfig
+
     found = []
     entry, name = target.entry or {}, target.name
     if entry.get("valid_lifetime") is not None:
@@ -184,36 +325,54 @@ def dhcp_evidence(facts: Dict[str, Any], target: Target) -> Tuple[List[str], Lis
     elif entry.get("dynamic"):
         found.append("the kernel holds it as dynamic")
     config = facts.get("network_config") or {}
-    netplan = (config.get("netplan") or {}).get("interfaces", {}).get(name)
-    if netplan and netplan.get("dhcp4"):
-        found.append("netplan {} sets dhcp4: true for {}".format(netplan.get("file"), name))
-    index = str((target.interface or {}).get("index"))
-    lease = (config.get("networkd_leases") or {}).get(index)
-    if lease and lease.get("address") in (None, target.address):
-        found.append("systemd-networkd holds a DHCP lease for it ({})".format(lease.get("file")))
-    nm = (config.get("networkmanager") or {}).get(name)
-    if nm and nm.get("ipv4_method") == "auto":
-        found.append("NetworkManager {} has ipv4.method auto".format(nm.get("file")))
-    dhclient = (config.get("dhclient_leases") or {}).get(name)
-    if dhclient and dhclient.get("address") == target.address:
-        found.append(
-            "dhclient lease {} (expires {})".format(dhclient.get("file"), dhclient.get("expire"))
-        )
-    ifupdown = (config.get("ifupdown") or {}).get(name)
-    if ifupdown and ifupdown.get("method") == "dhcp":
-        found.append("{} has 'iface {} inet dhcp'".format(ifupdown.get("file"), name))
+    link = dict(target.interface or {"name": name})
+    kernel = [link] if target.interface else []
+    link = next((k for k in netconfig.known_links(config, kernel) if k["name"] == name), link)
+    resolved = netconfig.resolve(config, link)
+    applies = resolved["applies"]
+    family = entry.get("family") or ("inet6" if ":" in str(target.address) else "inet")
+    if applies and applies.get("method6" if family == "inet6" else "method") == "dhcp":
+        found.append(_dhcp_words(applies, name, family))
+    for lease in resolved["leases"]:
+        if lease.get("address") not in (None, target.address):
+            continue  # an old lease for another address says nothing about this one
+        if lease["client"] == "dhclient":
+            found.append(
+                "dhclient lease {} (expires {})".format(lease.get("file"), lease.get("expire"))
+            )
+        else:
+            found.append(
+                "{} holds a DHCP lease for it ({})".format(lease["client"], lease.get("file"))
+            )
     unreadable = ["{}: {}".format(e.get("file"), e.get("error")) for e in config.get("errors", [])]
     if facts.get("network_config") is None:
         unreadable.append((facts.get("errors") or {}).get("network_config", "not collected"))
-    return found, unreadable
+    return found, unreadable, applies
+
+
+def _dhcp_words(entry: Dict[str, Any], name: str, family: str) -> str:
+    source, where = entry["source"], entry["file"]
+    key = "dhcp6" if family == "inet6" else "dhcp4"
+    if source == "netplan":
+        selector = "" if entry["id"] == name else " (entry {})".format(entry["id"])
+        return f"netplan {where} sets {key}: true for {name}{selector}"
+    if source == "networkd":
+        return f"systemd-networkd {where} matches {name} and sets DHCP"
+    if source == "networkmanager":
+        return "NetworkManager {} (profile {}) has ipv4.method {}".format(
+            where, entry["id"], entry.get("ipv4_method") or "auto"
+        )
+    if entry.get("dhcp_hook"):
+        return "{} starts a DHCP client for {} ({})".format(where, name, entry["dhcp_hook"])
+    return f"{where} has 'iface {name} inet dhcp'"
 
 
 def netplan_remedy(facts: Dict[str, Any], target: Target) -> str:
     routes = (facts.get("network") or {}).get("default_routes") or []
     gateway = next((r.get("gateway") for r in routes if r.get("dev") == target.name), None)
     prefix = (target.entry or {}).get("prefixlen", 24)
-    config = facts.get("network_config") or {}
-    netplan = (config.get("netplan") or {}).get("interfaces", {}).get(target.name) or {}
+    _found, _unreadable, applies = dhcp_evidence(facts, target)
+    netplan = (applies or {}) if (applies or {}).get("source") == "netplan" else {}
     where = netplan.get("file") or "/etc/netplan/01-static.yaml"
     route = f", routes: [{{to: 0.0.0.0/0, via: {gateway}}}]" if gateway else ""
     return (
@@ -230,7 +389,7 @@ def netplan_remedy(facts: Dict[str, Any], target: Target) -> str:
 def check_ip_range(context: Context) -> List[CheckResult]:
     role = roles_label(context.needs.roles)
     if context.facts.get("network") is None:
-        return [missing_fact(context, "ip-range", "network", role)]
+        return [network_missing(context, "ip-range", role)]
     target = find_target(context)
     if not target.address:
         return [
@@ -323,6 +482,15 @@ def check_ip_range(context: Context) -> List[CheckResult]:
 # -- ip-drift -----------------------------------------------------------------------------------
 
 
+def target_problem(context: Context) -> str:
+    network = context.facts.get("network")
+    if context.facts.get("root"):
+        return "a captured tree has no live kernel to ask"
+    if network is None:
+        return (context.facts.get("errors") or {}).get("network", "no network facts")
+    return "no default route"
+
+
 def check_ip_drift(context: Context) -> List[CheckResult]:
     role = roles_label(context.needs.roles)
     source = STATIC_SOURCE
@@ -339,6 +507,26 @@ def check_ip_drift(context: Context) -> List[CheckResult]:
                 "unchanged since the last run",
                 f"cannot remember addresses: {context.state_error}",
                 "give --state-dir a writable directory",
+                source,
+            )
+        ]
+    if now is None:
+        before = ((previous or {}).get("primary") or {}).get("address")
+        why = target_problem(context)
+        kept = (
+            "still remembering {} from {}".format(before, previous.get("seen_at"))
+            if before and previous
+            else "nothing remembered"
+        )
+        return [
+            CheckResult(
+                "ip-drift",
+                role,
+                WARN,
+                None,
+                "unchanged since the last run",
+                f"cannot see the primary address this run ({why}); {kept}",
+                "run it where the default route and `ip` are available",
                 source,
             )
         ]
@@ -369,6 +557,22 @@ def check_ip_drift(context: Context) -> List[CheckResult]:
             )
         ]
     before = (previous.get("primary") or {}).get("address")
+    if before is None:
+        # An earlier agent remembered a run that saw no address; that was no address change.
+        return [
+            CheckResult(
+                "ip-drift",
+                role,
+                PASS,
+                now,
+                "unchanged since the last run",
+                "remembering {} (the run of {} saw no primary address)".format(
+                    now, previous.get("seen_at")
+                ),
+                "",
+                source,
+            )
+        ]
     evidence = {
         "before": previous.get("primary"),
         "after": primary or None,
@@ -405,3 +609,134 @@ def check_ip_drift(context: Context) -> List[CheckResult]:
             evidence,
         )
     ]
+
+
+# -- host-firewall ------------------------------------------------------------------------------
+
+
+def _ports(rule: Dict[str, Any], proto: str) -> List[Tuple[int, int]]:
+    """A rule's `tcp`/`udp` list: ports (22) and ranges ("32768-65535")."""
+    out = []
+    for item in rule.get(proto) or []:
+        first, _, last = str(item).partition("-")
+        out.append((int(first), int(last or first)))
+    return out
+
+
+def _port_words(low: int, high: int, proto: str) -> str:
+    return f"{low}/{proto}" if low == high else f"{low}-{high}/{proto}"
+
+
+def check_host_firewall(context: Context) -> List[CheckResult]:
+    """A host firewall that would drop what the role must receive (UFW without the rules,
+    firewalld, an nftables or saved iptables input policy of drop)."""
+    from wire_preflight.facts.firewall import ufw_allows
+
+    source = context.source("host-firewall")
+    firewall = context.facts.get("firewall")
+    results = []
+    for role, _component, rule in context.rules("host-firewall"):
+        rule = rule if isinstance(rule, dict) else {"severity": rule}
+        severity = rule.get("severity", WARN)
+        if firewall is None:
+            reason = (context.facts.get("errors") or {}).get("firewall", "not in the facts")
+            results.append(
+                CheckResult(
+                    "host-firewall",
+                    role,
+                    ERROR,
+                    None,
+                    "no host firewall in the way",
+                    f"cannot read the firewall configuration: {reason}",
+                    "collect facts with this version of the agent",
+                    source,
+                )
+            )
+            continue
+        wanted = [(p, lo, hi) for p in ("tcp", "udp") for lo, hi in _ports(rule, p)]
+        expected = "no host firewall in the way of {}".format(
+            ", ".join(_port_words(lo, hi, p) for p, lo, hi in wanted) or "inbound traffic"
+        )
+        blockers = []  # type: List[str]
+        remedies = []  # type: List[str]
+        soft = []  # type: List[str]
+        ufw = firewall.get("ufw")
+        if ufw and ufw.get("enabled"):
+            if ufw.get("default_input") == "ACCEPT":
+                closed = []  # type: List[Tuple[str, int, int]]
+            else:
+                closed = [
+                    (p, lo, hi) for p, lo, hi in wanted if not ufw_allows(ufw["rules"], p, lo, hi)
+                ]
+            if closed:
+                blockers.append(
+                    "UFW is enabled and does not allow {}".format(
+                        ", ".join(_port_words(lo, hi, p) for p, lo, hi in closed)
+                    )
+                )
+                remedies.append(
+                    "ufw disable, or "
+                    + "; ".join(
+                        "ufw allow {}/{}".format(f"{lo}:{hi}" if lo != hi else lo, p)
+                        for p, lo, hi in closed
+                    )
+                )
+            else:
+                soft.append("UFW is enabled (its rules allow these ports)")
+        if (firewall.get("firewalld") or {}).get("enabled"):
+            blockers.append("firewalld is enabled")
+            remedies.append("systemctl disable --now firewalld")
+        nft = firewall.get("nftables") or {}
+        if nft.get("enabled") and nft.get("input_policy_drop"):
+            blockers.append("nftables starts with an input policy of drop ({})".format(nft["file"]))
+            remedies.append(
+                "open the ports in {} or systemctl disable nftables".format(nft["file"])
+            )
+        saved = firewall.get("iptables_saved") or {}
+        if saved.get("input_policy_drop"):
+            blockers.append("saved iptables rules drop input by default ({})".format(saved["file"]))
+            remedies.append("open the ports in {}".format(saved["file"]))
+        evidence = {k: firewall.get(k) for k in ("ufw", "firewalld", "nftables", "iptables_saved")}
+        if blockers:
+            results.append(
+                CheckResult(
+                    "host-firewall",
+                    role,
+                    severity,
+                    "; ".join(blockers),
+                    expected,
+                    "; ".join(blockers + soft),
+                    "; ".join(remedies),
+                    source,
+                    evidence,
+                )
+            )
+        elif soft:
+            results.append(
+                CheckResult(
+                    "host-firewall",
+                    role,
+                    WARN,
+                    "; ".join(soft),
+                    expected,
+                    "; ".join(soft) + ", but the plan asks for no host firewall interference",
+                    "ufw disable, unless you keep its rules in step with the ports",
+                    source,
+                    evidence,
+                )
+            )
+        else:
+            results.append(
+                CheckResult(
+                    "host-firewall",
+                    role,
+                    PASS,
+                    "none enabled",
+                    expected,
+                    "no host firewall enabled (UFW, firewalld, nftables, saved iptables rules)",
+                    "",
+                    source,
+                    evidence,
+                )
+            )
+    return results

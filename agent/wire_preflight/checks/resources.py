@@ -150,14 +150,14 @@ def _judge_filesystem(context: Context, group: Dict[str, Any]) -> CheckResult:
     total, free = entry["total_bytes"], entry["free_bytes"]
     where = "{} on {} ({}, {})".format(
         ", ".join(group["paths"]),
-        entry.get("mountpoint"),
+        _mountpoint(entry),
         entry.get("device") or "no block device",
-        entry.get("fstype"),
+        _fstype(entry),
     )
     observed = "{} at {} ({}, {}), {} free".format(
         decimal(total),
-        entry.get("mountpoint"),
-        entry.get("fstype"),
+        _mountpoint(entry),
+        _fstype(entry),
         entry.get("device") or "no block device",
         decimal(free),
     )
@@ -171,7 +171,9 @@ def _judge_filesystem(context: Context, group: Dict[str, Any]) -> CheckResult:
             observed,
             expected,
             f"{where}: filesystem smaller than the {gb(want)} the plan asks",
-            "grow the disk under {} to at least {}".format(entry.get("mountpoint"), gb(want)),
+            "grow the disk under {} to at least {}".format(
+                entry.get("mountpoint") or entry.get("measured_path") or "it", gb(want)
+            ),
             _source(context),
             evidence,
         )
@@ -184,13 +186,25 @@ def _judge_filesystem(context: Context, group: Dict[str, Any]) -> CheckResult:
             observed,
             expected,
             f"{where}: less than {warn_fraction:.0%} free",
-            "free space or grow the filesystem at {}".format(entry.get("mountpoint")),
+            "free space or grow the filesystem at {}".format(
+                entry.get("mountpoint") or entry.get("measured_path") or "it"
+            ),
             _source(context),
             evidence,
         )
     return CheckResult(
         "disk", role, PASS, observed, expected, where, "", _source(context), evidence
     )
+
+
+# A minimal chroot or container has no mount table (/proc not mounted): say what is unknown
+# rather than print "None".
+def _mountpoint(entry: Dict[str, Any]) -> str:
+    return entry.get("mountpoint") or "an unknown mount point (no mount table: is /proc mounted?)"
+
+
+def _fstype(entry: Dict[str, Any]) -> str:
+    return entry.get("fstype") or "filesystem type unknown"
 
 
 def check_minio_drive(context: Context) -> List[CheckResult]:
@@ -223,7 +237,10 @@ def check_minio_drive(context: Context) -> List[CheckResult]:
             )
             continue
         observed = "{} on {} ({}, {})".format(
-            path, data.get("mountpoint"), data.get("fstype"), data.get("disk") or data.get("device")
+            path,
+            _mountpoint(data),
+            _fstype(data),
+            data.get("disk") or data.get("device") or "no block device",
         )
         evidence = {"data": data, "root": root}
         same_disk = (data.get("disk") or data.get("mountpoint")) == (

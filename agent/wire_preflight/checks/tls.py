@@ -104,16 +104,81 @@ def judge(
                 chain_detail,
                 "a trusted chain",
                 "the chain is trusted" if chain else "the chain is not trusted: " + chain_detail,
-                ""
-                if chain
-                else "serve the full chain (leaf, then intermediates) from a CA the "
-                "clients trust; pass --ca for a private CA",
+                "" if chain else chain_remedy(chain_detail),
                 SOURCE,
             )
         )
     if federation:
         results.append(_federation(cert, domain))
     return results
+
+
+# OpenSSL's verify reasons (X509_verify_cert_error_string; TLS clients report the same)
+# and what fixes each. The first that appears in the detail names the remedy.
+_CHAIN_CAUSES = [
+    (
+        (
+            "unable to get local issuer certificate",
+            "unable to get issuer certificate",
+            "unable to verify the first certificate",
+            "candidates exhausted",
+        ),
+        "an intermediate is missing or the issuing CA is not trusted: serve the full chain "
+        "(leaf, then intermediates), and pass --ca with your private CA's certificate",
+    ),
+    (
+        (
+            "self-signed certificate in certificate chain",
+            "self signed certificate in certificate chain",
+        ),
+        "the chain ends in a root the trust store does not hold: pass --ca with that root, or "
+        "add it to the clients' trust stores",
+    ),
+    (
+        ("self-signed certificate", "self signed certificate"),
+        "the certificate is self-signed: issue it from a CA (yours: pass --ca) and serve that",
+    ),
+    (("certificate has expired",), "renew the expired certificate named above"),
+    (("not yet valid",), "check the clock, or wait until the certificate's start date"),
+    (
+        ("hostname mismatch", "does not match", "no subjectAltName"),
+        "issue the certificate with the names tls-names lists in its subjectAltName",
+    ),
+    (
+        ("certificate purpose", "extended key usage", "keyusage", "key usage"),
+        "the leaf's extendedKeyUsage lacks serverAuth, or an issuer's keyUsage lacks "
+        "keyCertSign: reissue it with those usages",
+    ),
+    (
+        ("invalid ca certificate", "not a ca"),
+        "an issuer is not marked as a CA: reissue it with basicConstraints CA:TRUE",
+    ),
+    (
+        ("signature failure", "signature is invalid"),
+        "a signature does not verify: the chain is out of order or mixes certificates; serve "
+        "the leaf, then the intermediate that issued it, and so on",
+    ),
+    (
+        ("unhandled critical extension",),
+        "a certificate has a critical extension clients do not know: reissue it without",
+    ),
+    (
+        ("too weak", "key too small", "md too weak"),
+        "reissue with a stronger key or signature (RSA >= 2048 bits, SHA-256)",
+    ),
+    (("cannot load the trust anchors",), "pass --ca with a readable PEM file of the CA"),
+]
+
+
+def chain_remedy(detail: str) -> str:
+    lowered = detail.lower()
+    for needles, remedy in _CHAIN_CAUSES:
+        if any(n in lowered for n in needles):
+            return remedy
+    return (
+        "fix what the verifier names above; serve the full chain (leaf, then "
+        "intermediates) and pass --ca for a private CA"
+    )
 
 
 def _validity(cert: Dict[str, Any], now: datetime.datetime) -> CheckResult:

@@ -5,12 +5,13 @@ that cannot be read (a missing /sys entry, permission denied) leaves its reason 
 `errors` instead of raising, so the checks can say `error` with that reason.
 """
 
+import os
 import time
 from typing import Any, Callable, Dict, Iterable
 
 from wire_preflight import __version__
 from wire_preflight.facts import files
-from wire_preflight.model import FACTS_SCHEMA
+from wire_preflight.model import FACTS_SCHEMA, InputError
 
 
 def collect(
@@ -23,6 +24,7 @@ def collect(
     `services` the systemd units whose limits matter, `tool_names` the programs to look for."""
     from wire_preflight.facts import (
         disks,
+        firewall,
         limits,
         netconfig,
         network,
@@ -33,6 +35,8 @@ def collect(
         tunables,
     )
 
+    if root != "/":
+        return _collect_tree(disk_paths, services, tool_names, root)
     facts = {
         "schema": FACTS_SCHEMA,
         "agent_version": __version__,
@@ -52,6 +56,7 @@ def collect(
         ("disks", lambda: disks.for_paths(sorted(set(disk_paths)))),
         ("network", network.collect),
         ("network_config", lambda: netconfig.collect(root)),
+        ("firewall", lambda: firewall.collect(root)),
         ("tunables", lambda: tunables.collect(root)),
         ("limits", lambda: limits.collect(services, root)),
         ("listeners", programs.listeners),
@@ -60,6 +65,66 @@ def collect(
     ]
     for key, reader in areas:
         _collect_one(facts, errors, key, reader)
+    facts["errors"] = errors
+    return facts
+
+
+# What only the running kernel can tell: never taken from the machine running the command
+# when the facts are those of a captured tree.
+LIVE_ONLY = "only the live kernel can tell ({}); not read for a captured tree (--root)"
+
+
+def _collect_tree(
+    disk_paths: Iterable[str], services: Iterable[str], tool_names: Iterable[str], root: str
+) -> Dict[str, Any]:
+    """The facts of a captured tree (a mounted image, a support bundle): its files only."""
+    from wire_preflight.facts import (
+        firewall,
+        limits,
+        netconfig,
+        resources,
+        system,
+        tree,
+        tunables,
+    )
+
+    if not os.path.isdir(root):
+        raise InputError(f"--root {root}: not a directory")
+    facts = {
+        "schema": FACTS_SCHEMA,
+        "agent_version": __version__,
+        "collected_at": _utc_now(),
+        "collected_at_epoch": time.time(),
+        "root": os.path.abspath(root),
+    }  # type: Dict[str, Any]
+    errors = {}  # type: Dict[str, str]
+    areas = [
+        ("hostname", lambda: tree.hostname(root)),
+        ("machine_id", lambda: system.machine_id(root)),
+        ("product_uuid", lambda: system.product_uuid(root)),
+        ("virtualization", lambda: system.virtualization(root)),
+        ("kernel", lambda: tree.kernel(root)),
+        ("os", lambda: system.os_release(root)),
+        ("cpu", lambda: tree.cpu(root)),
+        ("memory", lambda: resources.memory(root)),
+        ("network_config", lambda: netconfig.collect(root)),
+        ("firewall", lambda: firewall.collect(root)),
+        ("tunables", lambda: tunables.collect(root)),
+        ("limits", lambda: limits.collect(services, root)),
+        ("tools", lambda: tree.tools(tool_names, root)),
+    ]
+    for key, reader in areas:
+        _collect_one(facts, errors, key, reader)
+    if facts.get("hostname") is None:
+        facts["hostname"] = facts.get("machine_id") or os.path.basename(os.path.abspath(root))
+    for key, what in (
+        ("network", "addresses and routes, iproute2's view"),
+        ("disks", "free space of mounted filesystems"),
+        ("listeners", "listening sockets"),
+        ("time", "clock synchronisation, adjtimex"),
+    ):
+        facts[key] = None
+        errors[key] = LIVE_ONLY.format(what)
     facts["errors"] = errors
     return facts
 

@@ -5,6 +5,7 @@ agent's budget, while the two `ip` calls take under 10 ms (bench/README.md). The
 the kernel's address flags (`dynamic`) and lifetimes, which psutil and netifaces drop.
 """
 
+import errno
 import json
 import subprocess
 from typing import Any, Dict, List, Optional
@@ -14,8 +15,13 @@ from wire_preflight.facts import programs
 INFINITE_LIFETIME = 4294967295  # the kernel's INFINITY_LIFE_TIME: a permanent address
 
 
+IP_MISSING = "iproute2's `ip` command is not installed (install it: apt install iproute2)"
+
+
 def collect() -> Dict[str, Any]:
-    ip = programs.which("ip") or "/sbin/ip"
+    ip = programs.which("ip")
+    if ip is None:
+        raise FileNotFoundError(errno.ENOENT, IP_MISSING)
     interfaces = parse_addresses(_ip_json(ip, ["addr", "show"]))
     try:
         routes = parse_routes(_ip_json(ip, ["route", "show", "default"]))

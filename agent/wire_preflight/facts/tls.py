@@ -113,26 +113,131 @@ def key_matches(cert: Any, key: Any) -> bool:
 def verify_chain(
     chain: List[Any], ca_file: Optional[str], hostname: str
 ) -> Tuple[Optional[bool], str]:
-    """(verified, detail). None when this cryptography cannot verify paths (before 42)."""
+    """(verified, detail): the chain judged as TLS clients judge it.
+
+    OpenSSL itself does it when its command is there (`openssl verify` with the sslserver
+    purpose and the host name, as a TLS client checks a server): a private CA made by plain
+    `openssl req -x509` (no keyUsage) or a certificate with a critical subjectAltName
+    verify, as they do for OpenSSL-based clients. Without the command, cryptography's path
+    validation (>= 42) with its extension policies relaxed to what OpenSSL enforces (>= 45).
+    None when neither can judge.
+    """
+    ca_path = (
+        ca_file or ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
+    )
+    from wire_preflight.facts import programs
+
+    openssl = programs.which("openssl")
+    if openssl:
+        return _openssl_verify(openssl, chain, ca_path, hostname)
+    return _cryptography_verify(chain, ca_path, hostname)
+
+
+def _pem(cert: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _openssl_verify(
+    openssl: str, chain: List[Any], ca_path: str, hostname: str
+) -> Tuple[Optional[bool], str]:
+    import os
+    import subprocess
+    import tempfile  # only the tls command pays for it
+
+    if not os.path.isfile(ca_path):
+        return False, f"cannot load the trust anchors from {ca_path}: no such file"
+    with tempfile.TemporaryDirectory(prefix="wire-preflight-tls-") as tmp:
+        leaf = os.path.join(tmp, "leaf.pem")
+        with open(leaf, "wb") as handle:
+            handle.write(_pem(chain[0]))
+        argv = [openssl, "verify", "-purpose", "sslserver", "-verify_hostname", hostname]
+        argv += ["-CAfile", ca_path]
+        if chain[1:]:
+            untrusted = os.path.join(tmp, "untrusted.pem")
+            with open(untrusted, "wb") as handle:
+                handle.write(b"".join(_pem(c) for c in chain[1:]))
+            argv += ["-untrusted", untrusted]
+        try:
+            done = subprocess.run(
+                [*argv, leaf],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                universal_newlines=True,
+                timeout=20,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            return _cryptography_verify(chain, ca_path, hostname, f"openssl failed: {exc}")
+    if done.returncode == 0:
+        return True, f"OpenSSL verified the chain for {hostname} against {ca_path}"
+    return False, f"{openssl_reason(done.stdout)} (OpenSSL; trust anchors: {ca_path})"
+
+
+def openssl_reason(output: str) -> str:
+    """`error 20 at 0 depth lookup: unable to get local issuer certificate` -> the reason and
+    the certificate it concerns (depth 0 is the leaf)."""
+    import re
+
+    found = re.search(r"error (\d+) at (\d+) depth lookup: ?(.*)", output)
+    if not found:
+        lines = [line for line in output.splitlines() if line.strip()]
+        return lines[-1].strip() if lines else "openssl verify failed"
+    _code, depth, reason = found.groups()
+    where = "the certificate" if depth == "0" else f"the chain's certificate at depth {depth}"
+    return f"{reason.strip()} ({where})"
+
+
+def _cryptography_verify(
+    chain: List[Any], ca_path: str, hostname: str, note: str = ""
+) -> Tuple[Optional[bool], str]:
     x509 = _x509()
     try:
         from cryptography.x509.verification import PolicyBuilder, Store
     except ImportError:
-        return None, "path verification needs cryptography >= 42 (Python >= 3.7); use --connect"
-    ca_path = (
-        ca_file or ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
-    )
+        return None, "path verification needs the openssl command or cryptography >= 42"
     try:
         with open(ca_path, "rb") as handle:
             anchors = x509.load_pem_x509_certificates(handle.read())
     except (OSError, ValueError) as exc:
         return False, f"cannot load the trust anchors from {ca_path}: {exc}"
-    verifier = PolicyBuilder().store(Store(anchors)).build_server_verifier(x509.DNSName(hostname))
+    builder = PolicyBuilder().store(Store(anchors))
+    try:
+        from cryptography.x509.verification import ExtensionPolicy
+
+        # The Web PKI profile rejects what OpenSSL and its clients accept (a CA without
+        # keyUsage, a critical SAN): keep only the rules OpenSSL enforces (CA:TRUE issuers).
+        builder = builder.extension_policies(
+            ca_policy=ExtensionPolicy.permit_all().require_present(
+                x509.BasicConstraints, _agnostic(), _is_ca
+            ),
+            # cryptography verifies server names against the SAN only, so it must be there
+            # (as browsers require); critical or not.
+            ee_policy=ExtensionPolicy.permit_all().require_present(
+                x509.SubjectAlternativeName, _agnostic(), None
+            ),
+        )
+        relaxed = " (cryptography, OpenSSL's rules)"
+    except (ImportError, AttributeError):
+        relaxed = " (cryptography's Web PKI rules; install openssl for OpenSSL's)"
+    verifier = builder.build_server_verifier(x509.DNSName(hostname))
+    suffix = f"{relaxed}; trust anchors: {ca_path}" + (f"; {note}" if note else "")
     try:
         verifier.verify(chain[0], chain[1:])
     except Exception as exc:
-        return False, f"{exc} (trust anchors: {ca_path})"
-    return True, f"verifies for {hostname} against {ca_path}"
+        return False, f"{exc}{suffix}"
+    return True, f"verifies for {hostname}{suffix}"
+
+
+def _agnostic() -> Any:
+    from cryptography.x509.verification import Criticality
+
+    return Criticality.AGNOSTIC
+
+
+def _is_ca(_policy: Any, _cert: Any, constraints: Any) -> None:
+    if constraints is None or not constraints.ca:
+        raise ValueError("an issuer is not a CA (basicConstraints CA:TRUE)")
 
 
 def fetch(endpoint: str, server_name: str, ca_file: Optional[str]) -> Dict[str, Any]:

@@ -79,8 +79,18 @@ def load(path: str) -> Inventory:
         raise InputError(f"cannot read inventory {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise InputError(f"inventory {path} is not UTF-8 text: {exc}") from None
-    if path.endswith((".yml", ".yaml")) or _looks_like_yaml(text):
-        return parse_yaml(text, path)
+    if path.endswith((".yml", ".yaml", ".json")) or _looks_like_yaml(text):
+        # Ansible tries its inventory plugins in turn (yaml, then ini): a file the yaml
+        # plugin refuses is read as INI, whatever its name says.
+        try:
+            return parse_yaml(text, path)
+        except InputError as yaml_error:
+            try:
+                return parse_ini(text, path)
+            except InputError as ini_error:
+                raise InputError(
+                    f"{yaml_error}; read as INI instead (as ansible does): {ini_error}"
+                ) from None
     return parse_ini(text, path)
 
 

@@ -1,0 +1,201 @@
+"""netplan: its YAML files merged as `netplan generate` merges them, one record per device.
+
+Files: /lib/netplan, /etc/netplan and /run/netplan (*.yaml). A file shadows a file of the
+same name in a lower directory (/run over /etc over /lib); the survivors are read in lexical
+order of their names, each one adding to what came before: mappings merge key by key,
+sequences are appended, a scalar given later replaces the earlier one, and a key a later file
+leaves out keeps its earlier value (netplan(5), netplan-generate(8)).
+"""
+
+import os
+from typing import Any, Dict, List
+
+from wire_preflight.facts import files, netmatch
+
+DIRS = ("/lib/netplan", "/etc/netplan", "/run/netplan")
+# Every device section of netplan(5). Physical ones (ethernets, wifis, modems) may select
+# their interface with `match:`; the others create a device named by their ID.
+PHYSICAL = ("ethernets", "wifis", "modems")
+VIRTUAL = (
+    "bonds",
+    "bridges",
+    "vlans",
+    "tunnels",
+    "vrfs",
+    "dummy-devices",
+    "virtual-ethernets",
+)
+KINDS = PHYSICAL + VIRTUAL + ("nm-devices",)
+
+
+def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
+    by_name = {}  # type: Dict[str, str]
+    for directory in DIRS:  # later directories shadow earlier ones
+        for path in files.matching(root, directory + "/*.yaml"):
+            by_name[os.path.basename(path)] = path
+    ordered = [by_name[name] for name in sorted(by_name)]
+    merged = {}  # type: Dict[str, Any]
+    origin = {}  # type: Dict[str, List[str]]  # "kind/id" -> files that define it
+    for path in ordered:
+        text = files.read(root, path, errors)
+        if text is None:
+            continue
+        try:
+            network = load(text)
+        except ValueError as exc:
+            errors.append({"file": path, "error": str(exc)})
+            continue
+        for kind in KINDS:
+            for ident in network.get(kind) or {}:
+                origin.setdefault(f"{kind}/{ident}", []).append(path)
+        merge(merged, network)
+    entries = records(merged, origin)
+    return {
+        "files": ordered,
+        "renderer": merged.get("renderer"),
+        "entries": entries,
+        "interfaces": _by_name(entries),
+    }
+
+
+def load(text: str) -> Dict[str, Any]:
+    """The `network:` mapping of one file ({} for an empty file); ValueError if malformed."""
+    import yaml  # lazy: only hosts with netplan files pay for it
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError("not valid YAML: {}".format(str(exc).replace("\n", " "))) from None
+    if doc is None:
+        return {}
+    network = doc.get("network") if isinstance(doc, dict) else None
+    if network is None and isinstance(doc, dict) and (not doc or "network" in doc):
+        return {}  # an empty file, or `network:` with nothing under it
+    if not isinstance(network, dict):
+        raise ValueError("no 'network' mapping at the top")
+    for kind in KINDS:
+        section = network.get(kind)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise ValueError(f"'network.{kind}' must be a mapping")
+        for ident, settings in section.items():
+            if settings is not None and not isinstance(settings, dict):
+                raise ValueError(f"'network.{kind}.{ident}' must be a mapping")
+    return network
+
+
+def merge(into: Dict[str, Any], later: Dict[str, Any]) -> None:
+    for key, value in later.items():
+        before = into.get(key)
+        if isinstance(before, dict) and isinstance(value, dict):
+            merge(before, value)
+        elif isinstance(before, list) and isinstance(value, list):
+            into[key] = before + value
+        elif value is None and key in into:
+            continue  # `ens3:` with nothing under it adds nothing
+        else:
+            into[key] = _copy(value)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def records(network: Dict[str, Any], origin: Dict[str, List[str]]) -> List[Dict[str, Any]]:
+    ports = {}  # type: Dict[str, str]  # member ID -> bond/bridge ID
+    for kind in ("bonds", "bridges"):
+        for ident, settings in (network.get(kind) or {}).items():
+            for member in (settings or {}).get("interfaces") or []:
+                ports[str(member)] = str(ident)
+    out = []
+    for kind in KINDS:
+        for ident, settings in (network.get(kind) or {}).items():
+            settings = settings or {}
+            ident = str(ident)
+            where = origin.get(f"{kind}/{ident}") or [""]
+            out.append(
+                netmatch.record(
+                    "netplan",
+                    where[-1],
+                    ident,
+                    files=where,
+                    kind=kind,
+                    match=_match(kind, ident, settings),
+                    set_name=settings.get("set-name"),
+                    dhcp4=truthy(settings.get("dhcp4")),
+                    dhcp6=truthy(settings.get("dhcp6")),
+                    addresses=_addresses(settings.get("addresses")),
+                    port_of=ports.get(ident),
+                    renderer=settings.get("renderer")
+                    or (network.get(kind) or {}).get("renderer")
+                    or network.get("renderer"),
+                )
+            )
+    return out
+
+
+def _match(kind: str, ident: str, settings: Dict[str, Any]) -> Dict[str, List[str]]:
+    match = settings.get("match")
+    if kind not in PHYSICAL or not isinstance(match, dict):
+        return {"name": [ident]}
+    out = {}
+    if match.get("name") is not None:
+        out["name"] = [str(match["name"])]  # a shell glob, as fnmatch(3) reads it
+    if match.get("macaddress") is not None:
+        out["mac"] = [str(match["macaddress"])]
+    driver = match.get("driver")
+    if driver is not None:
+        out["driver"] = [str(d) for d in driver] if isinstance(driver, list) else [str(driver)]
+    # With set-name the kernel shows the new name: that name selects it too.
+    if settings.get("set-name") and "name" not in out:
+        out["set_name"] = [str(settings["set-name"])]
+    return out
+
+
+def applies(entry: Dict[str, Any], link: Dict[str, Any]) -> bool:
+    match = dict(entry.get("match") or {})
+    renamed = match.pop("set_name", None)
+    if renamed and link.get("name") in renamed:
+        # Renamed by this very entry: the MAC (if any, and if known) still has to agree.
+        macs = match.get("mac")
+        if not macs or link.get("mac") is None:
+            return True
+        return netmatch.matches({"match": {"mac": macs}}, link)
+    return netmatch.matches(dict(entry, match=match), link)
+
+
+def _addresses(value: Any) -> List[str]:
+    # A sequence of "addr/prefix" strings, or of one-key mappings {addr/prefix: {lifetime, label}}.
+    out = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict):
+            out.extend(str(k) for k in item)
+        else:
+            out.append(str(item))
+    return out
+
+
+def truthy(value: Any) -> bool:
+    # YAML 1.1 already turns yes/no/true/false/on/off into booleans; netplan also takes the
+    # strings y/n and quoted forms.
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "y", "1")
+    return bool(value)
+
+
+def _by_name(entries: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """Entries bound to one name (by ID or set-name), as earlier agent versions reported them."""
+    out = {}
+    for entry in entries:
+        names = netmatch.names_only(entry) or ([entry["set_name"]] if entry.get("set_name") else [])
+        for name in names:
+            out.setdefault(
+                str(name),
+                {"dhcp4": entry["dhcp4"], "addresses": entry["addresses"], "file": entry["file"]},
+            )
+    return out

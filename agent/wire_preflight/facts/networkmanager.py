@@ -1,0 +1,186 @@
+"""NetworkManager: keyfile profiles (nm-settings-keyfile(5)) and its DHCP lease files.
+
+Profiles live in /usr/lib, /etc and /run NetworkManager/system-connections; a profile in /run
+replaces one with the same UUID in /etc, which replaces one in /usr/lib. A profile binds to
+its device by `connection.interface-name` (older bridge/bond/vlan profiles keep it as
+`interface-name` in their own section), by the hardware section's `mac-address`, or, with
+neither, to any device of its type. A bridge/bond/team port (`master=`/`controller=`) has no
+IP configuration of its own. Unset `ipv4.method` means NetworkManager's default, `auto`.
+"""
+
+import configparser
+import os
+import re
+from typing import Any, Dict, List, Optional
+
+from wire_preflight.facts import dhclient, files, netmatch, networkd
+from wire_preflight.facts.links import normalize_mac
+
+DIRS = (  # lowest priority first
+    "/usr/lib/NetworkManager/system-connections",
+    "/etc/NetworkManager/system-connections",
+    "/run/NetworkManager/system-connections",
+)
+LEASE_DIR = "/var/lib/NetworkManager"
+# Files NetworkManager's keyfile plugin skips: editor and package-manager leftovers.
+_IGNORED = re.compile(r"(^\.|~$|\.(bak|orig|rej|swp|tmp|dpkg-[a-z]+|rpm[a-z]+|pacsave|pacnew)$)")
+_HARDWARE = ("ethernet", "802-3-ethernet", "wifi", "802-11-wireless", "infiniband")
+_LEGACY_NAME = ("bridge", "bond", "vlan", "team", "infiniband")
+_TYPES = {  # connection.type -> the link type it can bind to when bound to no name or MAC
+    "ethernet": "ether",
+    "802-3-ethernet": "ether",
+    "wifi": "wlan",
+    "802-11-wireless": "wlan",
+}
+
+
+def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
+    by_uuid = {}  # type: Dict[str, Dict[str, Any]]
+    order = []  # type: List[str]
+    for directory in DIRS:
+        for path in files.matching(root, directory + "/*"):
+            if _IGNORED.search(os.path.basename(path)) or os.path.isdir(files.under(root, path)):
+                continue
+            text = files.read(root, path, errors)
+            if text is None:
+                continue
+            try:
+                profile = parse_keyfile(text, path)
+            except ValueError as exc:
+                errors.append({"file": path, "error": str(exc)})
+                continue
+            key = profile.get("uuid") or path
+            if key not in by_uuid:
+                order.append(key)
+            by_uuid[key] = profile
+    return {
+        "profiles": [by_uuid[key] for key in order],
+        "leases": leases(root, errors),
+    }
+
+
+def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
+    parser = configparser.ConfigParser(interpolation=None, strict=False, delimiters=("=",))
+    parser.optionxform = str  # keys are case-sensitive in GLib key files
+    try:
+        parser.read_string(text)
+    except configparser.Error as exc:
+        raise ValueError(f"not a valid keyfile: {str(exc).splitlines()[0]}") from None
+    if not parser.sections():
+        raise ValueError("not a valid keyfile: no sections")
+
+    def get(section: str, key: str) -> Optional[str]:
+        value = parser.get(section, key, fallback=None)
+        return value.strip() if value is not None and value.strip() else None
+
+    # A keyfile may leave the type out; NetworkManager then takes it from the type's section.
+    kind = get("connection", "type") or next(
+        (section for section in _HARDWARE + _LEGACY_NAME if parser.has_section(section)), None
+    )
+    name = get("connection", "interface-name")
+    for section in _LEGACY_NAME:
+        name = name or get(section, "interface-name")
+    mac = None
+    for section in _HARDWARE:
+        mac = mac or _mac(get(section, "mac-address"))
+    controller = get("connection", "controller") or get("connection", "master")
+    port_type = get("connection", "port-type") or get("connection", "slave-type")
+    match = {}  # type: Dict[str, List[str]]
+    if name:
+        match["name"] = [name]
+    if mac:
+        match["mac"] = [mac]
+    if not match and kind in _TYPES:
+        match["type"] = [_TYPES[kind]]
+    ipv4 = _ip(parser, "ipv4")
+    ipv6 = _ip(parser, "ipv6")
+    is_port = bool(controller or port_type)
+    return netmatch.record(
+        "networkmanager",
+        path,
+        get("connection", "id") or os.path.basename(path),
+        uuid=get("connection", "uuid"),
+        type=kind,
+        match=match,
+        dhcp4=not is_port and ipv4["method"] == "auto",
+        dhcp6=not is_port and ipv6["method"] in ("auto", "dhcp"),
+        addresses=[] if is_port else ipv4["addresses"] + ipv6["addresses"],
+        port_of=controller or (port_type and "?"),
+        ipv4_method="disabled" if is_port else ipv4["method"],
+        autoconnect=(get("connection", "autoconnect") or "true").lower() not in ("false", "0"),
+        priority=_int(get("connection", "autoconnect-priority")),
+        timestamp=_int(get("connection", "timestamp")),
+    )
+
+
+def _ip(parser: configparser.ConfigParser, section: str) -> Dict[str, Any]:
+    addresses = []
+    if parser.has_section(section):
+        for key, value in parser.items(section):
+            # One address per key (address1=, addresses1=, address=...): "ADDR/PREFIX,GATEWAY",
+            # or the older "ADDR;PREFIX;GATEWAY;" and "ADDR/PREFIX;GATEWAY".
+            if re.match(r"^address(es)?\d*$", key):
+                fields = [f.strip() for f in re.split(r"[,;]", value)]
+                item = fields[0]
+                if item and "/" not in item and len(fields) > 1 and fields[1].isdigit():
+                    item = f"{item}/{fields[1]}"
+                if item:
+                    addresses.append(item)
+    method = parser.get(section, "method", fallback="").strip()
+    if not method:
+        # The documented default is auto; a profile that lists addresses without a method is
+        # read as manual (a static address), the only reading under which they all apply.
+        method = "manual" if addresses else "auto"
+    return {"method": method, "addresses": addresses}
+
+
+def _mac(value: Optional[str]) -> Optional[str]:
+    if value and ";" in value:  # the old keyfile form: decimal bytes, ;-separated
+        try:
+            value = ":".join(f"{int(b):02x}" for b in value.strip(";").split(";"))
+        except ValueError:
+            return None
+    return normalize_mac(value)
+
+
+def _int(value: Optional[str]) -> int:
+    try:
+        return int(value) if value else 0
+    except ValueError:
+        return 0
+
+
+def best(profiles: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """Of the profiles that fit one device, the one NetworkManager activates by itself:
+    autoconnect on, highest autoconnect-priority, then the most recently used."""
+    candidates = [p for p in profiles if p.get("autoconnect", True)] or profiles
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: (p.get("priority") or 0, p.get("timestamp") or 0))
+
+
+def leases(root: str, errors: List[Dict[str, str]]) -> Dict[str, Dict[str, Any]]:
+    """Interface -> lease from /var/lib/NetworkManager: internal-UUID-IFACE.lease (its own
+    client, KEY=VALUE) and dhclient-UUID-IFACE.lease (dhclient's format)."""
+    out = {}  # type: Dict[str, Dict[str, Any]]
+    for path in files.matching(root, LEASE_DIR + "/*.lease"):
+        base = os.path.basename(path)[: -len(".lease")]
+        found = re.match(
+            r"^(internal6?|dhclient6?)-([0-9a-fA-F-]{36})-(.+)$",
+            base,
+        )
+        if not found:
+            continue
+        client, uuid, iface = found.groups()
+        text = files.read(root, path, errors)
+        if text is None:
+            continue
+        if client.startswith("internal"):
+            lease = networkd.parse_lease(text)  # type: Optional[Dict[str, Any]]
+        else:
+            parsed = dhclient.parse_leases(text)
+            lease = parsed[-1] if parsed else None
+        if lease and lease.get("address"):
+            lease.update(file=path, uuid=uuid, interface=iface)
+            out[iface] = lease
+    return out
