@@ -552,6 +552,8 @@ def test_playbook_against_this_machine(pyz, tmp_path):
             f"wp_pyz={pyz}",
             "-e",
             f"wp_reports_dir={reports}",
+            "-e",
+            "wp_become=false",
         ],
         env=env,
     )
@@ -583,3 +585,60 @@ def test_playbook_against_this_machine(pyz, tmp_path):
         for f in doc["findings"]
         if f["id"] in ("inventory-missing", "inventory-unexpected", "inventory-role")
     ]
+
+
+def test_playbook_becomes_root_handles_localhost_and_leaves_nothing_behind(pyz, tmp_path):
+    tool = ansible_playbook()
+    # An inventory host literally named localhost, with no connection settings: it must be
+    # this machine (not an ssh target, not silently skipped).
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        "[cassandra]\nlocalhost physical_host=server2 ansible_python_interpreter={}\n".format(
+            shutil.which("python3")
+        )
+    )
+    # A stand-in for sudo that records each call and runs the command as this (root) user.
+    calls = tmp_path / "become.log"
+    become = tmp_path / "fake-sudo"
+    become.write_text(
+        f'#!/bin/sh\necho "$@" >> {calls}\nwhile [ "$1" != /bin/sh ]; do shift; done\nexec "$@"\n'
+    )
+    become.chmod(0o755)
+    home, scratch = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    scratch.mkdir()
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        TMPDIR=str(scratch),
+        ANSIBLE_LOCALHOST_WARNING="False",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_BECOME_EXE=str(become),
+        # ansible skips become when it already runs as the become user (root, here).
+        ANSIBLE_BECOME_ALLOW_SAME_USER="True",
+    )
+    env.pop("SHIV_ROOT", None)
+    done = run(
+        [
+            tool,
+            "-i",
+            str(inventory),
+            PLAYBOOK,
+            "-e",
+            "wp_root={}".format(tmp_path / "vm"),
+            "-e",
+            f"wp_pyz={pyz}",
+        ],
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "ok=0" not in done.stdout and "skipping: no hosts matched" not in done.stdout
+    # Every task on the VM went through become, as root.
+    assert calls.read_text().count("-u root") >= 8
+    # The report lands in the default directory, under the operator's home, not the checkout.
+    report = json.loads((home / "wire-preflight-reports" / "localhost.json").read_text())
+    assert report["roles"] == ["cassandra"] and report["physical_host"] == "server2"
+    assert not os.path.exists(os.path.join(ROOT, "packaging", "ansible", "reports"))
+    # The mapping's unpacked agent is gone from this machine: no ~/.shiv, no scratch dir.
+    assert not (home / ".shiv").exists()
+    assert not [p.name for p in scratch.iterdir() if p.name.startswith("wire-preflight-")]
