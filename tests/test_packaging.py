@@ -357,6 +357,18 @@ def test_collector_unit_passes_systemd_analyze_verify(collector_deb, tmp_path):
     run(["dpkg-deb", "-x", collector_deb[2], str(tmp_path / "x")])
     unit = (tmp_path / "x/lib/systemd/system/wire-preflight-collector.service").read_text()
     assert "LimitNOFILE=65536" in unit
+    # Every secret reaches the service as a credential, and TLS is on: no --insecure-http.
+    for option, credential in (
+        ("--tls-cert", "tls.crt"),
+        ("--tls-key", "tls.key"),
+        ("--token-file", "admin-token"),
+        ("--enroll-secret-file", "enroll-secret"),
+        ("--viewer-token-file", "viewer-token"),
+    ):
+        assert f"{option} ${{CREDENTIALS_DIRECTORY}}/{credential}" in unit, option
+        source = f"/etc/wire-preflight/collector/{credential}"
+        assert f"LoadCredential={credential}:{source}\n" in unit, credential
+    assert "--insecure-http" not in unit
     copy = tmp_path / "wire-preflight-collector.service"
     wrapper = str(tmp_path / "x/usr/bin/wire-preflight-collector")
     copy.write_text(unit.replace("/usr/bin/wire-preflight-collector", wrapper))
