@@ -83,13 +83,36 @@ def test_install_timer_into_a_root(tmp_path):
     service = (tmp_path / "etc/systemd/system/wire-preflight.service").read_text()
     assert "ExecStart=" in service and "report --config /etc/wire-preflight/agent.conf" in service
     assert (tmp_path / "etc/systemd/system/wire-preflight.timer").exists()
-    assert "roles = " in (tmp_path / "etc/wire-preflight/agent.conf").read_text()
-    assert "not enabled" in done.stdout
-    (tmp_path / "etc/wire-preflight/agent.conf").write_text("[agent]\nroles = minio\n")
+    example = tmp_path / "etc/wire-preflight/agent.conf"
+    assert "# roles = " in example.read_text()
+    # The example sets nothing, so the timer is not enabled and says what to set first.
+    from wire_preflight import config
+
+    assert config.load(str(example)) == {}
+    assert "not enabled" in done.stdout and "names no collector" in done.stdout
+    mine = "[agent]\nroles = minio\ncollector = https://admin.example:8443\n"
+    example.write_text(mine)
     again = run_process("install-timer", "--root", str(tmp_path), "--cron")
     assert "kept the existing" in again.stdout  # an operator's config is never overwritten
-    assert (tmp_path / "etc/wire-preflight/agent.conf").read_text() == "[agent]\nroles = minio\n"
+    assert "names no collector" not in again.stdout
+    assert example.read_text() == mine
     assert "report --config" in (tmp_path / "etc/cron.d/wire-preflight").read_text()
+    timer = run_process("install-timer", "--root", str(tmp_path))
+    assert "--root given" in timer.stdout  # named a collector: only --root keeps it off
+
+
+def test_example_config_is_all_comments():
+    # Nothing in the shipped example may apply until the operator edits it (#12).
+    lines = [line for line in read("config", "agent.conf").splitlines() if line.strip()]
+    assert [line for line in lines if not line.startswith("#")] == ["[agent]"]
+
+
+def test_install_timer_refuses_a_broken_config(tmp_path):
+    (tmp_path / "etc/wire-preflight").mkdir(parents=True)
+    (tmp_path / "etc/wire-preflight/agent.conf").write_text("[agent]\nrole_s = x\n")
+    done = run_process("install-timer", "--root", str(tmp_path))
+    assert done.returncode == 2 and "unknown key 'role_s'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_check_reads_the_config_file(tmp_path):

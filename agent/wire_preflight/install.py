@@ -43,6 +43,15 @@ def _write(path: str, text: str, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
+def names_collector(path: str) -> bool:
+    """Whether the config at path sets `collector` (a missing file sets nothing)."""
+    from wire_preflight import config
+
+    if not os.path.exists(path):
+        return False
+    return bool(config.load(path).get("collector"))
+
+
 def install(
     root: str = "/",
     cron: bool = False,
@@ -70,10 +79,22 @@ def install(
         with open(os.path.join(UNITS, "agent.conf"), encoding="utf-8") as handle:
             _write(config_path, handle.read())
         done.append(
-            f"wrote an example {config_path}: set roles, physical_host, collector and token_file"
+            f"wrote an example {config_path} (all commented out): set roles, physical_host, "
+            "collector and its credential"
         )
     systemd_runs = os.path.isdir("/run/systemd/system")
-    if not cron and enable and root == "/" and systemd_runs:
+    if not names_collector(config_path):
+        # The example sets nothing: a timer with nowhere to report would fail every 5 minutes.
+        then = (
+            "each cron run fails until then"
+            if cron
+            else "then `systemctl enable --now wire-preflight.timer`"
+        )
+        done.append(
+            f"not enabled: {config_path} names no collector yet; set `collector` and "
+            f"`token_file` or `enroll_secret_file` there, {then}"
+        )
+    elif not cron and enable and root == "/" and systemd_runs:
         for args in (["daemon-reload"], ["enable", "--now", "wire-preflight.timer"]):
             subprocess.run(["systemctl", *args], check=True)
             done.append("systemctl " + " ".join(args))
