@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import warnings
 import zipfile
 
 import pytest
@@ -480,7 +479,6 @@ def test_collector_deb_installs_offline_serves_tls_keeps_secrets_and_purges(
     argv = exec_start(unit, str(credentials), str(tmp_path / "collector.db"), port)
     assert argv[0] == "/usr/bin/wire-preflight-collector"
     argv[0:1] = [python, "-I", str(root / "usr/bin/wire-preflight-collector")]
-    argv = drop_options_not_yet_in_serve(argv, python, root)
     token = (credentials / "admin-token").read_text().strip()
     asked = run(
         ["unshare", "-n", python, "-c", SERVE_AND_ASK, json.dumps([argv, port, cert, token])],
@@ -502,21 +500,6 @@ def test_collector_deb_installs_offline_serves_tls_keeps_secrets_and_purges(
     assert not conf.exists()
     assert not (root / "var/lib/private/wire-preflight-collector").exists()
     assert not (root / "usr/lib/wire-preflight-collector").exists()
-
-
-def drop_options_not_yet_in_serve(argv, python, root):
-    """TEMPORARY, until the collector's enrolment and viewer options land (issue #10): the unit
-    already passes them; a collector without them would refuse to start. Warns when it drops."""
-    helptext = run([python, "-I", str(root / "usr/bin/wire-preflight-collector"), "serve", "-h"])
-    kept, dropped = [], []
-    for i, arg in enumerate(argv):
-        if arg.startswith("--") and arg not in helptext.stdout:
-            dropped.append(arg)
-        elif not (i and argv[i - 1] in dropped):
-            kept.append(arg)
-    if dropped:
-        warnings.warn("this collector has no " + ", ".join(dropped) + ": not passed", stacklevel=2)
-    return kept
 
 
 PLAYBOOK = os.path.join(ROOT, "packaging", "ansible", "wire-preflight.yml")
