@@ -67,15 +67,15 @@ def judge(probes: List[Dict[str, Any]], me: str, my_address: str) -> List[CheckR
             )
         results.append(
             CheckResult(
-                "reach",
-                probe["from_role"],
-                status,
-                probe["state"],
-                "open or refused",
-                message,
-                remedy,
-                SOURCE,
-                {
+                id="reach",
+                role=probe["from_role"],
+                status=status,
+                observed=probe["state"],
+                expected="open or refused",
+                message=message,
+                remedy=remedy,
+                source=SOURCE,
+                evidence={
                     key: probe[key]
                     for key in ("peer", "address", "proto", "port", "to_role", "state")
                 },
