@@ -263,7 +263,7 @@ def test_calling_cluster_runs_kubernetes_and_turn_checks(base_facts):
 
 
 def test_results_carry_the_registry_id_role_and_source(base_facts):
-    from wire_preflight import checks, profiles
+    from wire_preflight import profiles
 
     host = profiles.load("classic").host
     swap = one(judge(base_facts, ["cassandra"]), "swap")

@@ -181,9 +181,7 @@ def run(context: Context, ignore: Sequence[str] = ()) -> List[CheckResult]:
         for result in found:
             if result.id != check.id:
                 # A bug in the check, not in the host: --ignore and the docs go by these ids.
-                raise AssertionError(
-                    "check {} made a result with id {!r}".format(check.id, result.id)
-                )
+                raise AssertionError(f"check {check.id} made a result with id {result.id!r}")
         results.extend(found)
     return [apply_ignore(result, ignore) for result in results]
 
