@@ -197,3 +197,20 @@ def test_bad_network_options_are_bad_usage(run_cli, args, words):
     code, _, err = run_cli("check", "--role", "kubernetes", "--facts", FACTS, *args)
     assert code == 2
     assert words in err and len(err.strip().splitlines()) == 1
+
+
+def test_network_commands_do_not_need_the_main_cli():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, wire_preflight.cli_network as n; "
+        "print('wire_preflight.cli' in sys.modules, n.dns.name)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], stdout=subprocess.PIPE, universal_newlines=True, check=True
+    ).stdout
+    assert out.split() == ["False", "dns"]
+    from wire_preflight.cli import cli
+
+    assert {"dns", "tls", "ports", "listen"} <= set(cli.commands)
