@@ -34,8 +34,9 @@ class Check(NamedTuple):
     # checks/<module>.py and the function in it; imported only when `check` runs.
     module: str
     function: str
-    # Whether profiles/host/*.toml holds a table of component rules under this id.
-    host_rules: bool = False
+    # The shape of this check's table in profiles/host/*.toml (profiles/schema.py RULE_SHAPES),
+    # or "" when the check reads no host requirements.
+    host_rules: str = ""
 
 
 REGISTRY = (
@@ -47,19 +48,19 @@ REGISTRY = (
     Check("ip-static", "network", "check_ip_static"),
     Check("ip-range", "network", "check_ip_range"),
     Check("ip-drift", "network", "check_ip_drift"),
-    Check("time-sync", "clock", "check_time_sync", True),
-    Check("swap", "kernel", "check_swap", True),
-    Check("vm-max-map-count", "kernel", "check_max_map_count", True),
-    Check("ip-forward", "kernel", "check_ip_forward", True),
-    Check("br-netfilter", "kernel", "check_br_netfilter", True),
-    Check("thp", "kernel", "check_thp", True),
-    Check("zone-reclaim", "kernel", "check_zone_reclaim", True),
-    Check("nofile", "limits", "check_limit", True),
-    Check("nproc", "limits", "check_limit", True),
-    Check("memlock", "limits", "check_limit", True),
-    Check("ports", "services", "check_ports", True),
-    Check("tools", "services", "check_tools", True),
-    Check("minio-drive", "resources", "check_minio_drive", True),
+    Check("time-sync", "clock", "check_time_sync", "severity"),
+    Check("swap", "kernel", "check_swap", "components"),
+    Check("vm-max-map-count", "kernel", "check_max_map_count", "thresholds"),
+    Check("ip-forward", "kernel", "check_ip_forward", "components"),
+    Check("br-netfilter", "kernel", "check_br_netfilter", "components"),
+    Check("thp", "kernel", "check_thp", "allowed-values"),
+    Check("zone-reclaim", "kernel", "check_zone_reclaim", "components"),
+    Check("nofile", "limits", "check_limit", "limits"),
+    Check("nproc", "limits", "check_limit", "limits"),
+    Check("memlock", "limits", "check_limit", "limits"),
+    Check("ports", "services", "check_ports", "ports"),
+    Check("tools", "services", "check_tools", "tools"),
+    Check("minio-drive", "resources", "check_minio_drive", "filesystems"),
 )
 
 
@@ -150,9 +151,9 @@ def check_ids() -> List[str]:
     return [check.id for check in REGISTRY]
 
 
-def host_check_ids() -> List[str]:
-    """The ids whose rules live in the host requirements (profiles/host/*.toml)."""
-    return [check.id for check in REGISTRY if check.host_rules]
+def host_rule_shapes() -> List[Tuple[str, str]]:
+    """(check id, rule shape) for each check whose rules live in profiles/host/*.toml."""
+    return [(check.id, check.host_rules) for check in REGISTRY if check.host_rules]
 
 
 def function(check: Check) -> CheckFunction:
