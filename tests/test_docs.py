@@ -116,3 +116,32 @@ def collector_options():
 def test_every_collector_option_is_documented(option):
     with open(os.path.join(ROOT, "docs", "collector.md"), encoding="utf-8") as handle:
         assert f"`{option}" in handle.read()
+
+
+def cited_sections():
+    """Every `docs/sources.md, "Section"` a profile or the agent's code cites."""
+    cited = []
+    agent = os.path.join(ROOT, "agent", "wire_preflight")
+    for folder, _, files in os.walk(agent):
+        for name in sorted(files):
+            if name.endswith((".toml", ".py")):
+                with open(os.path.join(folder, name), encoding="utf-8") as handle:
+                    text = handle.read()
+                where = os.path.relpath(os.path.join(folder, name), ROOT)
+                cited += [(where, s) for s in re.findall(r'docs/sources\.md, \\?"([^"\\]+)', text)]
+    return cited
+
+
+@pytest.mark.parametrize("where,section", cited_sections())
+def test_cited_sources_sections_exist(where, section):
+    # A heading may go on after the name, e.g. "Ports between hosts (`[[reach]]` ...)".
+    headings = [h for h, _ in SECTIONS if h.startswith("docs/sources.md: ")]
+    assert any(h.startswith(f"docs/sources.md: {section}") for h in headings), where
+
+
+def test_no_source_points_outside_the_project():
+    for folder, _, files in os.walk(os.path.join(ROOT, "agent", "wire_preflight")):
+        for name in files:
+            if name.endswith((".toml", ".py")):
+                with open(os.path.join(folder, name), encoding="utf-8") as handle:
+                    assert "reference/" not in handle.read(), os.path.join(folder, name)

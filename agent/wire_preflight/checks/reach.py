@@ -5,7 +5,7 @@ from typing import Any, Dict, List
 
 from wire_preflight.model import ERROR, FAIL, PASS, WARN, CheckResult
 
-SOURCE = "wire-server-deploy: ports between hosts (reference/wire-current.md)"
+SOURCE = 'wire-server-deploy: ports between hosts (docs/sources.md, "Ports between hosts")'
 _STATUS = {
     "open": PASS,
     "refused": PASS,
