@@ -43,12 +43,6 @@ for _command in (cli_network.dns, cli_network.tls, cli_network.ports, cli_networ
     cli.add_command(_command)
 
 
-def _pipeline_options(options: Dict[str, Any]) -> Any:
-    from wire_preflight.pipeline import Options
-
-    return Options(**options)
-
-
 @cli.command()
 @check_options
 @click.option("--json", "as_json", is_flag=True, help="Print the schema-versioned report as JSON.")
@@ -63,7 +57,7 @@ def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **o
     """Judge this VM (or a saved facts file) against its role(s)."""
     from wire_preflight import pipeline
 
-    results, doc = pipeline.evaluate(_pipeline_options(options))
+    results, doc = pipeline.evaluate(pipeline.Options(**options))
     if textfile:
         _write_textfile(textfile, doc)
     if junit_file:
@@ -125,7 +119,7 @@ def report(
         import time
 
         time.sleep(random.uniform(0, random_delay))
-    results, doc = pipeline.evaluate(_pipeline_options(options))
+    results, doc = pipeline.evaluate(pipeline.Options(**options))
     spool_dir = spool_dir or os.path.join(options.get("state_dir") or state.default_dir(), "spool")
     session = send._session(token, ca_cert)
 
