@@ -14,6 +14,25 @@ def fixture_path(*parts):
     return os.path.join(FIXTURES, *parts)
 
 
+_NOT_RUN_WITHOUT_ROOT = []
+
+
+def require_root(what):
+    """Skip a test that needs root, loudly: the reason is in the skip list and again in a
+    banner at the end of the run, as tests/run-all does for a missing interpreter."""
+    if os.geteuid() != 0:
+        reason = f"!!! NOT TESTED without root: {what}"
+        _NOT_RUN_WITHOUT_ROOT.append(reason)
+        pytest.skip(reason)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _NOT_RUN_WITHOUT_ROOT:
+        terminalreporter.section("tests that need root did NOT run", sep="!", red=True, bold=True)
+        for reason in sorted(set(_NOT_RUN_WITHOUT_ROOT)):
+            terminalreporter.line(reason, red=True)
+
+
 @pytest.fixture(autouse=True)
 def private_state_dir(tmp_path, monkeypatch):
     """Every test remembers addresses in its own directory, never in /var/lib."""
@@ -30,7 +49,8 @@ def base_facts():
 
 
 def with_changes(facts, **changes):
-    """A copy of facts with dotted keys replaced, e.g. {"memory.installed_bytes": 3 * GIB}."""
+    """A copy of facts with nested keys replaced, the path joined by `__` (keyword arguments
+    cannot hold dots): with_changes(facts, memory__installed_bytes=3 * GIB). DELETE removes."""
     out = copy.deepcopy(facts)
     for dotted, value in changes.items():
         node = out
@@ -81,7 +101,9 @@ def write_json(tmp_path, name, data):
 
 
 def judge(facts, roles, profile="classic", sft_users=0, data_dirs=None, ignore=(), **context):
-    """Run every check on facts, as `check --facts` does, without touching any state."""
+    """Run every check on facts, as `check --facts` does, without touching any state: the one
+    helper every test_checks_*.py uses. Context fields (os_alternatives, target_ip, previous,
+    ...) pass through by keyword."""
     from wire_preflight import checks, profiles, requirements
 
     loaded = profiles.load(profile)

@@ -257,3 +257,37 @@ def test_calling_cluster_runs_kubernetes_and_turn_checks(base_facts):
     assert one(results, "cpu").evidence["required"] == 6
     ports = results_for(results, "ports", "calling-kubernetes")
     assert len(ports) == 2  # kubernetes' ports and TURN's
+
+
+# -- the runner: ids come from the registry ------------------------------------------------------
+
+
+def test_results_carry_the_registry_id_role_and_source(base_facts):
+    from wire_preflight import profiles
+
+    host = profiles.load("classic").host
+    swap = one(judge(base_facts, ["cassandra"]), "swap")
+    assert (swap.id, swap.role, swap.source) == ("swap", "cassandra", host["swap"]["source"])
+
+
+def test_a_result_with_another_checks_id_is_refused(base_facts, monkeypatch):
+    from wire_preflight.checks import system
+
+    def wrong_id(context):
+        return [
+            context._replace(check_id="os").result(
+                PASS, observed="x", expected="x", message="made under the wrong id"
+            )
+        ]
+
+    monkeypatch.setattr(system, "check_hostname", wrong_id)
+    with pytest.raises(AssertionError, match="check hostname made a result with id 'os'"):
+        judge(base_facts, ["cassandra"])
+
+
+def test_every_registered_check_function_exists():
+    from wire_preflight import checks
+
+    for check in checks.REGISTRY:
+        assert callable(checks.function(check)), check
+    assert len(set(checks.check_ids())) == len(checks.REGISTRY)

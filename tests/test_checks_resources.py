@@ -1,15 +1,8 @@
 """The size checks on facts of VMs provisioned exactly as the table says, and a step smaller."""
 
 import pytest
-from conftest import DELETE, GIB, with_changes
-from wire_preflight import checks, profiles, requirements
+from conftest import DELETE, GIB, judge, with_changes
 from wire_preflight.model import ERROR, FAIL, PASS, WARN
-
-
-def judge(facts, roles, sft_users=0, data_dirs=None, ignore=()):
-    profile = profiles.load("classic")
-    needs = requirements.needs_for(profile, roles, sft_users, data_dirs)
-    return checks.run(checks.Context(facts, profile, needs, {}), ignore)
 
 
 def result(results, check_id):

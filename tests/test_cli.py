@@ -1,6 +1,7 @@
 """The command line: exit codes, one-line errors, JSON, JUnit and text output."""
 
 import json
+import os
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -197,3 +198,58 @@ def test_bad_network_options_are_bad_usage(run_cli, args, words):
     code, _, err = run_cli("check", "--role", "kubernetes", "--facts", FACTS, *args)
     assert code == 2
     assert words in err and len(err.strip().splitlines()) == 1
+
+
+def test_network_commands_do_not_need_the_main_cli():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, wire_preflight.cli_network as n; "
+        "print('wire_preflight.cli' in sys.modules, n.dns.name)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], stdout=subprocess.PIPE, universal_newlines=True, check=True
+    ).stdout
+    assert out.split() == ["False", "dns"]
+    from wire_preflight.cli import cli
+
+    assert {"dns", "tls", "ports", "listen"} <= set(cli.commands)
+
+
+def _classic_with(tmp_path, old, new):
+    from wire_preflight import profiles
+
+    with open(profiles.resolve("classic")) as handle:
+        text = handle.read()
+    assert old in text
+    path = tmp_path / "edited.toml"
+    path.write_text(text.replace(old, new, 1))
+    return str(path)
+
+
+def test_fleet_with_a_wordy_server_count_exits_2_naming_the_key(run_cli, tmp_path):
+    path = _classic_with(tmp_path, "min_physical_servers = 3", 'min_physical_servers = "three"')
+    (tmp_path / "reports").mkdir()
+    code, _, err = run_cli("fleet", "--from", str(tmp_path / "reports"), "--profile", path)
+    assert code == 2, err
+    assert err.strip() == (
+        f"wire-preflight: error: profile {path}: field 'fleet.min_physical_servers' must be an "
+        "integer, got 'three'"
+    )
+
+
+def test_check_with_a_misspelt_severity_exits_2_naming_file_table_and_key(run_cli, tmp_path):
+    from wire_preflight import profiles
+
+    with open(os.path.join(profiles.BUILTIN_DIR, "host", "components.toml")) as handle:
+        host = handle.read().replace(
+            'kubernetes = "fail", cassandra = "warn"', 'kubernetes = "fail", cassandra = "wran"'
+        )
+    (tmp_path / "host.toml").write_text(host)
+    path = _classic_with(tmp_path, "schema = 1\n", 'schema = 1\nhost_requirements = "host.toml"\n')
+    code, _, err = run_cli("check", "--role", "cassandra", "--facts", FACTS, "--profile", path)
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1
+    assert str(tmp_path / "host.toml") in err
+    assert "field 'swap.components.cassandra' must be one of fail, warn, got 'wran'" in err

@@ -64,6 +64,7 @@ def test_binary_garbage(tmp_path):
         load_facts(str(path))
 
 
+@pytest.mark.live
 def test_round_trip_of_live_facts(tmp_path):
     from wire_preflight.facts import collect
 

@@ -321,3 +321,21 @@ def test_fleet_from_dir_with_inventory_and_a_broken_report(run_cli, tmp_path, ba
 def test_fleet_needs_exactly_one_source(run_cli, tmp_path):
     assert run_cli("fleet")[0] == 2
     assert run_cli("fleet", "--from", str(tmp_path / "nope"))[0] == 2
+
+
+def test_one_matcher_name_first_then_either_address():
+    planned = [
+        {"name": "a", "ip": "10.0.0.1", "ansible_host": "192.168.0.1", "roles": [], "etcd": True},
+        {"name": "b", "ip": None, "ansible_host": "192.168.0.2", "roles": [], "etcd": False},
+    ]
+    match = rules.match_planned
+    assert match({"hostname": "b", "addresses": ["10.0.0.1"]}, planned)["name"] == "b"
+    assert match({"hostname": "x", "addresses": ["10.0.0.1"]}, planned)["name"] == "a"
+    assert match({"hostname": "x", "addresses": ["192.168.0.1"]}, planned)["name"] == "a"
+    assert match({"hostname": "x", "addresses": ["192.168.0.9"]}, planned) is None
+    hosts = [
+        {"hostname": "x", "addresses": ["192.168.0.1"], "roles": []},
+        {"hostname": "b", "addresses": ["10.0.0.1"], "roles": ["kubernetes"]},
+    ]
+    # etcd membership goes through the same matcher: by ansible_host too, and b is b by name
+    assert [h["hostname"] for h in rules.etcd_members(hosts, planned)] == ["x"]

@@ -8,6 +8,9 @@ from conftest import run_process
 from wire_preflight import checks, profiles
 from wire_preflight.model import STATUSES
 
+# Every test here reads the machine it runs on (`pytest -m "not live"` leaves them out).
+pytestmark = pytest.mark.live
+
 CONTRACT = [
     "hostname",
     "machine_id",

@@ -5,12 +5,12 @@ made. Nothing leaves the namespace: its only link is a veth pair with both ends 
 """
 
 import json
-import os
 import subprocess
 import sys
 import uuid
 
 import pytest
+from conftest import require_root
 
 ADDRESSES = [
     # (address/prefix, extra `ip addr add` arguments)
@@ -33,8 +33,7 @@ def _ip(*args):
 
 @pytest.fixture(scope="module")
 def namespace():
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root (ip netns add)")
+    require_root("the netconfig tests in network namespaces (ip netns add)")
     name = "wp-test-" + uuid.uuid4().hex[:8]
     made = _ip("netns", "add", name)
     if made.returncode != 0:

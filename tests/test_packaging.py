@@ -15,7 +15,7 @@ import sys
 import zipfile
 
 import pytest
-from conftest import fixture_path
+from conftest import fixture_path, require_root
 
 pytestmark = pytest.mark.packaging
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,8 +68,9 @@ def test_pyz_runs_offline_and_isolated_on_every_python(pyz, minor, tmp_path):
     python = interpreters()[minor]
     if python is None:
         pytest.skip(f"!!! no Python {minor} in $(pyenv root)/versions: the pyz is NOT tested on it")
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        pytest.skip("`unshare -n` (a network namespace with no network) needs root")
+    require_root(f"the pyz on Python {minor} with no network (`unshare -n`)")
+    if not shutil.which("unshare"):
+        pytest.skip("`unshare` (util-linux) is not installed")
     env = dict(os.environ, SHIV_ROOT=str(tmp_path / "shiv"))
     done = run(
         [

@@ -1,5 +1,7 @@
 """Profiles as data: the classic table exactly, and broken profiles named precisely."""
 
+import os
+
 import pytest
 from wire_preflight import profiles
 from wire_preflight.model import InputError
@@ -84,6 +86,46 @@ BROKEN = [
     ('replace:data_dir = "/var/lib/cassandra"|data_dir = "rel"', "'roles.cassandra.data_dir'"),
     ('replace:versions = ["18.04"]|versions = []', "field 'os.versions'"),
     ('replace:roles = ["kubernetes", "demo"]|roles = ["k8s"]', "field 'sft.roles' names 'k8s'"),
+    ("schema = 2\nname = 'x'", "field 'schema' must be 1"),
+    # one case (or more) per table: its file, table and key are named
+    ("replace:schema = 1|schema = 1\ncolour = 'red'", "field 'colour' is not a known key"),
+    ('replace:id = "ubuntu"|id = 18', "field 'os.id' must be a string, got 18"),
+    ("replace:bytes_per_gb = 1_000_000_000|bytes_per_gb = '1e9'", "'units.bytes_per_gb' must be"),
+    ("replace:users_per_core = 100|users_per_core = 0", "'sft.users_per_core' must be at least 1"),
+    (
+        'replace:severity = "fail"|severity = "wran"',
+        "field 'hostname.severity' must be one of fail, warn, got 'wran'",
+    ),
+    ('replace:"10.233.0.0/18",|"10.233.0.0/33",', "field 'kubernetes.cidrs[0]' has an invalid"),
+    (
+        'replace:min_physical_servers = 3|min_physical_servers = "three"',
+        "field 'fleet.min_physical_servers' must be an integer, got 'three'",
+    ),
+    ("replace:etcd_odd = true|etcd_odd = 'yes'", "field 'fleet.etcd_odd' must be true or false"),
+    (
+        "replace:min_physical_servers = 3|min_physical_server = 3",
+        "field 'fleet.min_physical_server' is not a known key",
+    ),
+    (
+        'replace:quorum_roles = ["cassandra"|quorum_roles = ["cassandr"',
+        "field 'fleet.quorum_roles' names 'cassandr'",
+    ),
+    ('replace:kube-node = "kubernetes"|kube-node = "k8s"', "'inventory.groups.kube-node' maps"),
+    ('replace:etcd_group = "etcd"|etcd_group = 1', "field 'inventory.etcd_group' must be a"),
+    (
+        "replace:{ vms = 17, quote|{ vms = '17', quote",
+        "field 'plan.stated_vm_totals[0].vms' must be an integer",
+    ),
+    (
+        'replace:{ name = "redis"|{ nam = "redis"',
+        "field 'plan.unsized_components[0].name' is missing",
+    ),
+    ('replace:teams = "the team settings app"|teams = 1', "field 'dns.optional.teams' must be"),
+    ("replace:required = [|required = 'nginz' #", "field 'dns.required' must be a list"),
+    ("replace:tcp = [9042, 7000]|tcp = [9042, 70000]", "field 'reach[0].tcp[1]' must be a port"),
+    ('replace:to = "cassandra"|to = "cassandr"', "field 'reach[0].to' names 'cassandr'"),
+    ("replace:vms = 3|vms = 0", "field 'roles.cassandra.vms' must be at least 1"),
+    ("replace:title = \"Cassandra\"|titel = 'C'", "field 'roles.cassandra.titel' is not a known"),
 ]
 
 
@@ -102,3 +144,57 @@ def test_broken_profile_names_file_and_field(tmp_path, edit, message):
         profiles.load(str(path))
     assert str(path) in str(raised.value)
     assert message in str(raised.value)
+
+
+def _components_text():
+    path = os.path.join(profiles.BUILTIN_DIR, "host", "components.toml")
+    with open(path) as handle:
+        return handle.read()
+
+
+HOST_BROKEN = [
+    (
+        'cassandra = "warn", elasticsearch = "warn" }|cassandra = "wran", elasticsearch = "warn" }',
+        "field 'swap.components.cassandra' must be one of fail, warn, got 'wran'",
+    ),
+    (
+        "fail_below = 262144|fail_below = '262144'",
+        "field 'vm-max-map-count.elasticsearch.fail_below' must be an integer",
+    ),
+    ("warn_unless_unlimited = true|warn_unless_unlimited = 1", "'memlock.cassandra.warn_unless"),
+    ('severity = "fail"|severity = "wran"', "field 'time-sync.severity' must be one of fail"),
+    ("[thp]|[thpp]", "field 'thpp' is not a known key"),
+    ("allowed = [\"never\"]|allowed = 'never'", "field 'thp.allowed' must be a list"),
+    ('recommended_fstypes = ["xfs"]|recommended_fstypes = [1]', "'minio-drive.recommended_fs"),
+    ("fail_tcp = [9000]|fail_tcp = [0]", "field 'ports.minio.fail_tcp[0]' must be a port"),
+    ('required = ["ip",|requird = ["ip",', "field 'tools.kubernetes.requird' is not a known key"),
+    ('service = "elasticsearch"|service = 1', "field 'nofile.elasticsearch.service' must be"),
+]
+
+
+@pytest.mark.parametrize("edit,message", HOST_BROKEN)
+def test_broken_host_requirements_name_file_and_field(tmp_path, edit, message):
+    old, new = edit.split("|")
+    original = _components_text()
+    assert old in original
+    (tmp_path / "mine.toml").write_text(original.replace(old, new, 1))
+    profile = tmp_path / "p.toml"
+    profile.write_text('host_requirements = "mine.toml"\n' + _classic_text())
+    with pytest.raises(InputError) as raised:
+        profiles.load(str(profile))
+    assert str(tmp_path / "mine.toml") in str(raised.value)
+    assert message in str(raised.value)
+
+
+def test_every_builtin_profile_and_its_host_requirements_load():
+    for name in profiles.builtin_names():
+        loaded = profiles.load(name)
+        assert loaded.roles and loaded.host
+
+
+def test_every_host_requirements_table_belongs_to_a_check():
+    from wire_preflight import checks
+
+    shapes = dict(checks.host_rule_shapes())
+    tables = {k for k in profiles.load("classic").host if k != "schema"}
+    assert tables == set(shapes)

@@ -3,7 +3,6 @@ an open port, a closed one (refused: the path works) and one an nftables rule dr
 (filtered). Root only; skipped with the reason elsewhere. No traffic leaves the namespaces."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import time
 import uuid
 
 import pytest
+from conftest import require_root
 
 A_ADDR, ES_ADDR, CAS_ADDR, TURN_ADDR = (
     "192.168.77.1",
@@ -46,8 +46,7 @@ def in_ns(ns, *argv, **kwargs):
 
 @pytest.fixture(scope="module")
 def pair():
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
+    require_root("the reachability probes between two network namespaces (ip netns add)")
     if not shutil.which("nft"):
         pytest.skip("nft (Debian's nftables) is needed for the dropping firewall rule")
     tag = uuid.uuid4().hex[:6]

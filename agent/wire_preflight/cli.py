@@ -1,21 +1,31 @@
-"""The `wire-preflight` command line. Thin: it parses options, calls the pure parts, prints.
+"""The `wire-preflight` command line: it parses options, calls the pipeline (pipeline.py) and
+the other pure parts, and prints what they return (render/, fleet/render.py). The network
+commands (dns, tls, ports, listen) are in cli_network.py; the options both share are in
+cli_options.py.
 
 click, not typer: typer 0.29 (the release pip picks on Python 3.10+) pulls in pydantic-core,
 rich and shellingham, a compiled dependency per interpreter for a single-file agent that must
 run on four Pythons, and importing it costs about 40 ms more than click (bench/README.md).
 """
 
-import json
 import os
 import sys
 from typing import Any, Dict, List, Optional
 
 import click
 
-from wire_preflight import __version__
+from wire_preflight import __version__, cli_network
+from wire_preflight.cli_options import (
+    check_options,
+    collector_access_options,
+    echo_lines,
+    emit,
+    print_json,
+    profile_option,
+    read_token,
+    sft_option,
+)
 from wire_preflight.model import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError
-
-_PROFILE_HELP = "Profile name (built-in: classic, current) or path to a profile TOML file."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,235 +34,12 @@ def cli() -> None:
     """Check VMs against Wire's installation plan, one host or a whole fleet."""
 
 
-def _profile_option(func: Any) -> Any:
-    return click.option(
-        "--profile", "profile_name", default=None, metavar="NAME|PATH", help=_PROFILE_HELP
-    )(func)
-
-
-def _collector_access_options(func: Any) -> Any:
-    """--token-file and --ca-cert: how `report` and `fleet` talk to a collector."""
-    func = click.option(
-        "--ca-cert",
-        type=click.Path(dir_okay=False),
-        default=None,
-        metavar="FILE",
-        help="CA certificate that signed the collector's TLS certificate.",
-    )(func)
-    return click.option(
-        "--token-file",
-        type=click.Path(dir_okay=False),
-        default=None,
-        metavar="FILE",
-        help="File holding the collector's API token.",
-    )(func)
-
-
-def _sft_option(func: Any) -> Any:
-    return click.option(
-        "--sft-users",
-        type=click.IntRange(min=0),
-        default=0,
-        show_default=True,
-        help="Concurrent conference-call (SFT) users: one more core per 100 "
-        "on each Kubernetes node.",
-    )(func)
-
-
-def _load_config(ctx: click.Context, _param: Any, path: Optional[str]) -> None:
-    """--config FILE fills the options the command line does not give (click's default_map)."""
-    if path:
-        from wire_preflight import config
-
-        ctx.default_map = dict(ctx.default_map or {}, **config.load(path))
-
-
-_CHECK_OPTIONS = [
-    click.option(
-        "--config",
-        type=click.Path(dir_okay=False),
-        metavar="FILE",
-        is_eager=True,
-        expose_value=False,
-        callback=_load_config,
-        help="Read options from an agent.conf (e.g. /etc/wire-preflight/agent.conf).",
-    ),
-    click.option(
-        "--role",
-        "roles",
-        multiple=True,
-        metavar="ROLE",
-        help="Role of this VM (repeat for a VM with several roles: it needs the sum).",
-    ),
-    _profile_option,
-    _sft_option,
-    click.option(
-        "--data-dir",
-        "data_dirs",
-        multiple=True,
-        metavar="[ROLE=]PATH",
-        help="Where a role keeps its data (default from the profile). A path that "
-        "does not exist yet is measured at its nearest existing parent.",
-    ),
-    click.option(
-        "--facts",
-        "facts_file",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="Judge a saved facts file (or saved report) instead of the live host.",
-    ),
-    click.option(
-        "--root",
-        default="/",
-        metavar="DIR",
-        help="Read the files of a captured tree (a mounted image, a support bundle) instead "
-        "of /; what only the live kernel can tell is reported missing.",
-    ),
-    click.option(
-        "--physical-host",
-        default=None,
-        metavar="NAME",
-        help="The physical server this VM runs on (for the fleet's spread rules).",
-    ),
-    click.option(
-        "--ignore",
-        "ignore",
-        multiple=True,
-        metavar="ID",
-        help="Turn this check's failure into a warning (repeatable).",
-    ),
-    click.option(
-        "--ip",
-        "target_ip",
-        default=None,
-        metavar="ADDR",
-        help="The address other nodes use for this VM (default: the primary one).",
-    ),
-    click.option(
-        "--interface",
-        "target_interface",
-        default=None,
-        metavar="IFACE",
-        help="Judge the address on this interface instead of the primary one.",
-    ),
-    click.option(
-        "--k8s-cidr",
-        "k8s_cidrs",
-        multiple=True,
-        metavar="CIDR",
-        help="Kubernetes' service/pod networks (repeatable; replaces the profile's).",
-    ),
-    click.option(
-        "--state-dir",
-        default=None,
-        metavar="DIR",
-        help="Where the agent remembers addresses between runs "
-        "(default /var/lib/wire-preflight, or ~/.local/state/wire-preflight).",
-    ),
-    click.option(
-        "--textfile",
-        default=None,
-        metavar="PATH",
-        help="Also write the results for node_exporter's textfile collector (atomically).",
-    ),
-]
-
-
-def _check_options(func: Any) -> Any:
-    for option in reversed(_CHECK_OPTIONS):
-        func = option(func)
-    return func
-
-
-def _evaluate(
-    roles: List[str],
-    profile_name: Optional[str],
-    sft_users: int,
-    data_dirs: List[str],
-    facts_file: Optional[str],
-    physical_host: Optional[str],
-    ignore: List[str],
-    target_ip: Optional[str],
-    target_interface: Optional[str],
-    k8s_cidrs: List[str],
-    state_dir: Optional[str],
-    root: str = "/",
-) -> Dict[str, Any]:
-    """Collect (or load) facts, judge them, remember the addresses; return the report."""
-    from wire_preflight import checks, profiles, report, requirements, state
-
-    if not roles:
-        raise InputError("give the VM's role with --role ROLE (or roles = ... in --config)")
-    profile = profiles.load(profile_name)
-    roles = _unique(roles)
-    for role in roles:
-        profile.role(role)  # unknown role: exit 2 naming the roles that exist
-    unknown = sorted(set(ignore) - set(checks.check_ids()))
-    if unknown:
-        raise InputError(
-            "--ignore {}: no such check; check ids: {}".format(
-                ", ".join(unknown), ", ".join(checks.check_ids())
-            )
-        )
-    _validate_addresses(target_ip, k8s_cidrs)
-    if target_ip and target_interface:
-        raise InputError("--ip and --interface name the same thing: give one of them")
-    dirs = requirements.parse_data_dirs(list(data_dirs), roles)
-    needs = requirements.needs_for(profile, roles, sft_users, dirs)
-    if facts_file and root != "/":
-        raise InputError("--facts and --root both say what to judge: give one of them")
-    if facts_file:
-        from wire_preflight.facts.load import load_facts
-
-        facts = load_facts(facts_file)
-    else:
-        from wire_preflight.facts import collect
-
-        facts = collect(
-            ["/"] + [need.path for need in needs.disks],
-            profiles.host_services(profile),
-            profiles.host_tools(profile),
-            root=root,
-        )
-    # Reading every built-in profile costs time; only a release the profile does not name
-    # needs them (to suggest the profile that fits).
-    release = (facts.get("os") or {}).get("version_id")
-    alternatives = profiles.os_alternatives() if release not in profile.os_versions else {}
-    state_dir = state_dir or state.default_dir()
-    previous = state.load(state_dir, facts)
-    saved, where = state.save(state_dir, facts)
-    context = checks.Context(
-        facts,
-        profile,
-        needs,
-        alternatives,
-        target_ip=target_ip,
-        target_interface=target_interface,
-        k8s_cidrs=list(k8s_cidrs) or None,
-        previous=previous,
-        state_error=None if saved else where,
-    )
-    results = checks.run(context, ignore)
-    options = {
-        "sft_users": sft_users,
-        "ignore": list(ignore),
-        "data_dirs": dirs,
-        "facts_file": facts_file,
-        "ip": target_ip,
-        "interface": target_interface,
-        "k8s_cidrs": list(k8s_cidrs),
-        "state_dir": state_dir,
-    }
-    doc = report.build(facts, profile, roles, results, physical_host, options)
-    reachability = state.load_reachability(state_dir)
-    if reachability:  # the last `ports` run, for the collector's reachability matrix
-        doc["reachability"] = reachability
-    doc["_results"] = results  # for rendering; removed before printing or sending
-    return doc
+for _command in (cli_network.dns, cli_network.tls, cli_network.ports, cli_network.listen):
+    cli.add_command(_command)
 
 
 @cli.command()
-@_check_options
+@check_options
 @click.option("--json", "as_json", is_flag=True, help="Print the schema-versioned report as JSON.")
 @click.option(
     "--junit",
@@ -263,41 +50,26 @@ def _evaluate(
 )
 def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **options: Any) -> int:
     """Judge this VM (or a saved facts file) against its role(s)."""
-    doc = _evaluate(**options)
-    results = doc.pop("_results")
+    from wire_preflight import pipeline
+
+    results, doc = pipeline.evaluate(pipeline.Options(**options))
     if textfile:
         _write_textfile(textfile, doc)
     if junit_file:
         from wire_preflight.render import junit
 
         junit.write(results, str(doc.get("hostname")), junit_file)
-    return _emit(results, doc, as_json)
-
-
-def _emit(results: List[Any], doc: Dict[str, Any], as_json: bool) -> int:
-    """Results for a person (table on a terminal, plain lines in a pipe) or as JSON."""
-    from wire_preflight.model import exit_code, verdict
-
-    if as_json:
-        _print_json(doc)
-    else:
-        from wire_preflight.render import text
-
-        colour = _is_terminal()
-        for line in text.table(results, colour) if colour else text.plain(results):
-            click.echo(line)
-        click.echo(verdict(results))
-    return exit_code(results)
+    return emit(results, doc, as_json)
 
 
 @cli.command()
-@_check_options
+@check_options
 @click.option(
     "--collector",
     metavar="URL",
     help="The collector's base URL, e.g. https://admin.example.com:8443.",
 )
-@_collector_access_options
+@collector_access_options
 @click.option(
     "--spool-dir",
     default=None,
@@ -340,7 +112,7 @@ def report(
     **options: Any,
 ) -> int:
     """Run the checks and send the report to a collector (spooling it when it is down)."""
-    from wire_preflight import delivery, state
+    from wire_preflight import delivery, pipeline, state
     from wire_preflight.model import verdict
 
     if not collector:
@@ -350,15 +122,14 @@ def report(
             "give --enroll-secret-file FILE (agents enrol and get their own key) or "
             "--token-file FILE (the admin token)"
         )
-    token = _read_token(token_file) if token_file else None
-    enroll_secret = _read_token(enroll_secret_file, "--enroll-secret-file")
+    token = read_token(token_file) if token_file else None
+    enroll_secret = read_token(enroll_secret_file, "--enroll-secret-file")
     if random_delay:
         import random
         import time
 
         time.sleep(random.uniform(0, random_delay))
-    doc = _evaluate(**options)
-    results = doc.pop("_results")
+    results, doc = pipeline.evaluate(pipeline.Options(**options))
     state_dir = options.get("state_dir") or state.default_dir()
     spool_dir = spool_dir or os.path.join(state_dir, "spool")
     credential = delivery.Credential(
@@ -370,7 +141,7 @@ def report(
     if textfile:
         _write_textfile(textfile, doc, outcome.state == "delivered", outcome.pending)
     if as_json:
-        _print_json(doc)
+        print_json(doc)
     else:
         said = outcome.state + (f": {outcome.detail}" if outcome.detail else "")
         click.echo("{} (report {} {})".format(verdict(results), doc["report_id"], said))
@@ -416,7 +187,7 @@ def install_timer(cron: bool, root: str, config_path: str, no_enable: bool) -> i
 
 
 @cli.command()
-@_profile_option
+@profile_option
 @click.option(
     "--data-dir",
     "data_dirs",
@@ -428,7 +199,7 @@ def install_timer(cron: bool, root: str, config_path: str, no_enable: bool) -> i
     "--root",
     default="/",
     metavar="DIR",
-    help="Read the files of a captured tree instead of /.",
+    help="Read the files of a captured tree (a mounted image, a support bundle) instead of /.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 def facts(profile_name: Optional[str], data_dirs: List[str], root: str, as_json: bool) -> int:
@@ -442,35 +213,11 @@ def facts(profile_name: Optional[str], data_dirs: List[str], root: str, as_json:
         paths, profiles.host_services(profile), profiles.host_tools(profile), root=root
     )
     if as_json:
-        _print_json(snapshot)
+        print_json(snapshot)
         return EXIT_OK
-    for key in (
-        "hostname",
-        "machine_id",
-        "product_uuid",
-        "os",
-        "kernel",
-        "virtualization",
-        "cpu",
-        "memory",
-    ):
-        click.echo(f"{key:<15} {_flat(snapshot.get(key))}")
-    primary = (snapshot.get("network") or {}).get("primary")
-    click.echo("{:<15} {}".format("primary", _flat(primary)))
-    for disk in snapshot.get("disks") or []:
-        click.echo(
-            "{:<15} {} -> {} {} {} total={} free={}".format(
-                "disk",
-                disk["path"],
-                disk.get("mountpoint"),
-                disk.get("fstype"),
-                disk.get("device"),
-                disk["total_bytes"],
-                disk["free_bytes"],
-            )
-        )
-    for key, reason in sorted((snapshot.get("errors") or {}).items()):
-        click.echo("{:<15} {}: {}".format("unreadable", key, reason))
+    from wire_preflight.render.tables import facts_lines
+
+    echo_lines(facts_lines(snapshot))
     return EXIT_OK
 
 
@@ -482,7 +229,7 @@ def list_profiles(as_json: bool) -> int:
 
     loaded = [profiles.load(name) for name in profiles.builtin_names()]
     if as_json:
-        _print_json(
+        print_json(
             {
                 "schema": "wire-preflight/profiles/1",
                 "default": profiles.DEFAULT_PROFILE,
@@ -498,17 +245,15 @@ def list_profiles(as_json: bool) -> int:
             }
         )
         return EXIT_OK
-    for p in loaded:
-        default = " (default)" if p.name == profiles.DEFAULT_PROFILE else ""
-        click.echo(f"{p.name}{default}: {p.description}")
-        click.echo("  os: {} {}".format(p.os_id, ", ".join(p.os_versions)))
-        click.echo("  roles: {}".format(", ".join(p.roles)))
+    from wire_preflight.render.tables import profiles_lines
+
+    echo_lines(profiles_lines(loaded, profiles.DEFAULT_PROFILE))
     return EXIT_OK
 
 
 @cli.command()
-@_profile_option
-@_sft_option
+@profile_option
+@sft_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def plan(profile_name: Optional[str], sft_users: int, as_json: bool) -> int:
     """Print the fleet the profile asks for, with totals derived from its rows."""
@@ -519,45 +264,11 @@ def plan(profile_name: Optional[str], sft_users: int, as_json: bool) -> int:
     doc = fleet_plan(profile, sft_users)
     if as_json:
         doc["schema"] = "wire-preflight/plan/1"
-        _print_json(doc)
+        print_json(doc)
         return EXIT_OK
-    head = "{:<14} {:<12} {:>4} {:>6} {:>10} {:>8}".format(
-        "ROLE", "PLACEMENT", "VMS", "CORES", "MEMORY GB", "DISK GB"
-    )
-    click.echo(
-        "profile {}{}".format(profile.name, f" with {sft_users} SFT users" if sft_users else "")
-    )
-    click.echo(head)
-    for r in doc["roles"]:
-        click.echo(
-            "{:<14} {:<12} {:>4} {:>6g} {:>10g} {:>8g}".format(
-                r["role"], r["placement"], r["vms"], r["cores"], r["memory_gb"], r["disk_gb"]
-            )
-        )
-    total = doc["fleet_total"]
-    click.echo(
-        "fleet (without standalone roles): {} VMs, {:g} cores, {:g} GB memory, {:g} GB disk".format(
-            total["vms"], total["cores"], total["memory_gb"], total["disk_gb"]
-        )
-    )
-    for label, key in (
-        ("per physical server", "per_server"),
-        ("per physical server with any-server roles", "per_server_with_any_server_roles"),
-    ):
-        block = doc[key]
-        click.echo(
-            "{} ({}): {:g} cores, {:g} GB memory, {:g} GB disk".format(
-                label,
-                ", ".join(block["roles"]),
-                block["cores"],
-                block["memory_gb"],
-                block["disk_gb"],
-            )
-        )
-    if doc["min_physical_servers"]:
-        click.echo("physical servers: at least {}".format(doc["min_physical_servers"]))
-    for note in doc["notes"]:
-        click.echo("note: " + note)
+    from wire_preflight.render.tables import plan_lines
+
+    echo_lines(plan_lines(doc, profile.name, sft_users))
     return EXIT_OK
 
 
@@ -581,8 +292,8 @@ def plan(profile_name: Optional[str], sft_users: int, as_json: bool) -> int:
 @click.option(
     "--collector", default=None, metavar="URL", help="Ask a collector for its fleet report instead."
 )
-@_collector_access_options
-@_profile_option
+@collector_access_options
+@profile_option
 @click.option("--json", "as_json", is_flag=True, help="Print the fleet report as JSON.")
 @click.pass_context
 def fleet(
@@ -613,7 +324,7 @@ def fleet(
     if collector:
         from wire_preflight import send
 
-        doc = send.get_json(collector, "/api/v1/fleet", _read_token(token_file), ca_cert)
+        doc = send.get_json(collector, "/api/v1/fleet", read_token(token_file), ca_cert)
     else:
         from wire_preflight import profiles
         from wire_preflight.fleet import document, inventory, load
@@ -629,7 +340,7 @@ def fleet(
             )
         doc = document.build(hosts, profile, planned, problems)
     if as_json:
-        _print_json(doc)
+        print_json(doc)
     else:
         from wire_preflight.fleet.render import lines
 
@@ -648,7 +359,7 @@ def _collector_args(ctx: click.Context) -> Dict[str, Any]:
         )
     return {
         "collector": obj["collector"],
-        "token": _read_token(obj.get("token_file")),
+        "token": read_token(obj.get("token_file")),
         "ca_cert": obj.get("ca_cert"),
     }
 
@@ -677,7 +388,6 @@ def fleet_drift(
     import time
 
     from wire_preflight import send
-    from wire_preflight.render.text import printable
 
     args = _collector_args(ctx)
     params = {"host": host, "kind": kind, "open": "true" if open_only else "false"}
@@ -692,22 +402,11 @@ def fleet_drift(
     )
     events = doc.get("events", [])
     if as_json or (ctx.obj or {}).get("as_json"):
-        _print_json({"schema": "wire-preflight/drift/1", "events": events})
+        print_json({"schema": "wire-preflight/drift/1", "events": events})
         return EXIT_OK
-    click.echo(
-        "{:<20} {:<24} {:<16} {:<8} {}".format("TIME (UTC)", "HOST", "KIND", "STATE", "DETAIL")
-    )
-    for event in events:
-        click.echo(
-            "{:<20} {:<24} {:<16} {:<8} {}".format(
-                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(event["time"])),
-                printable(event["hostname"]),
-                event["kind"],
-                "open" if event["open"] else "accepted",
-                printable(event["detail"]),
-            )
-        )
-    click.echo(f"{len(events)} event(s)")
+    from wire_preflight.render.tables import drift_lines
+
+    echo_lines(drift_lines(events))
     return EXIT_OK
 
 
@@ -802,7 +501,7 @@ def fleet_roles(ctx: click.Context) -> int:
     planned = inventory.planned_hosts(
         inventory.load(obj["inventory"]), profile.inventory_groups, profile.etcd_group
     )
-    _print_json(
+    print_json(
         {
             "schema": "wire-preflight/inventory-roles/1",
             "profile": profile.name,
@@ -828,30 +527,6 @@ def _duration(text: str) -> float:
         raise InputError(f"--since {text!r}: give seconds or a number with s, m, h or d") from None
 
 
-def _read_token(token_file: Optional[str], option: str = "--token-file") -> Optional[str]:
-    """The one line of a token file. A file with more lines, or a line with spaces, is a
-    mistake to name now (exit 2), not a header the collector would refuse on every run."""
-    if not token_file:
-        if option == "--token-file":
-            raise InputError("--token-file is required to talk to a collector")
-        return None
-    try:
-        with open(token_file, encoding="utf-8") as handle:
-            lines = [line.strip() for line in handle.read().splitlines() if line.strip()]
-    except OSError as exc:
-        raise InputError(f"cannot read {option} {token_file}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{option} {token_file} is not UTF-8 text") from None
-    if not lines:
-        raise InputError(f"{option} {token_file} is empty")
-    if len(lines) > 1 or any(c.isspace() or not c.isprintable() for c in lines[0]):
-        raise InputError(
-            f"{option} {token_file} must hold the token alone on one line "
-            f"(found {len(lines)} line(s))"
-        )
-    return lines[0]
-
-
 def _write_textfile(
     path: str, doc: Dict[str, Any], delivered: Optional[bool] = None, spooled: Optional[int] = None
 ) -> None:
@@ -861,40 +536,6 @@ def _write_textfile(
         textfile.write(path, doc, delivered, spooled)
     except OSError as exc:
         raise InputError(f"cannot write --textfile {path}: {exc.strerror}") from None
-
-
-def _validate_addresses(target_ip: Optional[str], cidrs: List[str]) -> None:
-    import ipaddress
-
-    try:
-        if target_ip:
-            ipaddress.ip_address(target_ip)
-        for cidr in cidrs:
-            ipaddress.ip_network(cidr, strict=False)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-
-
-def _unique(values: List[str]) -> List[str]:
-    seen = []  # type: List[str]
-    for value in values:
-        if value not in seen:
-            seen.append(value)
-    return seen
-
-
-def _is_terminal() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-
-def _print_json(doc: Dict[str, Any]) -> None:
-    click.echo(json.dumps(doc, indent=2, sort_keys=False, default=str))
-
-
-def _flat(value: Any) -> str:
-    if isinstance(value, dict):
-        return " ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -924,7 +565,3 @@ def main(argv: Optional[List[str]] = None) -> None:
         )
         code = EXIT_INTERNAL
     sys.exit(code if isinstance(code, int) else EXIT_OK)
-
-
-# The network-readiness commands (dns, tls, ports, listen) live in their own module.
-from wire_preflight import cli_network  # noqa: E402, F401

@@ -1,12 +1,14 @@
 """Network readiness: `dns`, `tls`, `ports` and `listen`. Same exit codes and JSON shape as
-`check`: a `checks` list of results, a summary, a schema version."""
+`check`: a `checks` list of results, a summary, a schema version.
+
+cli.py adds these commands to the `wire-preflight` group (cli.add_command)."""
 
 import time
 from typing import Any, Dict, List, Optional
 
 import click
 
-from wire_preflight.cli import _emit, _profile_option, cli
+from wire_preflight.cli_options import emit, profile_option
 from wire_preflight.model import InputError, summary
 
 
@@ -25,7 +27,7 @@ def _domain(value: str) -> str:
     return domain
 
 
-@cli.command()
+@click.command()
 @click.option("--domain", required=True, metavar="DOMAIN", help="e.g. wire.example.com")
 @click.option(
     "--expect",
@@ -44,7 +46,7 @@ def _domain(value: str) -> str:
     is_flag=True,
     help="Federation is on: federator and its SRV record are required.",
 )
-@_profile_option
+@profile_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def dns(
     domain: str,
@@ -86,10 +88,10 @@ def dns(
         ) from None
     results = judge_dns.judge(resolution, profile.dns, expect, federation)
     doc = _doc("wire-preflight/dns/1", results, domain=domain, resolution=resolution)
-    return _emit(results, doc, as_json)
+    return emit(results, doc, as_json)
 
 
-@cli.command()
+@click.command()
 @click.option("--domain", required=True, metavar="DOMAIN", help="e.g. wire.example.com")
 @click.option(
     "--cert",
@@ -124,7 +126,7 @@ def dns(
 @click.option(
     "--federation", is_flag=True, help="Also check serverAuth+clientAuth and federator.DOMAIN."
 )
-@_profile_option
+@profile_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def tls(
     domain: str,
@@ -171,10 +173,10 @@ def tls(
         certificate=cert,
         source=connect or cert_file,
     )
-    return _emit(results, doc, as_json)
+    return emit(results, doc, as_json)
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--inventory",
     "inventory_file",
@@ -203,7 +205,7 @@ def tls(
     metavar="DIR",
     help="Where the results are kept for the next `report`.",
 )
-@_profile_option
+@profile_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def ports(
     inventory_file: str,
@@ -221,6 +223,7 @@ def ports(
     from wire_preflight.facts import network
     from wire_preflight.facts import reach as reach_facts
     from wire_preflight.fleet import inventory
+    from wire_preflight.fleet.rules import match_planned
 
     profile = profiles.load(profile_name)
     for role in from_roles:
@@ -230,14 +233,7 @@ def ports(
     )
     hostname = socket.gethostname()
     mine = network.local_addresses(global_only=True)
-    me = next(
-        (
-            p
-            for p in planned
-            if p["name"] == hostname or {p.get("ip"), p.get("ansible_host")} & set(mine)
-        ),
-        None,
-    )
+    me = match_planned({"hostname": hostname, "addresses": mine}, planned)
     roles = list(from_roles) or (me["roles"] if me else [])
     if not roles:
         raise InputError(
@@ -258,10 +254,10 @@ def ports(
     problem = state.save_reachability(state_dir or state.default_dir(), doc)
     if problem:
         click.echo("wire-preflight: cannot keep the results for `report`: " + problem, err=True)
-    return _emit(results, doc, as_json)
+    return emit(results, doc, as_json)
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--role",
     "roles",
@@ -280,7 +276,7 @@ def ports(
     help="How long to listen; then every socket closes.",
 )
 @click.option("--address", default="", metavar="IP", help="Listen on this address only.")
-@_profile_option
+@profile_option
 def listen(roles: List[str], seconds: int, address: str, profile_name: Optional[str]) -> int:
     """Open ROLE's ports for a while, so peers' `ports` runs prove the path end to end."""
     from wire_preflight import listen as listener

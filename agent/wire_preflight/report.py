@@ -1,6 +1,7 @@
 """The report: facts, what was asked, and the verdicts, as one schema-versioned document.
 
-`check --json` prints it, `report` (later) sends it, `fleet --from DIR` reads a folder of them.
+`check --json` prints it, `report` sends it to a collector (spooling it while the collector is
+down), `fleet --from DIR` reads a folder of them, and the collector validates each one it receives.
 """
 
 import time

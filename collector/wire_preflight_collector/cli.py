@@ -6,7 +6,7 @@ import sys
 from typing import Any, Optional
 
 import click
-from wire_preflight.cli import _profile_option
+from wire_preflight.cli_options import profile_option
 from wire_preflight.model import InputError
 
 
@@ -55,7 +55,7 @@ def cli() -> None:
     metavar="FILE",
     help="wire-server-deploy inventory: judge the planned fleet too.",
 )
-@_profile_option
+@profile_option
 @click.option(
     "--tls-cert",
     type=click.Path(dir_okay=False),

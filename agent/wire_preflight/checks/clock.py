@@ -2,17 +2,15 @@
 
 from typing import List
 
-from wire_preflight.checks import Context, missing_fact, roles_label
+from wire_preflight.checks import Context
 from wire_preflight.model import PASS, WARN, CheckResult
 
 
 def check_time_sync(context: Context) -> List[CheckResult]:
-    role = roles_label(context.needs.roles)
     time = context.facts.get("time")
     if time is None:
-        return [missing_fact(context, "time-sync", "time", role)]
-    severity = context.profile.host.get("time-sync", {}).get("severity", "fail")
-    source = context.source("time-sync")
+        return [context.missing("time")]
+    severity = context.profile.host.get(context.check_id, {}).get("severity", "fail")
     daemons = time.get("daemons") or []
     evidence = dict(time)
     via = str(time.get("source"))
@@ -20,30 +18,25 @@ def check_time_sync(context: Context) -> List[CheckResult]:
         via += " ({})".format(", ".join(daemons) or "no NTP daemon running")
     if time.get("synchronized") is True:
         return [
-            CheckResult(
-                "time-sync",
-                role,
+            context.result(
                 PASS,
-                "synchronised",
-                "synchronised",
-                "synchronised, per " + via,
-                "",
-                source,
-                evidence,
+                observed="synchronised",
+                expected="synchronised",
+                message="synchronised, per " + via,
+                evidence=evidence,
             )
         ]
     if time.get("synchronized") is None:
         return [
-            CheckResult(
-                "time-sync",
-                role,
+            context.result(
                 WARN,
-                "unknown",
-                "synchronised",
-                "cannot tell whether the clock is synchronised: {}".format(time.get("detail")),
-                "install chrony (apt-get install chrony) and check `chronyc tracking`",
-                source,
-                evidence,
+                observed="unknown",
+                expected="synchronised",
+                message="cannot tell whether the clock is synchronised: {}".format(
+                    time.get("detail")
+                ),
+                remedy="install chrony (apt-get install chrony) and check `chronyc tracking`",
+                evidence=evidence,
             )
         ]
     remedy = (
@@ -55,15 +48,12 @@ def check_time_sync(context: Context) -> List[CheckResult]:
         )
     )
     return [
-        CheckResult(
-            "time-sync",
-            role,
+        context.result(
             severity,
-            "not synchronised",
-            "synchronised",
-            "the clock is not synchronised, per " + via,
-            remedy,
-            source,
-            evidence,
+            observed="not synchronised",
+            expected="synchronised",
+            message="the clock is not synchronised, per " + via,
+            remedy=remedy,
+            evidence=evidence,
         )
     ]

@@ -50,11 +50,11 @@ def _required(
                 "dns",
                 fqdn,
                 status,
-                observed,
-                expected,
-                "{}: {}".format(fqdn, record.get("error")),
-                _create(fqdn, expect),
-                source,
+                observed=observed,
+                expected=expected,
+                message="{}: {}".format(fqdn, record.get("error")),
+                remedy=_create(fqdn, expect),
+                source=source,
             )
         ]
     if expect and expect not in addresses:
@@ -63,27 +63,37 @@ def _required(
                 "dns",
                 fqdn,
                 FAIL,
-                observed,
-                expected,
-                "{} points to {}, not to {}".format(fqdn, ", ".join(addresses), expect),
-                f"change the record: {fqdn}. IN A {expect}",
-                source,
+                observed=observed,
+                expected=expected,
+                message="{} points to {}, not to {}".format(fqdn, ", ".join(addresses), expect),
+                remedy=f"change the record: {fqdn}. IN A {expect}",
+                source=source,
             )
         ]
-    results = [result("dns", fqdn, PASS, observed, expected, f"{fqdn} resolves", "", source)]
+    results = [
+        result(
+            "dns",
+            fqdn,
+            PASS,
+            observed=observed,
+            expected=expected,
+            message=f"{fqdn} resolves",
+            source=source,
+        )
+    ]
     if all(_private(a) for a in addresses):
         results.append(
             result(
                 "dns-private",
                 fqdn,
                 WARN,
-                observed,
-                "a public address",
-                f"{fqdn} resolves only to private addresses: clients outside this network cannot "
-                "reach it",
-                "publish the ingress's public address, or --ignore dns-private for an "
+                observed=observed,
+                expected="a public address",
+                message=f"{fqdn} resolves only to private addresses: clients outside this "
+                "network cannot reach it",
+                remedy="publish the ingress's public address, or --ignore dns-private for an "
                 "installation used only inside this network",
-                source,
+                source=source,
             )
         )
     return results
@@ -98,32 +108,31 @@ def _optional(
             "dns-optional",
             fqdn,
             SKIP,
-            record.get("error"),
-            "an address",
-            f"{fqdn} does not resolve; only {purpose} needs it",
-            _create(fqdn, expect) + " if you use " + purpose,
-            source,
+            observed=record.get("error"),
+            expected="an address",
+            message=f"{fqdn} does not resolve; only {purpose} needs it",
+            remedy=_create(fqdn, expect) + " if you use " + purpose,
+            source=source,
         )
     if expect and expect not in addresses:
         return result(
             "dns-optional",
             fqdn,
             WARN,
-            ", ".join(addresses),
-            expect,
-            "{} points to {}, not to {}".format(fqdn, ", ".join(addresses), expect),
-            f"change the record: {fqdn}. IN A {expect}",
-            source,
+            observed=", ".join(addresses),
+            expected=expect,
+            message="{} points to {}, not to {}".format(fqdn, ", ".join(addresses), expect),
+            remedy=f"change the record: {fqdn}. IN A {expect}",
+            source=source,
         )
     return result(
         "dns-optional",
         fqdn,
         PASS,
-        ", ".join(addresses),
-        expect or "an address",
-        f"{fqdn} resolves ({purpose})",
-        "",
-        source,
+        observed=", ".join(addresses),
+        expected=expect or "an address",
+        message=f"{fqdn} resolves ({purpose})",
+        source=source,
     )
 
 
@@ -136,22 +145,21 @@ def _srv(srv: Dict[str, Any], domain: str, source: str) -> CheckResult:
             "dns-srv",
             name,
             FAIL,
-            srv.get("error"),
-            "an SRV record",
-            "{}: {}; other backends cannot find this one".format(name, srv.get("error")),
-            remedy,
-            source,
+            observed=srv.get("error"),
+            expected="an SRV record",
+            message="{}: {}; other backends cannot find this one".format(name, srv.get("error")),
+            remedy=remedy,
+            source=source,
         )
     shown = ", ".join("{}:{}".format(t["target"], t["port"]) for t in targets)
     return result(
         "dns-srv",
         name,
         PASS,
-        shown,
-        "an SRV record",
-        "federation is discoverable at " + shown,
-        "",
-        source,
+        observed=shown,
+        expected="an SRV record",
+        message="federation is discoverable at " + shown,
+        source=source,
     )
 
 
@@ -159,15 +167,24 @@ def result(
     check_id: str,
     subject: str,
     status: str,
+    *,
     observed: Any,
     expected: Any,
     message: str,
-    remedy: str,
+    remedy: str = "",
     source: str,
 ) -> CheckResult:
     """A check result about one name: no role, the name in the evidence."""
     return CheckResult(
-        check_id, None, status, observed, expected, message, remedy, source, {"name": subject}
+        id=check_id,
+        role=None,
+        status=status,
+        observed=observed,
+        expected=expected,
+        message=message,
+        remedy=remedy,
+        source=source,
+        evidence={"name": subject},
     )
 
 

@@ -14,16 +14,14 @@ def _setting(context: Context, name: str) -> Dict[str, Any]:
     return tunables.get(name) or {"error": f"{name} not in the facts"}
 
 
-def _error(check_id: str, role: str, setting: Dict[str, Any], source: str) -> CheckResult:
-    return CheckResult(
-        check_id,
-        role,
+def _error(context: Context, role: str, setting: Dict[str, Any]) -> CheckResult:
+    return context.result(
         ERROR,
-        None,
-        None,
-        "cannot read it: {}".format(setting["error"]),
-        "run as root, or check that the kernel exposes {}".format(setting.get("file")),
-        source,
+        observed=None,
+        expected=None,
+        message="cannot read it: {}".format(setting["error"]),
+        remedy="run as root, or check that the kernel exposes {}".format(setting.get("file")),
+        role=role,
     )
 
 
@@ -32,46 +30,49 @@ def _severity(rule: Any) -> str:
 
 
 def check_swap(context: Context) -> List[CheckResult]:
-    source = context.source("swap")
     swaps = _setting(context, "swaps")
     results = []
-    for role, component, rule in context.rules("swap"):
+    for role, component, rule in context.rules():
         if "error" in swaps:
-            results.append(_error("swap", role, swaps, source))
+            results.append(_error(context, role, swaps))
             continue
         active = swaps["value"]
         evidence = {"file": swaps["file"], "swaps": active}
         if not active:
             results.append(
-                CheckResult(
-                    "swap", role, PASS, "off", "off", "no swap in use", "", source, evidence
+                context.result(
+                    PASS,
+                    observed="off",
+                    expected="off",
+                    message="no swap in use",
+                    role=role,
+                    evidence=evidence,
                 )
             )
             continue
         total = sum(s["size_bytes"] for s in active)
         results.append(
-            CheckResult(
-                "swap",
-                role,
+            context.result(
                 _severity(rule),
-                "{:.1f} GiB on {}".format(total / 1024**3, ", ".join(s["device"] for s in active)),
-                "off",
-                f"{component} wants no swap",
-                "swapoff -a, and remove the swap lines from /etc/fstab",
-                source,
-                evidence,
+                observed="{:.1f} GiB on {}".format(
+                    total / 1024**3, ", ".join(s["device"] for s in active)
+                ),
+                expected="off",
+                message=f"{component} wants no swap",
+                remedy="swapoff -a, and remove the swap lines from /etc/fstab",
+                role=role,
+                evidence=evidence,
             )
         )
     return results
 
 
 def check_max_map_count(context: Context) -> List[CheckResult]:
-    source = context.source("vm-max-map-count")
     setting = _setting(context, "vm.max_map_count")
     results = []
-    for role, component, rule in context.rules("vm-max-map-count"):
+    for role, component, rule in context.rules():
         if "error" in setting:
-            results.append(_error("vm-max-map-count", role, setting, source))
+            results.append(_error(context, role, setting))
             continue
         value = setting["value"]
         want = rule.get("warn_below") or rule.get("fail_below")
@@ -84,31 +85,26 @@ def check_max_map_count(context: Context) -> List[CheckResult]:
         evidence = {"file": setting["file"], "value": value}
         if status == PASS:
             results.append(
-                CheckResult(
-                    "vm-max-map-count",
-                    role,
+                context.result(
                     PASS,
-                    str(value),
-                    expected,
-                    "enough memory map areas for " + component,
-                    "",
-                    source,
-                    evidence,
+                    observed=str(value),
+                    expected=expected,
+                    message="enough memory map areas for " + component,
+                    role=role,
+                    evidence=evidence,
                 )
             )
         else:
             results.append(
-                CheckResult(
-                    "vm-max-map-count",
-                    role,
+                context.result(
                     status,
-                    str(value),
-                    expected,
-                    f"{component} needs vm.max_map_count >= {threshold}",
-                    f"sysctl -w vm.max_map_count={want} and put vm.max_map_count={want} in "
-                    "/etc/sysctl.d/60-wire.conf",
-                    source,
-                    evidence,
+                    observed=str(value),
+                    expected=expected,
+                    message=f"{component} needs vm.max_map_count >= {threshold}",
+                    remedy=f"sysctl -w vm.max_map_count={want} and put vm.max_map_count={want} "
+                    "in /etc/sysctl.d/60-wire.conf",
+                    role=role,
+                    evidence=evidence,
                 )
             )
     return results
@@ -116,18 +112,16 @@ def check_max_map_count(context: Context) -> List[CheckResult]:
 
 def _equals(
     context: Context,
-    check_id: str,
     name: str,
     wanted: Any,
     remedy: str,
     describe: Optional[str] = None,
 ) -> List[CheckResult]:
-    source = context.source(check_id)
     setting = _setting(context, name)
     results = []
-    for role, component, rule in context.rules(check_id):
+    for role, component, rule in context.rules():
         if "error" in setting:
-            results.append(_error(check_id, role, setting, source))
+            results.append(_error(context, role, setting))
             continue
         value = setting["value"]
         evidence = {"file": setting["file"], "value": value}
@@ -137,16 +131,14 @@ def _equals(
         )
         message = describe or f"{name} = {value}"
         results.append(
-            CheckResult(
-                check_id,
-                role,
+            context.result(
                 PASS if ok else _severity(rule),
-                str(value),
-                expected,
-                message if ok else f"{component} wants {name} = {expected}",
-                "" if ok else remedy,
-                source,
-                evidence,
+                observed=str(value),
+                expected=expected,
+                message=message if ok else f"{component} wants {name} = {expected}",
+                remedy="" if ok else remedy,
+                role=role,
+                evidence=evidence,
             )
         )
     return results
@@ -155,7 +147,6 @@ def _equals(
 def check_ip_forward(context: Context) -> List[CheckResult]:
     return _equals(
         context,
-        "ip-forward",
         "net.ipv4.ip_forward",
         1,
         "sysctl -w net.ipv4.ip_forward=1 and put net.ipv4.ip_forward=1 in "
@@ -164,7 +155,6 @@ def check_ip_forward(context: Context) -> List[CheckResult]:
 
 
 def check_br_netfilter(context: Context) -> List[CheckResult]:
-    source = context.source("br-netfilter")
     loaded = _setting(context, "br_netfilter_loaded")
     call = _setting(context, "net.bridge.bridge-nf-call-iptables")
     results = []
@@ -172,9 +162,9 @@ def check_br_netfilter(context: Context) -> List[CheckResult]:
         "modprobe br_netfilter; echo br_netfilter > /etc/modules-load.d/br_netfilter.conf; "
         "sysctl -w net.bridge.bridge-nf-call-iptables=1"
     )
-    for role, _component, rule in context.rules("br-netfilter"):
+    for role, _component, rule in context.rules():
         if "error" in loaded:
-            results.append(_error("br-netfilter", role, loaded, source))
+            results.append(_error(context, role, loaded))
             continue
         value = call.get("value")
         # The sysctl exists only when bridge netfilter is in the kernel, as a module or built in.
@@ -189,28 +179,25 @@ def check_br_netfilter(context: Context) -> List[CheckResult]:
         )
         ok = present and value == 1
         results.append(
-            CheckResult(
-                "br-netfilter",
-                role,
+            context.result(
                 PASS if ok else _severity(rule),
-                observed,
-                "bridge netfilter present, bridge-nf-call-iptables = 1",
-                "bridged pod traffic passes iptables"
+                observed=observed,
+                expected="bridge netfilter present, bridge-nf-call-iptables = 1",
+                message="bridged pod traffic passes iptables"
                 if ok
                 else "pod traffic across the bridge bypasses iptables (kube-proxy rules)",
-                "" if ok else remedy,
-                source,
-                evidence,
+                remedy="" if ok else remedy,
+                role=role,
+                evidence=evidence,
             )
         )
     return results
 
 
 def check_thp(context: Context) -> List[CheckResult]:
-    allowed = context.profile.host.get("thp", {}).get("allowed", ["never"])
+    allowed = context.profile.host.get(context.check_id, {}).get("allowed", ["never"])
     return _equals(
         context,
-        "thp",
         "transparent_hugepage.enabled",
         allowed,
         "echo never > /sys/kernel/mm/transparent_hugepage/enabled, and add "
@@ -222,7 +209,6 @@ def check_thp(context: Context) -> List[CheckResult]:
 def check_zone_reclaim(context: Context) -> List[CheckResult]:
     return _equals(
         context,
-        "zone-reclaim",
         "vm.zone_reclaim_mode",
         0,
         "sysctl -w vm.zone_reclaim_mode=0 and put it in /etc/sysctl.d/60-wire.conf",

@@ -2,7 +2,7 @@
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from wire_preflight.checks import Context, missing_fact
+from wire_preflight.checks import Context
 from wire_preflight.model import PASS, WARN, CheckResult
 
 UNLIMITED = -1
@@ -68,13 +68,14 @@ def _show(value: Optional[int], item: str) -> str:
     return str(value)
 
 
-def _judge(context: Context, check_id: str) -> List[CheckResult]:
+def check_limit(context: Context) -> List[CheckResult]:
+    """nofile, nproc or memlock, whichever the context's check id names."""
+    check_id = context.check_id
     limits = context.facts.get("limits")
-    source = context.source(check_id)
     results = []
-    for role, component, rule in context.rules(check_id):
+    for role, component, rule in context.rules():
         if limits is None:
-            results.append(missing_fact(context, check_id, "limits", role))
+            results.append(context.missing("limits", role))
             continue
         service, user = rule.get("service", component), rule.get("user", component)
         value, origin, installed = effective_limit(limits, check_id, service, user)
@@ -107,45 +108,28 @@ def _judge(context: Context, check_id: str) -> List[CheckResult]:
             status = WARN  # the component's package usually brings its own limits
         if status == PASS:
             results.append(
-                CheckResult(
-                    check_id,
-                    role,
+                context.result(
                     PASS,
-                    _show(value, check_id),
-                    expected,
-                    where,
-                    "",
-                    source,
-                    evidence,
+                    observed=_show(value, check_id),
+                    expected=expected,
+                    message=where,
+                    role=role,
+                    evidence=evidence,
                 )
             )
             continue
         setting = "infinity" if rule.get("warn_unless_unlimited") else str(threshold or "")
         results.append(
-            CheckResult(
-                check_id,
-                role,
+            context.result(
                 status,
-                _show(value, check_id),
-                expected,
-                f"{where} ({component} wants {expected})",
-                f"add {UNIT_KEYS[check_id]}={setting or expected} under [Service] in "
+                observed=_show(value, check_id),
+                expected=expected,
+                message=f"{where} ({component} wants {expected})",
+                remedy=f"add {UNIT_KEYS[check_id]}={setting or expected} under [Service] in "
                 f"/etc/systemd/system/{service}.service.d/limits.conf, then "
                 "systemctl daemon-reload",
-                source,
-                evidence,
+                role=role,
+                evidence=evidence,
             )
         )
     return results
-
-
-def check_nofile(context: Context) -> List[CheckResult]:
-    return _judge(context, "nofile")
-
-
-def check_nproc(context: Context) -> List[CheckResult]:
-    return _judge(context, "nproc")
-
-
-def check_memlock(context: Context) -> List[CheckResult]:
-    return _judge(context, "memlock")

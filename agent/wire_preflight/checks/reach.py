@@ -5,7 +5,7 @@ from typing import Any, Dict, List
 
 from wire_preflight.model import ERROR, FAIL, PASS, WARN, CheckResult
 
-SOURCE = "wire-server-deploy: ports between hosts (reference/wire-current.md)"
+SOURCE = 'wire-server-deploy: ports between hosts (docs/sources.md, "Ports between hosts")'
 _STATUS = {
     "open": PASS,
     "refused": PASS,
@@ -67,15 +67,15 @@ def judge(probes: List[Dict[str, Any]], me: str, my_address: str) -> List[CheckR
             )
         results.append(
             CheckResult(
-                "reach",
-                probe["from_role"],
-                status,
-                probe["state"],
-                "open or refused",
-                message,
-                remedy,
-                SOURCE,
-                {
+                id="reach",
+                role=probe["from_role"],
+                status=status,
+                observed=probe["state"],
+                expected="open or refused",
+                message=message,
+                remedy=remedy,
+                source=SOURCE,
+                evidence={
                     key: probe[key]
                     for key in ("peer", "address", "proto", "port", "to_role", "state")
                 },

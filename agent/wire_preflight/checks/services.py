@@ -2,17 +2,16 @@
 
 from typing import Any, Dict, List, Tuple
 
-from wire_preflight.checks import Context, missing_fact
+from wire_preflight.checks import Context
 from wire_preflight.model import FAIL, PASS, WARN, CheckResult
 
 
 def check_ports(context: Context) -> List[CheckResult]:
     listeners = context.facts.get("listeners")
-    source = context.source("ports")
     results = []
-    for role, component, rule in context.rules("ports"):
+    for role, component, rule in context.rules():
         if listeners is None:
-            results.append(missing_fact(context, "ports", "listeners", role))
+            results.append(context.missing("listeners", role))
             continue
         owners = set(rule.get("owners", []))
         wanted = _wanted_ports(rule)
@@ -37,16 +36,14 @@ def check_ports(context: Context) -> List[CheckResult]:
             status = FAIL if any(sev == FAIL for sev, _ in taken) else WARN
             observed = "taken: " + ", ".join(label for _, label in taken)
             results.append(
-                CheckResult(
-                    "ports",
-                    role,
+                context.result(
                     status,
-                    observed,
-                    expected,
-                    f"{component} cannot listen where another program already does",
-                    "stop or move what holds them (ss -lntup shows it)",
-                    source,
-                    evidence,
+                    observed=observed,
+                    expected=expected,
+                    message=f"{component} cannot listen where another program already does",
+                    remedy="stop or move what holds them (ss -lntup shows it)",
+                    role=role,
+                    evidence=evidence,
                 )
             )
         else:
@@ -54,16 +51,13 @@ def check_ports(context: Context) -> List[CheckResult]:
                 "held by {} itself: {}".format(component, ", ".join(own)) if own else "all free"
             )
             results.append(
-                CheckResult(
-                    "ports",
-                    role,
+                context.result(
                     PASS,
-                    "free" if not own else "in use by " + component,
-                    expected,
-                    message,
-                    "",
-                    source,
-                    evidence,
+                    observed="free" if not own else "in use by " + component,
+                    expected=expected,
+                    message=message,
+                    role=role,
+                    evidence=evidence,
                 )
             )
     return results
@@ -80,11 +74,10 @@ def _wanted_ports(rule: Dict[str, Any]) -> List[Tuple[str, int, str]]:
 
 def check_tools(context: Context) -> List[CheckResult]:
     tools = context.facts.get("tools")
-    source = context.source("tools")
     results = []
-    for role, component, rule in context.rules("tools"):
+    for role, component, rule in context.rules():
         if tools is None:
-            results.append(missing_fact(context, "tools", "tools", role))
+            results.append(context.missing("tools", role))
             continue
         missing_required = [t for t in rule.get("required", []) if not tools.get(t)]
         missing_recommended = [t for t in rule.get("recommended", []) if not tools.get(t)]
@@ -96,31 +89,26 @@ def check_tools(context: Context) -> List[CheckResult]:
         missing = missing_required + missing_recommended
         if not missing:
             results.append(
-                CheckResult(
-                    "tools",
-                    role,
+                context.result(
                     PASS,
-                    "all present",
-                    expected,
-                    f"every tool {component} needs is installed",
-                    "",
-                    source,
-                    evidence,
+                    observed="all present",
+                    expected=expected,
+                    message=f"every tool {component} needs is installed",
+                    role=role,
+                    evidence=evidence,
                 )
             )
             continue
         status = FAIL if missing_required else WARN
         results.append(
-            CheckResult(
-                "tools",
-                role,
+            context.result(
                 status,
-                "missing: " + ", ".join(missing),
-                expected,
-                "{} needs {} on the PATH".format(component, ", ".join(missing)),
-                "apt-get install " + " ".join(_package(t) for t in missing),
-                source,
-                evidence,
+                observed="missing: " + ", ".join(missing),
+                expected=expected,
+                message="{} needs {} on the PATH".format(component, ", ".join(missing)),
+                remedy="apt-get install " + " ".join(_package(t) for t in missing),
+                role=role,
+                evidence=evidence,
             )
         )
     return results

@@ -3,7 +3,7 @@
 import re
 from typing import List
 
-from wire_preflight.checks import Context, missing_fact, roles_label
+from wire_preflight.checks import Context
 from wire_preflight.model import FAIL, PASS, WARN, CheckResult
 
 # RFC 1123 label, lowercase only: what kubeadm accepts as a node name.
@@ -11,10 +11,9 @@ _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def check_os(context: Context) -> List[CheckResult]:
-    role = roles_label(context.needs.roles)
     os_facts = context.facts.get("os")
     if not os_facts:
-        return [missing_fact(context, "os", "os", role)]
+        return [context.missing("os")]
     profile = context.profile
     os_id, version = os_facts.get("id", ""), os_facts.get("version_id", "")
     observed = f"{os_id} {version}".strip()
@@ -22,15 +21,13 @@ def check_os(context: Context) -> List[CheckResult]:
     source = profile.os_source
     if os_id != profile.os_id:
         return [
-            CheckResult(
-                "os",
-                role,
+            context.result(
                 FAIL,
-                observed,
-                expected,
-                f"the plan needs {profile.os_id}, this is {observed}",
-                f"reinstall the VM with {profile.os_id} {profile.os_versions[-1]}",
-                source,
+                observed=observed,
+                expected=expected,
+                message=f"the plan needs {profile.os_id}, this is {observed}",
+                remedy=f"reinstall the VM with {profile.os_id} {profile.os_versions[-1]}",
+                source=source,
             )
         ]
     if version not in profile.os_versions:
@@ -41,46 +38,49 @@ def check_os(context: Context) -> List[CheckResult]:
         ]
         hint = f"; profile {fits[0]} fits this release (--profile {fits[0]})" if fits else ""
         return [
-            CheckResult(
-                "os",
-                role,
+            context.result(
                 WARN,
-                observed,
-                expected,
-                "profile {} expects {} {}{}".format(
+                observed=observed,
+                expected=expected,
+                message="profile {} expects {} {}{}".format(
                     profile.name, profile.os_id, " or ".join(profile.os_versions), hint
                 ),
-                "use the profile that matches your release, or install "
+                remedy="use the profile that matches your release, or install "
                 f"{profile.os_id} {profile.os_versions[-1]}",
-                source,
+                source=source,
             )
         ]
-    return [CheckResult("os", role, PASS, observed, expected, "release as planned", "", source)]
+    return [
+        context.result(
+            PASS, observed=observed, expected=expected, message="release as planned", source=source
+        )
+    ]
 
 
 def check_hostname(context: Context) -> List[CheckResult]:
-    role = roles_label(context.needs.roles)
     name = context.facts.get("hostname")
     if not name:
-        return [missing_fact(context, "hostname", "hostname", role)]
+        return [context.missing("hostname")]
     source = "kubeadm preflight; RFC 1123"
     expected = "lowercase RFC 1123 name"
     problem = hostname_problem(name)
     if problem:
         fixed = suggest_hostname(name)
         return [
-            CheckResult(
-                "hostname",
-                role,
+            context.result(
                 context.profile.hostname_severity,
-                name,
-                expected,
-                f"hostname {problem}",
-                f"hostnamectl set-hostname {fixed}",
-                source,
+                observed=name,
+                expected=expected,
+                message=f"hostname {problem}",
+                remedy=f"hostnamectl set-hostname {fixed}",
+                source=source,
             )
         ]
-    return [CheckResult("hostname", role, PASS, name, expected, "valid node name", "", source)]
+    return [
+        context.result(
+            PASS, observed=name, expected=expected, message="valid node name", source=source
+        )
+    ]
 
 
 def hostname_problem(name: str) -> str:

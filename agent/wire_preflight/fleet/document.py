@@ -4,6 +4,7 @@
 from typing import Any, Dict, Iterable, List, Optional
 
 from wire_preflight.fleet import rules
+from wire_preflight.model import WARN
 from wire_preflight.profiles import Profile
 
 FLEET_SCHEMA = "wire-preflight/fleet/1"
@@ -19,7 +20,7 @@ def build(
     findings = [
         rules.finding(
             "report-invalid",
-            rules.WARN,
+            WARN,
             problem,
             remedy="re-run `wire-preflight check --json` on that host",
         )

@@ -2,6 +2,7 @@
 
 from typing import Any, Dict, List
 
+from wire_preflight.model import FAIL, WARN
 from wire_preflight.render.text import printable
 
 
@@ -16,7 +17,7 @@ def lines(doc: Dict[str, Any]) -> List[str]:
     for f in doc["findings"]:
         scope = " [planned]" if f.get("scope") == "planned" else ""
         out.append("{:<5} {:<20} {}{}".format(f["status"], f["id"], printable(f["message"]), scope))
-        if f.get("remedy") and f["status"] in ("fail", "warn"):
+        if f.get("remedy") and f["status"] in (FAIL, WARN):
             out.append("{:<5} {:<20} fix: {}".format("", "", printable(f["remedy"])))
     out.append("")
     out.append(

@@ -9,23 +9,11 @@ the planned fleet from an inventory. Each returns findings:
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Optional
 
+from wire_preflight.model import FAIL, PASS, SKIP, WARN
 from wire_preflight.profiles import Profile
 
-FAIL, WARN, PASS, SKIP = "fail", "warn", "pass", "skip"
+# Worst first: how findings are sorted and the fleet's verdict is chosen.
 ORDER = {FAIL: 0, WARN: 1, SKIP: 2, PASS: 3}
-RULE_IDS = (
-    "role-count",
-    "physical-spread",
-    "etcd-odd",
-    "duplicate-identity",
-    "clock-skew",
-    "host-checks",
-    "inventory-missing",
-    "inventory-unexpected",
-    "inventory-role",
-    "inventory-ip",
-    "reachability",
-)
 
 
 def finding(
@@ -51,13 +39,17 @@ def finding(
 def judge(
     hosts: List[Dict[str, Any]], profile: Profile, planned: Optional[List[Dict[str, Any]]] = None
 ) -> List[Dict[str, Any]]:
-    """Every rule over the reported fleet, and over the planned one when an inventory is given."""
+    """Every rule over the reported fleet, and over the planned one when an inventory is given.
+
+    This is the one list of fleet rules; each finding's id names the rule that made it.
+    """
     if planned is not None:
         hosts = fill_from_inventory(hosts, planned)
+    etcd = etcd_members(hosts, planned)
     findings = []
     findings += role_count(hosts, profile)
-    findings += physical_spread(hosts, profile, etcd_members(hosts, planned))
-    findings += etcd_odd(etcd_members(hosts, planned), profile)
+    findings += physical_spread(hosts, profile, etcd)
+    findings += etcd_odd(etcd, profile)
     findings += duplicate_identity(hosts)
     findings += clock_skew(hosts, profile)
     findings += host_checks(hosts)
@@ -102,6 +94,9 @@ def fill_from_inventory(
 
 
 def match_planned(host: Dict[str, Any], planned: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The inventory entry a host is: by hostname first, else by one of its addresses
+    (the entry's ansible_host or ip). The one matcher: the fleet rules, etcd membership and
+    `wire-preflight ports` (finding this VM in the inventory) all use it."""
     by_name = next((p for p in planned if p["name"] == host.get("hostname")), None)
     if by_name:
         return by_name
@@ -273,14 +268,8 @@ def etcd_members(
     hosts: List[Dict[str, Any]], planned: Optional[List[Dict[str, Any]]]
 ) -> List[Dict[str, Any]]:
     """Reported hosts that run etcd: the inventory's etcd group, else the Kubernetes nodes."""
-    if planned:
-        names = {p["name"] for p in planned if p["etcd"]}
-        addresses = {p.get("ip") or p.get("ansible_host") for p in planned if p["etcd"]}
-        chosen = [
-            h for h in hosts if h["hostname"] in names or addresses & set(h.get("addresses") or [])
-        ]
-        if names:
-            return chosen
+    if planned and any(p["etcd"] for p in planned):
+        return [h for h in hosts if (match_planned(h, planned) or {}).get("etcd")]
     return _with_role(hosts, "kubernetes")
 
 
