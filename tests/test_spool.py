@@ -7,6 +7,7 @@ tested in test_collector*.py)."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -212,3 +213,105 @@ def test_a_token_file_of_two_lines_is_a_usage_error(tmp_path):
     assert done.returncode == 2
     assert str(token) in done.stderr and "one line" in done.stderr
     assert not (tmp_path / "spool").exists()
+
+
+def _python_for_another_user(tmp_path):
+    """An interpreter with the agent that uid 54321 can run. pyenv's live under /root (mode
+    700): then Debian's python3 gets the wheel this run built, with its dependencies."""
+    import glob
+
+    env = {"PATH": "/usr/bin:/bin"}
+    probe = ["setpriv", "--reuid", "54321", "--regid", "54321", "--clear-groups"]
+    if (
+        subprocess.run(
+            [*probe, sys.executable, "-c", "import wire_preflight"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ).returncode
+        == 0
+    ):
+        return [sys.executable], env
+    wheels = glob.glob(
+        os.path.join(os.path.dirname(__file__), "..", "dist", "wire_preflight-*.whl")
+    )
+    if not wheels or not os.path.exists("/usr/bin/python3"):
+        pytest.skip("!!! NOT TESTED: no interpreter another user can run, and no built wheel")
+    site = tmp_path / "site"
+    installed = subprocess.run(
+        ["/usr/bin/python3", "-m", "pip", "install", "--quiet", "--target", str(site), wheels[0]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=300,
+    )
+    if installed.returncode != 0:
+        pytest.skip(
+            "!!! NOT TESTED: cannot install the agent for Debian's python3: "
+            + installed.stderr.strip()[-300:]
+        )
+    subprocess.run(["chmod", "-R", "a+rX", str(tmp_path)], check=True)
+    return ["/usr/bin/python3"], dict(env, PYTHONPATH=str(site))
+
+
+@pytest.fixture
+def shared_tmp():
+    """A directory another user can enter (pytest's own tmp_path sits under a 0700 one)."""
+    import pathlib
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="wire-preflight-nohome-", dir="/tmp")
+    os.chmod(path, 0o755)
+    yield pathlib.Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_without_a_home_nothing_lands_in_the_working_directory(shared_tmp):
+    """A user with no HOME and no passwd entry (a bare cron job): no state directory can be
+    found. The verdict is printed, the report is said to be lost, nothing is written where the
+    command happens to run, and the exit code is the checks' own."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("!!! NOT TESTED: becoming a user without a passwd entry needs root, setpriv")
+    tmp_path = shared_tmp
+    python, env = _python_for_another_user(tmp_path)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    work.chmod(0o777)
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(0o644)
+    facts = tmp_path / "facts.json"
+    shutil.copy(FACTS, str(facts))
+    facts.chmod(0o644)
+    done = subprocess.run(
+        [
+            "setpriv",
+            "--reuid",
+            "54321",
+            "--regid",
+            "54321",
+            "--clear-groups",
+            *python,
+            "-m",
+            "wire_preflight",
+            "report",
+            "--role",
+            "cassandra",
+            "--facts",
+            str(facts),
+            "--collector",
+            "http://127.0.0.1:9",
+            "--token-file",
+            str(token),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        env=env,
+        cwd=str(work),
+        timeout=120,
+    )
+    verdict = done.stdout.split(":", 1)[0]  # the checks' verdict; ip-drift warns: no state
+    assert done.returncode == {"PASS": 0, "WARN": 4, "FAIL": 3}[verdict], done.stderr
+    assert "lost" in done.stdout and "HOME is unset" in done.stdout, done.stdout
+    assert os.listdir(str(work)) == []

@@ -131,7 +131,7 @@ def report(
         time.sleep(random.uniform(0, random_delay))
     results, doc = pipeline.evaluate(pipeline.Options(**options))
     state_dir = options.get("state_dir") or state.default_dir()
-    spool_dir = spool_dir or os.path.join(state_dir, "spool")
+    spool_dir = spool_dir or (os.path.join(state_dir, "spool") if state_dir else "")
     credential = delivery.Credential(
         collector, ca_cert, token, enroll_secret, state_dir, doc["facts"]
     )

@@ -121,6 +121,10 @@ def deliver(
 def _keep(
     doc: Dict[str, Any], spool_dir: str, spool_max: int, messages: List[str], why: str
 ) -> "tuple":
+    if not spool_dir:
+        from wire_preflight.state import NO_HOME
+
+        return "lost", f"{why}; and it could not be kept: {NO_HOME}"
     try:
         messages += spool.put(spool_dir, doc, spool_max)
     except OSError as exc:

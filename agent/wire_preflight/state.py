@@ -15,15 +15,26 @@ from typing import Any, Dict, Optional, Tuple
 SYSTEM_STATE_DIR = "/var/lib/wire-preflight"
 
 
+NO_HOME = (
+    "no state directory: HOME is unset and this user has no home directory "
+    "(give --state-dir DIR, or state_dir in agent.conf)"
+)
+
+
 def default_dir() -> str:
-    """$WIRE_PREFLIGHT_STATE_DIR, else /var/lib/wire-preflight for root, else the user's."""
+    """$WIRE_PREFLIGHT_STATE_DIR, else /var/lib/wire-preflight for root, else the user's.
+    "" when there is none: HOME unset and no home in the user database (a bare cron job of a
+    user without a passwd entry); expanduser would then answer "~", a folder in the cwd."""
     if os.environ.get("WIRE_PREFLIGHT_STATE_DIR"):
         return os.environ["WIRE_PREFLIGHT_STATE_DIR"]
     if os.geteuid() == 0:
         return SYSTEM_STATE_DIR
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "state"
-    )
+    base = os.environ.get("XDG_STATE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return ""
+        base = os.path.join(home, ".local", "state")
     return os.path.join(base, "wire-preflight")
 
 
@@ -34,6 +45,8 @@ def _file(state_dir: str, facts: Dict[str, Any]) -> str:
 
 def load(state_dir: str, facts: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """The last run's state, None on the first run, or {"error": reason}."""
+    if not state_dir:
+        return {"error": NO_HOME}
     path = _file(state_dir, facts)
     try:
         with open(path, encoding="utf-8") as handle:
@@ -91,6 +104,8 @@ def save(state_dir: str, facts: Dict[str, Any]) -> Tuple[bool, str]:
     """(True, path) or (False, reason). A run that sees no primary address (no default
     route, no `ip`, a captured tree) keeps what was remembered: a null address is not a
     change of address, and remembering it would report one on the next normal run."""
+    if not state_dir:
+        return False, NO_HOME
     path = _file(state_dir, facts)
     if not ((facts.get("network") or {}).get("primary") or {}).get("address"):
         return True, path
@@ -118,6 +133,8 @@ def save_reachability(state_dir: str, doc: Dict[str, Any]) -> Optional[str]:
             for p in doc["probes"]
         ],
     }
+    if not state_dir:
+        return NO_HOME
     try:
         os.makedirs(state_dir, exist_ok=True)
         write_atomically(os.path.join(state_dir, REACHABILITY_FILE), json.dumps(keep))
@@ -128,6 +145,8 @@ def save_reachability(state_dir: str, doc: Dict[str, Any]) -> Optional[str]:
 
 def load_reachability(state_dir: str, max_age: float = 86400) -> Optional[Dict[str, Any]]:
     """The last `ports` run of this VM, if it is less than a day old."""
+    if not state_dir:
+        return None
     path = os.path.join(state_dir, REACHABILITY_FILE)
     try:
         if time.time() - os.path.getmtime(path) > max_age:
