@@ -121,6 +121,7 @@ class Collector:
                 "/healthz",
                 "/api/v1/fleet",
                 f"/api/v1/hosts/{hostname}",
+                f"/hosts/{hostname}",
                 "/api/v1/drift",
                 "/metrics",
                 "/",

@@ -21,6 +21,7 @@ ALL_OK = {
     "/healthz": 200,
     "/api/v1/fleet": 200,
     "/api/v1/hosts/cassandra1": 200,
+    "/hosts/cassandra1": 200,
     "/api/v1/drift": 200,
     "/metrics": 200,
     "/": 200,
@@ -135,6 +136,22 @@ def test_every_hostile_body_is_refused_and_every_read_route_still_answers(collec
     host = collector.get("/api/v1/hosts/cassandra1").json()
     assert len(host["history"]) == 1  # nothing hostile was stored
     assert "Traceback" not in collector.read_log()
+
+
+def test_the_smallest_valid_report_breaks_no_read_route(collector):
+    """Only what the schema requires (schemathesis found the host page failing on a report
+    without physical_host): every optional field may be absent."""
+    smallest = {
+        "schema": "wire-preflight/report/1",
+        "report_id": "r-0",
+        "hostname": "0",
+        "roles": [],
+        "checks": [{"id": "os", "status": "pass"}],
+        "facts": {"schema": "wire-preflight/facts/1", "hostname": "0"},
+    }
+    assert collector.post(smallest).status_code == 201
+    routes = collector.read_routes("0")
+    assert set(routes.values()) == {200}, routes
 
 
 def test_refusals_name_the_field(collector, base_facts):

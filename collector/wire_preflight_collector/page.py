@@ -213,25 +213,50 @@ def render_host(
     events: List[Dict[str, Any]],
     now: float,
 ) -> str:
+    # Every optional field of a report may be absent (the schema requires few): the template
+    # sees plain values with their defaults, never a missing key.
     latest = host.get("latest") or {}
     checks = sorted(
-        latest.get("checks") or [],
-        key=lambda c: (
-            {"fail": 0, "error": 1, "warn": 2, "skip": 3, "pass": 4}.get(c["status"], 5),
-            c["id"],
+        (
+            {
+                "id": c.get("id", ""),
+                "role": c.get("role") or "",
+                "status": c.get("status", "error"),
+                "message": c.get("message") or "",
+                "observed": c.get("observed"),
+                "expected": c.get("expected"),
+                "remedy": c.get("remedy") or "",
+            }
+            for c in latest.get("checks") or []
+            if isinstance(c, dict)
         ),
+        key=lambda c: (_STATUS_ORDER.get(c["status"], 5), c["id"]),
     )
-    received = host["history"][0]["received_at"] if host.get("history") else None
+    history = host.get("history") or []
+    received = history[0].get("received_at") if history else None
+    summary = summary or {}
+    facts = {
+        "roles": ", ".join(latest.get("roles") or []) or "none",
+        "physical_host": latest.get("physical_host") or "not reported",
+        "report_id": latest.get("report_id") or "",
+        "address": summary.get("primary_address") or "",
+        "os": summary.get("os") or "",
+        "cpu": summary.get("cpu") or "?",
+        "memory": "{:.1f} GB".format(summary["memory_bytes"] / 1e9)
+        if summary.get("memory_bytes")
+        else "?",
+        "machine_id": summary.get("machine_id") or "",
+        "status": summary.get("status") or "",
+    }
     return (
         _environment()
         .get_template("host.html")
         .render(
             hostname=hostname,
-            latest=latest,
-            summary=summary or {},
+            facts=facts,
             checks=checks,
-            history=host.get("history") or [],
-            stale=host.get("stale"),
+            history=history,
+            stale=bool(host.get("stale")),
             received=received,
             events=events,
             show=_show,
@@ -240,6 +265,9 @@ def render_host(
             script=RELOAD_SCRIPT,
         )
     )
+
+
+_STATUS_ORDER = {"fail": 0, "error": 1, "warn": 2, "skip": 3, "pass": 4}
 
 
 def _show(value: Any) -> str:
