@@ -606,7 +606,7 @@ def test_secret_files_must_be_one_line_and_distinct(tmp_path):
 # -- fuzzing from the published schema --------------------------------------------------------
 
 
-def _schemathesis(url, secret, seconds, *extra):
+def _schemathesis(url, secret, seconds, workdir, *extra):
     import shutil
     import sys
 
@@ -640,16 +640,17 @@ def _schemathesis(url, secret, seconds, *extra):
         universal_newlines=True,
         timeout=400,
         env=dict(os.environ, NO_COLOR="1", SCHEMATHESIS_HOOKS=""),
+        cwd=str(workdir),  # it keeps a .schemathesis/ cache where it runs
     )
 
 
-def test_fuzzing_from_the_openapi_finds_no_server_error(collector, base_facts):
+def test_fuzzing_from_the_openapi_finds_no_server_error(collector, base_facts, tmp_path):
     """schemathesis generates bodies from /openapi.json (the Report model included) for
     every operation, as the admin, then enrolment bodies with the enroll secret."""
     assert collector.post(_valid(base_facts)).status_code == 201
     runs = [
-        _schemathesis(collector.url, TOKEN, 50),
-        _schemathesis(collector.url, ENROLL, 15, "--include-path", "/api/v1/enroll"),
+        _schemathesis(collector.url, TOKEN, 50, tmp_path),
+        _schemathesis(collector.url, ENROLL, 15, tmp_path, "--include-path", "/api/v1/enroll"),
     ]
     for done in runs:
         assert done.returncode == 0, done.stdout[-4000:]
