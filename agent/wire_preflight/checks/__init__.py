@@ -90,12 +90,12 @@ class Context(NamedTuple):
             for component in self.profile.role(role).components:
                 yield role, component
 
-    def rules(self, check_id: Optional[str] = None) -> Iterator[Tuple[str, str, Any]]:
+    def rules(self) -> Iterator[Tuple[str, str, Any]]:
         """(role, component, rule) for each of the VM's components that this check covers.
 
         A rule table is either `components = {name = severity}` or one sub-table per component.
         """
-        table = self.profile.host.get(check_id or self.check_id, {})
+        table = self.profile.host.get(self.check_id, {})
         by_severity = table.get("components", {})
         for role, component in self.components():
             if component in by_severity:
@@ -103,8 +103,9 @@ class Context(NamedTuple):
             elif isinstance(table.get(component), dict):
                 yield role, component, table[component]
 
-    def source(self, check_id: Optional[str] = None) -> str:
-        return self.profile.host.get(check_id or self.check_id, {}).get("source", "")
+    def source(self) -> str:
+        """The source of this check's table in the host requirements."""
+        return self.profile.host.get(self.check_id, {}).get("source", "")
 
     def result(
         self,
@@ -199,8 +200,3 @@ def apply_ignore(result: CheckResult, ignore: Sequence[str]) -> CheckResult:
 
 def roles_label(roles: Sequence[str]) -> str:
     return "+".join(roles)
-
-
-def missing_fact(context: Context, check_id: str, key: str, role: str) -> CheckResult:
-    """The older form of Context.missing, for checks that still name their id."""
-    return context._replace(check_id=check_id).missing(key, role)
