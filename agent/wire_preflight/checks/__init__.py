@@ -26,7 +26,7 @@ import importlib
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from wire_preflight.model import ERROR, FAIL, WARN, CheckResult
-from wire_preflight.profiles import Profile
+from wire_preflight.profiles import Alternative, Profile
 from wire_preflight.requirements import Needs
 
 
@@ -70,8 +70,9 @@ class Context(NamedTuple):
     facts: Dict[str, Any]
     profile: Profile
     needs: Needs
-    # Other built-in profiles: name -> (os id, versions), to name the one that fits a release.
-    os_alternatives: Dict[str, Any]
+    # The built-in profiles (profiles.os_alternatives): name -> Alternative (os id, versions,
+    # roles), to name the one that fits a release and the VM's roles.
+    os_alternatives: Dict[str, Alternative]
     # The address other nodes use: chosen with --ip or --interface, else the primary one.
     target_ip: Optional[str] = None
     target_interface: Optional[str] = None
