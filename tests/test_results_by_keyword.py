@@ -25,8 +25,8 @@ def _called_name(call):
 
 
 def positional_calls(source, path="<source>"):
-    """(line, names) of each CheckResult(...) call in source that passes an argument by
-    position (or by *args)."""
+    """The line of each CheckResult(...) call in source that passes an argument by position
+    (or by *args)."""
     found = []
     for node in ast.walk(ast.parse(source, path)):
         if isinstance(node, ast.Call) and _called_name(node) == "CheckResult" and node.args:
