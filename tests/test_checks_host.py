@@ -248,6 +248,33 @@ def test_jammy_passes_current_and_classic_names_current(base_facts):
     assert classic.status == WARN and "--profile current" in classic.message
 
 
+def test_built_in_profiles_name_their_roles_for_the_os_check():
+    from wire_preflight import profiles
+
+    alternatives = profiles.os_alternatives()
+    assert alternatives["wiab"].roles == ("wiab",)
+    assert "cassandra" in alternatives["current"].roles
+    assert alternatives["current"].versions == ["22.04"]
+    for name in profiles.builtin_names():
+        assert set(alternatives[name].roles) == set(profiles.load(name).roles), name
+
+
+def test_noble_suggests_no_profile_to_a_cassandra_vm_but_wiab_to_its_own_role(base_facts):
+    from wire_preflight import profiles
+
+    facts = with_changes(base_facts, os__version_id="24.04")
+    classic = one(judge(facts, ["cassandra"], os_alternatives=profiles.os_alternatives()), "os")
+    assert classic.status == WARN and "--profile wiab" not in classic.message
+    assert "no built-in profile has the role cassandra on ubuntu 24.04" in classic.message
+    # A wiab VM on 22.04: current names the release but has no wiab role.
+    jammy = with_changes(base_facts, os__version_id="22.04")
+    alternatives = profiles.os_alternatives()
+    wiab = one(judge(jammy, ["wiab"], profile="wiab", os_alternatives=alternatives), "os")
+    assert "--profile current" not in wiab.message
+    assert "current has this release, but not the role wiab" in wiab.message
+    assert wiab.remedy.startswith("install ubuntu 24.04")
+
+
 def test_calling_cluster_runs_kubernetes_and_turn_checks(base_facts):
     facts = with_changes(
         base_facts, cpu__logical_count=4, memory__installed_bytes=10 * GIB, os__version_id="22.04"

@@ -4,11 +4,16 @@ import pytest
 from conftest import judge, with_changes
 from wire_preflight.checks.system import hostname_problem, suggest_hostname
 from wire_preflight.model import FAIL, PASS, WARN
+from wire_preflight.profiles import Alternative
+
+CLASSIC = Alternative("ubuntu", ["18.04"], ("cassandra", "minio", "restund", "kubernetes"))
+CURRENT = Alternative("ubuntu", ["22.04"], ("cassandra", "minio", "postgresql", "kubernetes"))
+WIAB = Alternative("ubuntu", ["24.04"], ("wiab",))
 
 
-def by_id(facts, alternatives=None):
-    """Each check's one result on a cassandra VM, by check id."""
-    return {r.id: r for r in judge(facts, ["cassandra"], os_alternatives=alternatives or {})}
+def by_id(facts, alternatives=None, roles=("cassandra",)):
+    """Each check's one result on a VM of these roles (a cassandra VM), by check id."""
+    return {r.id: r for r in judge(facts, list(roles), os_alternatives=alternatives or {})}
 
 
 def test_ubuntu_1804_passes(base_facts):
@@ -17,7 +22,7 @@ def test_ubuntu_1804_passes(base_facts):
 
 def test_other_release_warns_and_names_the_profile_that_fits(base_facts):
     facts = with_changes(base_facts, os__version_id="22.04")
-    alternatives = {"classic": ("ubuntu", ["18.04"]), "current": ("ubuntu", ["22.04"])}
+    alternatives = {"classic": CLASSIC, "current": CURRENT}
     os_result = by_id(facts, alternatives)["os"]
     assert os_result.status == WARN
     assert "--profile current" in os_result.message
@@ -25,9 +30,47 @@ def test_other_release_warns_and_names_the_profile_that_fits(base_facts):
 
 def test_other_release_without_a_fitting_profile_still_warns(base_facts):
     facts = with_changes(base_facts, os__version_id="16.04")
-    os_result = by_id(facts, {"classic": ("ubuntu", ["18.04"])})["os"]
+    os_result = by_id(facts, {"classic": CLASSIC})["os"]
     assert os_result.status == WARN
     assert "--profile" not in os_result.message
+    assert "no built-in profile has the role cassandra on ubuntu 16.04" in os_result.message
+    assert "ubuntu 18.04" in os_result.remedy
+
+
+def test_a_profile_without_the_vms_role_is_not_suggested(base_facts):
+    """wiab (one demo VM) names 24.04 but has no cassandra: it is no answer for this VM."""
+    facts = with_changes(base_facts, os__version_id="24.04")
+    os_result = by_id(facts, {"classic": CLASSIC, "current": CURRENT, "wiab": WIAB})["os"]
+    assert os_result.status == WARN
+    assert "--profile wiab" not in os_result.message
+    assert "fits" not in os_result.message
+    assert "no built-in profile has the role cassandra on ubuntu 24.04" in os_result.message
+    assert "wiab has this release, but not the role cassandra" in os_result.message
+    # The remedy still says what to do: the release this profile plans for, or an own profile.
+    assert "install ubuntu 18.04" in os_result.remedy
+    assert "--profile" in os_result.remedy
+
+
+def test_the_suggested_profile_defines_every_role_of_the_vm(base_facts):
+    facts = with_changes(base_facts, os__version_id="22.04")
+    alternatives = {"classic": CLASSIC, "current": CURRENT}
+    # current has cassandra and minio, so it fits a VM running both...
+    both = by_id(facts, alternatives, roles=("cassandra", "minio"))["os"]
+    assert "profile current fits this release (--profile current)" in both.message
+    # ...but not a restund VM: current plans calling differently.
+    restund = by_id(facts, alternatives, roles=("cassandra", "restund"))["os"]
+    assert "--profile current" not in restund.message
+    assert "no built-in profile has the roles cassandra and restund on ubuntu 22.04" in (
+        restund.message
+    )
+    assert "current has this release, but not the role restund" in restund.message
+
+
+def test_the_first_fitting_profile_is_named_among_several(base_facts):
+    facts = with_changes(base_facts, os__version_id="22.04")
+    other = Alternative("ubuntu", ["22.04"], ("cassandra",))
+    alternatives = {"classic": CLASSIC, "current": CURRENT, "zz-other": other, "wiab": WIAB}
+    assert "--profile current" in by_id(facts, alternatives)["os"].message
 
 
 def test_other_distribution_fails(base_facts):

@@ -112,6 +112,22 @@ def test_check_root_judges_ip_static_from_configuration_alone(run_cli, tmp_path)
     assert "cannot see the primary address" in results["ip-drift"]["message"]
 
 
+def test_a_2404_cassandra_vm_under_classic_is_not_sent_to_wiab(run_cli, tmp_path):
+    # The captured tree is an Ubuntu 24.04 cassandra VM. wiab names 24.04 but is one demo VM
+    # with no cassandra role: no built-in profile has cassandra on 24.04, and the os check says so.
+    code, out, err = run_cli(
+        "check", "--root", captured_tree(tmp_path), "--role", "cassandra", "--json"
+    )
+    assert code in (3, 4), err
+    os_result = {r["id"]: r for r in json.loads(out)["checks"]}["os"]
+    assert os_result["status"] == WARN
+    assert "wiab" not in os_result["message"].split("(", 1)[0]
+    assert "--profile wiab" not in os_result["message"] + os_result["remedy"]
+    assert "no built-in profile has the role cassandra on ubuntu 24.04" in os_result["message"]
+    assert "wiab has this release, but not the role cassandra" in os_result["message"]
+    assert os_result["remedy"].startswith("install ubuntu 18.04")
+
+
 def test_root_and_facts_together_are_bad_usage(run_cli, tmp_path):
     code, _out, err = run_cli(
         "check", "--role", "cassandra", "--root", str(tmp_path), "--facts", "x.json"

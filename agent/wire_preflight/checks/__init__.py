@@ -26,7 +26,7 @@ import importlib
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from wire_preflight.model import ERROR, FAIL, WARN, CheckResult
-from wire_preflight.profiles import Profile
+from wire_preflight.profiles import Alternative, Profile
 from wire_preflight.requirements import Needs
 
 
@@ -70,8 +70,9 @@ class Context(NamedTuple):
     facts: Dict[str, Any]
     profile: Profile
     needs: Needs
-    # Other built-in profiles: name -> (os id, versions), to name the one that fits a release.
-    os_alternatives: Dict[str, Any]
+    # The built-in profiles (profiles.os_alternatives): name -> Alternative (os id, versions,
+    # roles), to name the one that fits a release and the VM's roles.
+    os_alternatives: Dict[str, Alternative]
     # The address other nodes use: chosen with --ip or --interface, else the primary one.
     target_ip: Optional[str] = None
     target_interface: Optional[str] = None
@@ -90,12 +91,12 @@ class Context(NamedTuple):
             for component in self.profile.role(role).components:
                 yield role, component
 
-    def rules(self, check_id: Optional[str] = None) -> Iterator[Tuple[str, str, Any]]:
+    def rules(self) -> Iterator[Tuple[str, str, Any]]:
         """(role, component, rule) for each of the VM's components that this check covers.
 
         A rule table is either `components = {name = severity}` or one sub-table per component.
         """
-        table = self.profile.host.get(check_id or self.check_id, {})
+        table = self.profile.host.get(self.check_id, {})
         by_severity = table.get("components", {})
         for role, component in self.components():
             if component in by_severity:
@@ -103,8 +104,9 @@ class Context(NamedTuple):
             elif isinstance(table.get(component), dict):
                 yield role, component, table[component]
 
-    def source(self, check_id: Optional[str] = None) -> str:
-        return self.profile.host.get(check_id or self.check_id, {}).get("source", "")
+    def source(self) -> str:
+        """The source of this check's table in the host requirements."""
+        return self.profile.host.get(self.check_id, {}).get("source", "")
 
     def result(
         self,
@@ -199,8 +201,3 @@ def apply_ignore(result: CheckResult, ignore: Sequence[str]) -> CheckResult:
 
 def roles_label(roles: Sequence[str]) -> str:
     return "+".join(roles)
-
-
-def missing_fact(context: Context, check_id: str, key: str, role: str) -> CheckResult:
-    """The older form of Context.missing, for checks that still name their id."""
-    return context._replace(check_id=check_id).missing(key, role)

@@ -3,7 +3,7 @@
 import ipaddress
 from typing import Any, Dict, List, Optional, Tuple
 
-from wire_preflight.checks import Context, roles_label
+from wire_preflight.checks import Context
 from wire_preflight.model import ERROR, FAIL, PASS, SKIP, WARN, CheckResult
 
 PLAN_QUOTE = (
@@ -11,6 +11,9 @@ PLAN_QUOTE = (
     '192.168.x.x or 172.x.x.x"'
 )
 STATIC_SOURCE = 'installation plan: "Ensure that your VMs have IP addresses that do not change"'
+STATIC_REMEDY = (
+    "give each node interface a static address (netplan: dhcp4: false, addresses: [...])"
+)
 
 
 class Target:
@@ -103,24 +106,21 @@ def _first_global(iface: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 
 def check_ip_static(context: Context) -> List[CheckResult]:
-    role = roles_label(context.needs.roles)
     if context.facts.get("network") is None:
         if context.facts.get("root"):
-            return [configuration_only(context, role)]
-        return [network_missing(context, "ip-static", role)]
+            return [configuration_only(context)]
+        return [network_missing(context)]
     target = find_target(context)
     if target.problem:
         status = FAIL if target.chosen_by == "--ip" else ERROR
         return [
-            CheckResult(
-                "ip-static",
-                role,
+            context.result(
                 status,
-                target.address,
-                "a static address",
-                target.problem,
-                "pass an address this host has (ip -br addr)",
-                STATIC_SOURCE,
+                observed=target.address,
+                expected="a static address",
+                message=target.problem,
+                remedy="pass an address this host has (ip -br addr)",
+                source=STATIC_SOURCE,
             )
         ]
     evidence, unreadable, applies = dhcp_evidence(context.facts, target)
@@ -135,30 +135,28 @@ def check_ip_static(context: Context) -> List[CheckResult]:
     }
     if evidence:
         return [
-            CheckResult(
-                "ip-static",
-                role,
+            context.result(
                 WARN,
-                observed,
-                "a static address",
-                "{} looks dynamic: {}".format(observed, "; ".join(evidence)),
-                netplan_remedy(context.facts, target),
-                STATIC_SOURCE,
-                details,
+                observed=observed,
+                expected="a static address",
+                message="{} looks dynamic: {}".format(observed, "; ".join(evidence)),
+                remedy=netplan_remedy(context.facts, target),
+                source=STATIC_SOURCE,
+                evidence=details,
             )
         ]
     if unreadable:
         return [
-            CheckResult(
-                "ip-static",
-                role,
+            context.result(
                 ERROR,
-                observed,
-                "a static address",
-                "cannot tell whether {} is static: {}".format(observed, "; ".join(unreadable)),
-                "run as root so the network configuration can be read",
-                STATIC_SOURCE,
-                details,
+                observed=observed,
+                expected="a static address",
+                message="cannot tell whether {} is static: {}".format(
+                    observed, "; ".join(unreadable)
+                ),
+                remedy="run as root so the network configuration can be read",
+                source=STATIC_SOURCE,
+                evidence=details,
             )
         ]
     how = (
@@ -169,16 +167,13 @@ def check_ip_static(context: Context) -> List[CheckResult]:
         else f"no DHCP configuration for {target.name}"
     )
     return [
-        CheckResult(
-            "ip-static",
-            role,
+        context.result(
             PASS,
-            observed,
-            "a static address",
-            f"permanent in the kernel; {how}",
-            "",
-            STATIC_SOURCE,
-            details,
+            observed=observed,
+            expected="a static address",
+            message=f"permanent in the kernel; {how}",
+            source=STATIC_SOURCE,
+            evidence=details,
         )
     ]
 
@@ -205,7 +200,7 @@ def _method_words(entry: Dict[str, Any], target: Target) -> str:
     return "with no address of its own"
 
 
-def network_missing(context: Context, check_id: str, role: str) -> CheckResult:
+def network_missing(context: Context) -> CheckResult:
     reason = (context.facts.get("errors") or {}).get("network", "not present in the facts")
     if context.facts.get("root"):
         remedy = "run the agent on the live host for this check"
@@ -213,19 +208,17 @@ def network_missing(context: Context, check_id: str, role: str) -> CheckResult:
         remedy = "install iproute2 (apt install iproute2), then run the check again"
     else:
         remedy = "check that `ip -j addr` works for this user"
-    return CheckResult(
-        check_id,
-        role,
+    return context.result(
         ERROR,
-        None,
-        None,
-        f"cannot read the host's addresses: {reason}",
-        remedy,
-        STATIC_SOURCE,
+        observed=None,
+        expected=None,
+        message=f"cannot read the host's addresses: {reason}",
+        remedy=remedy,
+        source=STATIC_SOURCE,
     )
 
 
-def configuration_only(context: Context, role: str) -> CheckResult:
+def configuration_only(context: Context) -> CheckResult:
     """ip-static for a captured tree: no kernel view, so the configuration files alone say
     whether each interface's address is static."""
     from wire_preflight.facts import netconfig
@@ -256,17 +249,15 @@ def configuration_only(context: Context, role: str) -> CheckResult:
         )
         if unreadable:
             problem += "; unreadable: " + "; ".join(unreadable)
-        return CheckResult(
-            "ip-static",
-            role,
+        return context.result(
             ERROR,
-            None,
-            "a static address",
-            f"{problem} ({said})",
-            "capture /etc/netplan, /etc/systemd/network, /etc/NetworkManager and "
+            observed=None,
+            expected="a static address",
+            message=f"{problem} ({said})",
+            remedy="capture /etc/netplan, /etc/systemd/network, /etc/NetworkManager and "
             "/etc/network too, or judge the live host",
-            STATIC_SOURCE,
-            details,
+            source=STATIC_SOURCE,
+            evidence=details,
         )
     parts = []
     dynamic = False
@@ -285,18 +276,14 @@ def configuration_only(context: Context, role: str) -> CheckResult:
         "{} {}".format(name, "DHCP" if method == "dhcp" else method)
         for name, method, _e in verdicts
     )
-    return CheckResult(
-        "ip-static",
-        role,
+    return context.result(
         WARN if dynamic else PASS,
-        observed,
-        "a static address",
-        "{}; {}".format("; ".join(parts), said),
-        "give each node interface a static address (netplan: dhcp4: false, addresses: [...])"
-        if dynamic
-        else "",
-        STATIC_SOURCE,
-        details,
+        observed=observed,
+        expected="a static address",
+        message="{}; {}".format("; ".join(parts), said),
+        remedy=STATIC_REMEDY if dynamic else "",
+        source=STATIC_SOURCE,
+        evidence=details,
     )
 
 
@@ -387,20 +374,18 @@ def netplan_remedy(facts: Dict[str, Any], target: Target) -> str:
 
 
 def check_ip_range(context: Context) -> List[CheckResult]:
-    role = roles_label(context.needs.roles)
     if context.facts.get("network") is None:
-        return [network_missing(context, "ip-range", role)]
+        return [network_missing(context)]
     target = find_target(context)
     if not target.address:
         return [
-            CheckResult(
-                "ip-range",
-                role,
+            context.result(
                 ERROR,
-                None,
-                "outside 10.0.0.0/8",
-                target.problem,
-                "pass the node's address with --ip",
+                observed=None,
+                expected="outside 10.0.0.0/8",
+                message=target.problem,
+                remedy="pass the node's address with --ip",
+                source="",
             )
         ]
     cidrs = context.k8s_cidrs or context.profile.k8s_cidrs
@@ -418,16 +403,13 @@ def check_ip_range(context: Context) -> List[CheckResult]:
     evidence = {"address": str(address), "network": str(network), "k8s_cidrs": cidrs}
     if address.version != 4:
         return [
-            CheckResult(
-                "ip-range",
-                role,
+            context.result(
                 SKIP,
-                observed,
-                expected,
-                "IPv6 address: the plan's ranges are IPv4",
-                "",
-                source,
-                evidence,
+                observed=observed,
+                expected=expected,
+                message="IPv6 address: the plan's ranges are IPv4",
+                source=source,
+                evidence=evidence,
             )
         ]
     for cidr in cidrs:
@@ -435,46 +417,39 @@ def check_ip_range(context: Context) -> List[CheckResult]:
         if address in reserved or network.overlaps(reserved):
             what = "inside" if address in reserved else "in a network that overlaps"
             return [
-                CheckResult(
-                    "ip-range",
-                    role,
+                context.result(
                     FAIL,
-                    observed,
-                    expected,
-                    f"{address} is {what} Kubernetes' range {cidr}: pods or services would "
-                    "shadow this node",
-                    "move the node to a 192.168.x.x or 172.16-31.x.x network, or "
+                    observed=observed,
+                    expected=expected,
+                    message=f"{address} is {what} Kubernetes' range {cidr}: pods or services "
+                    "would shadow this node",
+                    remedy="move the node to a 192.168.x.x or 172.16-31.x.x network, or "
                     "change the cluster's ranges (kube_service_addresses, "
                     "kube_pods_subnet) and pass them with --k8s-cidr",
-                    source,
-                    evidence,
+                    source=source,
+                    evidence=evidence,
                 )
             ]
     if address in ipaddress.ip_network("10.0.0.0/8"):
         return [
-            CheckResult(
-                "ip-range",
-                role,
+            context.result(
                 WARN,
-                observed,
-                expected,
-                f"{address} is a 10.x.x.x address; {PLAN_QUOTE}",
-                "prefer 192.168.x.x or 172.16-31.x.x for the VMs",
-                source,
-                evidence,
+                observed=observed,
+                expected=expected,
+                message=f"{address} is a 10.x.x.x address; {PLAN_QUOTE}",
+                remedy="prefer 192.168.x.x or 172.16-31.x.x for the VMs",
+                source=source,
+                evidence=evidence,
             )
         ]
     return [
-        CheckResult(
-            "ip-range",
-            role,
+        context.result(
             PASS,
-            observed,
-            expected,
-            "clear of Kubernetes' ranges",
-            "",
-            source,
-            evidence,
+            observed=observed,
+            expected=expected,
+            message="clear of Kubernetes' ranges",
+            source=source,
+            evidence=evidence,
         )
     ]
 
@@ -492,22 +467,19 @@ def target_problem(context: Context) -> str:
 
 
 def check_ip_drift(context: Context) -> List[CheckResult]:
-    role = roles_label(context.needs.roles)
     source = STATIC_SOURCE
     primary = ((context.facts.get("network") or {}).get("primary")) or {}
     now = primary.get("address")
     previous = context.previous
     if context.state_error:
         return [
-            CheckResult(
-                "ip-drift",
-                role,
+            context.result(
                 WARN,
-                now,
-                "unchanged since the last run",
-                f"cannot remember addresses: {context.state_error}",
-                "give --state-dir a writable directory",
-                source,
+                observed=now,
+                expected="unchanged since the last run",
+                message=f"cannot remember addresses: {context.state_error}",
+                remedy="give --state-dir a writable directory",
+                source=source,
             )
         ]
     if now is None:
@@ -519,58 +491,49 @@ def check_ip_drift(context: Context) -> List[CheckResult]:
             else "nothing remembered"
         )
         return [
-            CheckResult(
-                "ip-drift",
-                role,
+            context.result(
                 WARN,
-                None,
-                "unchanged since the last run",
-                f"cannot see the primary address this run ({why}); {kept}",
-                "run it where the default route and `ip` are available",
-                source,
+                observed=None,
+                expected="unchanged since the last run",
+                message=f"cannot see the primary address this run ({why}); {kept}",
+                remedy="run it where the default route and `ip` are available",
+                source=source,
             )
         ]
     if previous is None:
         return [
-            CheckResult(
-                "ip-drift",
-                role,
+            context.result(
                 PASS,
-                now,
-                "unchanged since the last run",
-                f"first run: remembering {now}",
-                "",
-                source,
+                observed=now,
+                expected="unchanged since the last run",
+                message=f"first run: remembering {now}",
+                source=source,
             )
         ]
     if "error" in previous:
         return [
-            CheckResult(
-                "ip-drift",
-                role,
+            context.result(
                 ERROR,
-                now,
-                "unchanged since the last run",
-                "the last run's state is unreadable: {}; starting anew".format(previous["error"]),
-                "",
-                source,
+                observed=now,
+                expected="unchanged since the last run",
+                message="the last run's state is unreadable: {}; starting anew".format(
+                    previous["error"]
+                ),
+                source=source,
             )
         ]
     before = (previous.get("primary") or {}).get("address")
     if before is None:
         # An earlier agent remembered a run that saw no address; that was no address change.
         return [
-            CheckResult(
-                "ip-drift",
-                role,
+            context.result(
                 PASS,
-                now,
-                "unchanged since the last run",
-                "remembering {} (the run of {} saw no primary address)".format(
+                observed=now,
+                expected="unchanged since the last run",
+                message="remembering {} (the run of {} saw no primary address)".format(
                     now, previous.get("seen_at")
                 ),
-                "",
-                source,
+                source=source,
             )
         ]
     evidence = {
@@ -581,32 +544,27 @@ def check_ip_drift(context: Context) -> List[CheckResult]:
     }
     if before != now:
         return [
-            CheckResult(
-                "ip-drift",
-                role,
+            context.result(
                 FAIL,
-                now,
-                before,
-                "the primary address changed from {} to {} since {}".format(
+                observed=now,
+                expected=before,
+                message="the primary address changed from {} to {} since {}".format(
                     before, now, previous.get("seen_at")
                 ),
-                "give the VM a static address (see ip-static) and update the "
+                remedy="give the VM a static address (see ip-static) and update the "
                 f"inventory and every peer that uses {before}",
-                source,
-                evidence,
+                source=source,
+                evidence=evidence,
             )
         ]
     return [
-        CheckResult(
-            "ip-drift",
-            role,
+        context.result(
             PASS,
-            now,
-            before,
-            "unchanged since {}".format(previous.get("seen_at")),
-            "",
-            source,
-            evidence,
+            observed=now,
+            expected=before,
+            message="unchanged since {}".format(previous.get("seen_at")),
+            source=source,
+            evidence=evidence,
         )
     ]
 
@@ -632,24 +590,21 @@ def check_host_firewall(context: Context) -> List[CheckResult]:
     firewalld, an nftables or saved iptables input policy of drop)."""
     from wire_preflight.facts.firewall import ufw_allows
 
-    source = context.source("host-firewall")
     firewall = context.facts.get("firewall")
     results = []
-    for role, _component, rule in context.rules("host-firewall"):
+    for role, _component, rule in context.rules():
         rule = rule if isinstance(rule, dict) else {"severity": rule}
         severity = rule.get("severity", WARN)
         if firewall is None:
             reason = (context.facts.get("errors") or {}).get("firewall", "not in the facts")
             results.append(
-                CheckResult(
-                    "host-firewall",
-                    role,
+                context.result(
                     ERROR,
-                    None,
-                    "no host firewall in the way",
-                    f"cannot read the firewall configuration: {reason}",
-                    "collect facts with this version of the agent",
-                    source,
+                    observed=None,
+                    expected="no host firewall in the way",
+                    message=f"cannot read the firewall configuration: {reason}",
+                    remedy="collect facts with this version of the agent",
+                    role=role,
                 )
             )
             continue
@@ -699,44 +654,39 @@ def check_host_firewall(context: Context) -> List[CheckResult]:
         evidence = {k: firewall.get(k) for k in ("ufw", "firewalld", "nftables", "iptables_saved")}
         if blockers:
             results.append(
-                CheckResult(
-                    "host-firewall",
-                    role,
+                context.result(
                     severity,
-                    "; ".join(blockers),
-                    expected,
-                    "; ".join(blockers + soft),
-                    "; ".join(remedies),
-                    source,
-                    evidence,
+                    observed="; ".join(blockers),
+                    expected=expected,
+                    message="; ".join(blockers + soft),
+                    remedy="; ".join(remedies),
+                    role=role,
+                    evidence=evidence,
                 )
             )
         elif soft:
             results.append(
-                CheckResult(
-                    "host-firewall",
-                    role,
+                context.result(
                     WARN,
-                    "; ".join(soft),
-                    expected,
-                    "; ".join(soft) + ", but the plan asks for no host firewall interference",
-                    "ufw disable, unless you keep its rules in step with the ports",
-                    source,
-                    evidence,
+                    observed="; ".join(soft),
+                    expected=expected,
+                    message="; ".join(soft)
+                    + ", but the plan asks for no host firewall interference",
+                    remedy="ufw disable, unless you keep its rules in step with the ports",
+                    role=role,
+                    evidence=evidence,
                 )
             )
         else:
             results.append(
-                CheckResult(
-                    "host-firewall",
-                    role,
+                context.result(
                     PASS,
-                    "none enabled",
-                    expected,
-                    "no host firewall enabled (UFW, firewalld, nftables, saved iptables rules)",
-                    "",
-                    source,
-                    evidence,
+                    observed="none enabled",
+                    expected=expected,
+                    message="no host firewall enabled (UFW, firewalld, nftables, saved iptables "
+                    "rules)",
+                    role=role,
+                    evidence=evidence,
                 )
             )
     return results

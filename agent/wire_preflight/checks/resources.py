@@ -2,7 +2,7 @@
 
 from typing import Any, Dict, List, Tuple
 
-from wire_preflight.checks import Context, missing_fact, roles_label
+from wire_preflight.checks import Context, roles_label
 from wire_preflight.model import ERROR, FAIL, PASS, WARN, CheckResult
 from wire_preflight.units import decimal, gb, size
 
@@ -13,10 +13,9 @@ def _source(context: Context) -> str:
 
 def check_cpu(context: Context) -> List[CheckResult]:
     needs = context.needs
-    role = roles_label(needs.roles)
     cpu = context.facts.get("cpu")
     if not cpu or not cpu.get("logical_count"):
-        return [missing_fact(context, "cpu", "cpu", role)]
+        return [context.missing("cpu")]
     have = cpu["logical_count"]
     want = needs.cores
     expected = f">= {want:g} cores"
@@ -25,29 +24,24 @@ def check_cpu(context: Context) -> List[CheckResult]:
     evidence = {"logical_count": have, "required": want, "sft_cores": needs.sft_cores}
     if have >= want:
         return [
-            CheckResult(
-                "cpu",
-                role,
+            context.result(
                 PASS,
-                f"{have} cores",
-                expected,
-                "enough cores",
-                "",
-                _source(context),
-                evidence,
+                observed=f"{have} cores",
+                expected=expected,
+                message="enough cores",
+                source=_source(context),
+                evidence=evidence,
             )
         ]
     return [
-        CheckResult(
-            "cpu",
-            role,
+        context.result(
             FAIL,
-            f"{have} cores",
-            expected,
-            f"{have} cores, {want:g} needed",
-            f"give the VM at least {want:g} vCPUs",
-            _source(context),
-            evidence,
+            observed=f"{have} cores",
+            expected=expected,
+            message=f"{have} cores, {want:g} needed",
+            remedy=f"give the VM at least {want:g} vCPUs",
+            source=_source(context),
+            evidence=evidence,
         )
     ]
 
@@ -63,10 +57,9 @@ def memory_threshold(context: Context, memory: Dict[str, Any]) -> Tuple[str, int
 
 
 def check_memory(context: Context) -> List[CheckResult]:
-    role = roles_label(context.needs.roles)
     memory = context.facts.get("memory")
     if not memory or not memory.get("total_bytes"):
-        return [missing_fact(context, "memory", "memory", role)]
+        return [context.missing("memory")]
     basis, have, threshold = memory_threshold(context, memory)
     want = context.needs.memory_gb
     observed = f"{size(have)} {basis}"
@@ -80,38 +73,32 @@ def check_memory(context: Context) -> List[CheckResult]:
     }
     if have >= threshold:
         return [
-            CheckResult(
-                "memory",
-                role,
+            context.result(
                 PASS,
-                observed,
-                expected,
-                "enough memory",
-                "",
-                _source(context),
-                evidence,
+                observed=observed,
+                expected=expected,
+                message="enough memory",
+                source=_source(context),
+                evidence=evidence,
             )
         ]
     return [
-        CheckResult(
-            "memory",
-            role,
+        context.result(
             FAIL,
-            observed,
-            expected,
-            f"{size(have)} of {basis}, the plan asks {gb(want)}",
-            f"give the VM at least {gb(want)} of RAM",
-            _source(context),
-            evidence,
+            observed=observed,
+            expected=expected,
+            message=f"{size(have)} of {basis}, the plan asks {gb(want)}",
+            remedy=f"give the VM at least {gb(want)} of RAM",
+            source=_source(context),
+            evidence=evidence,
         )
     ]
 
 
 def check_disk(context: Context) -> List[CheckResult]:
-    role_all = roles_label(context.needs.roles)
     disks = context.facts.get("disks")
     if disks is None:
-        return [missing_fact(context, "disk", "disks", role_all)]
+        return [context.missing("disks")]
     by_path = {entry["path"]: entry for entry in disks}
     # Data directories on one filesystem share it: their sizes add up.
     groups = {}  # type: Dict[Any, Dict[str, Any]]
@@ -120,14 +107,14 @@ def check_disk(context: Context) -> List[CheckResult]:
         entry = by_path.get(need.path)
         if entry is None:
             results.append(
-                CheckResult(
-                    "disk",
-                    roles_label(need.roles),
+                context.result(
                     ERROR,
-                    None,
-                    gb(need.gb),
-                    f"the facts hold no filesystem for {need.path}",
-                    "collect facts on the host with this --data-dir",
+                    observed=None,
+                    expected=gb(need.gb),
+                    message=f"the facts hold no filesystem for {need.path}",
+                    remedy="collect facts on the host with this --data-dir",
+                    role=roles_label(need.roles),
+                    source="",
                 )
             )
             continue
@@ -164,36 +151,40 @@ def _judge_filesystem(context: Context, group: Dict[str, Any]) -> CheckResult:
     expected = f"{gb(want)}: filesystem >= {decimal(threshold)}"
     evidence = dict(entry, threshold_bytes=threshold)
     if total < threshold:
-        return CheckResult(
-            "disk",
-            role,
+        return context.result(
             FAIL,
-            observed,
-            expected,
-            f"{where}: filesystem smaller than the {gb(want)} the plan asks",
-            "grow the disk under {} to at least {}".format(
+            observed=observed,
+            expected=expected,
+            message=f"{where}: filesystem smaller than the {gb(want)} the plan asks",
+            remedy="grow the disk under {} to at least {}".format(
                 entry.get("mountpoint") or entry.get("measured_path") or "it", gb(want)
             ),
-            _source(context),
-            evidence,
+            role=role,
+            source=_source(context),
+            evidence=evidence,
         )
     warn_fraction = units["disk_free_warn_fraction"]
     if total and free / total < warn_fraction:
-        return CheckResult(
-            "disk",
-            role,
+        return context.result(
             WARN,
-            observed,
-            expected,
-            f"{where}: less than {warn_fraction:.0%} free",
-            "free space or grow the filesystem at {}".format(
+            observed=observed,
+            expected=expected,
+            message=f"{where}: less than {warn_fraction:.0%} free",
+            remedy="free space or grow the filesystem at {}".format(
                 entry.get("mountpoint") or entry.get("measured_path") or "it"
             ),
-            _source(context),
-            evidence,
+            role=role,
+            source=_source(context),
+            evidence=evidence,
         )
-    return CheckResult(
-        "disk", role, PASS, observed, expected, where, "", _source(context), evidence
+    return context.result(
+        PASS,
+        observed=observed,
+        expected=expected,
+        message=where,
+        role=role,
+        source=_source(context),
+        evidence=evidence,
     )
 
 
@@ -209,30 +200,29 @@ def _fstype(entry: Dict[str, Any]) -> str:
 
 def check_minio_drive(context: Context) -> List[CheckResult]:
     """MinIO refuses a drive on the root disk in multi-drive setups; NFS corrupts it."""
-    rule_table = context.profile.host.get("minio-drive", {})
-    source = context.source("minio-drive")
+    rule_table = context.profile.host.get(context.check_id, {})
     recommended = rule_table.get("recommended_fstypes", ["xfs"])
     refused = rule_table.get("refused_fstypes", [])
     disks = context.facts.get("disks")
     results = []
-    for role, _component, severity in context.rules("minio-drive"):
+    for role, _component, severity in context.rules():
         if disks is None:
-            results.append(missing_fact(context, "minio-drive", "disks", role))
+            results.append(context.missing("disks", role))
             continue
         by_path = {entry["path"]: entry for entry in disks}
         path = next((n.path for n in context.needs.disks if role in n.roles), None)
         data, root = by_path.get(path), by_path.get("/")
         if data is None or root is None:
             results.append(
-                CheckResult(
-                    "minio-drive",
-                    role,
+                context.result(
                     ERROR,
-                    None,
-                    "a separate drive",
-                    "the facts hold no filesystem for {}".format(path if data is None else "/"),
-                    "collect facts on the host with this --data-dir",
-                    source,
+                    observed=None,
+                    expected="a separate drive",
+                    message="the facts hold no filesystem for {}".format(
+                        path if data is None else "/"
+                    ),
+                    remedy="collect facts on the host with this --data-dir",
+                    role=role,
                 )
             )
             continue
@@ -249,59 +239,52 @@ def check_minio_drive(context: Context) -> List[CheckResult]:
         fstype = data.get("fstype") or ""
         if same_disk:
             results.append(
-                CheckResult(
-                    "minio-drive",
-                    role,
+                context.result(
                     severity,
-                    observed,
-                    "a drive other than the root disk",
-                    "MinIO's data is on the root disk ({})".format(root.get("disk") or "/"),
-                    f"attach a separate disk, format it XFS (mkfs.xfs), mount it at {path} "
-                    "via /etc/fstab",
-                    source,
-                    evidence,
+                    observed=observed,
+                    expected="a drive other than the root disk",
+                    message="MinIO's data is on the root disk ({})".format(root.get("disk") or "/"),
+                    remedy=f"attach a separate disk, format it XFS (mkfs.xfs), mount it at "
+                    f"{path} via /etc/fstab",
+                    role=role,
+                    evidence=evidence,
                 )
             )
         elif fstype in refused:
             results.append(
-                CheckResult(
-                    "minio-drive",
-                    role,
+                context.result(
                     FAIL,
-                    observed,
-                    "a local " + " or ".join(recommended),
-                    f"MinIO on {fstype} loses data: it needs a local drive",
-                    "use a local disk formatted XFS",
-                    source,
-                    evidence,
+                    observed=observed,
+                    expected="a local " + " or ".join(recommended),
+                    message=f"MinIO on {fstype} loses data: it needs a local drive",
+                    remedy="use a local disk formatted XFS",
+                    role=role,
+                    evidence=evidence,
                 )
             )
         elif fstype not in recommended:
             results.append(
-                CheckResult(
-                    "minio-drive",
-                    role,
+                context.result(
                     WARN,
-                    observed,
-                    " or ".join(recommended),
-                    "{} works, MinIO recommends {}".format(fstype, " or ".join(recommended)),
-                    "reformat the data disk with mkfs.xfs before MinIO stores anything",
-                    source,
-                    evidence,
+                    observed=observed,
+                    expected=" or ".join(recommended),
+                    message="{} works, MinIO recommends {}".format(
+                        fstype, " or ".join(recommended)
+                    ),
+                    remedy="reformat the data disk with mkfs.xfs before MinIO stores anything",
+                    role=role,
+                    evidence=evidence,
                 )
             )
         else:
             results.append(
-                CheckResult(
-                    "minio-drive",
-                    role,
+                context.result(
                     PASS,
-                    observed,
-                    " or ".join(recommended),
-                    f"separate {fstype} drive",
-                    "",
-                    source,
-                    evidence,
+                    observed=observed,
+                    expected=" or ".join(recommended),
+                    message=f"separate {fstype} drive",
+                    role=role,
+                    evidence=evidence,
                 )
             )
     return results

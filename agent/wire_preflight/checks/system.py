@@ -1,7 +1,7 @@
 """Checks of the host's identity: distribution and release, hostname."""
 
 import re
-from typing import List
+from typing import List, Sequence, Tuple
 
 from wire_preflight.checks import Context
 from wire_preflight.model import FAIL, PASS, WARN, CheckResult
@@ -31,12 +31,7 @@ def check_os(context: Context) -> List[CheckResult]:
             )
         ]
     if version not in profile.os_versions:
-        fits = [
-            name
-            for name, (other_id, versions) in sorted(context.os_alternatives.items())
-            if other_id == os_id and version in versions and name != profile.name
-        ]
-        hint = f"; profile {fits[0]} fits this release (--profile {fits[0]})" if fits else ""
+        hint, remedy = _other_profiles(context, os_id, version, observed)
         return [
             context.result(
                 WARN,
@@ -45,8 +40,7 @@ def check_os(context: Context) -> List[CheckResult]:
                 message="profile {} expects {} {}{}".format(
                     profile.name, profile.os_id, " or ".join(profile.os_versions), hint
                 ),
-                remedy="use the profile that matches your release, or install "
-                f"{profile.os_id} {profile.os_versions[-1]}",
+                remedy=remedy,
                 source=source,
             )
         ]
@@ -55,6 +49,42 @@ def check_os(context: Context) -> List[CheckResult]:
             PASS, observed=observed, expected=expected, message="release as planned", source=source
         )
     ]
+
+
+def _other_profiles(context: Context, os_id: str, version: str, observed: str) -> Tuple[str, str]:
+    """(hint, remedy) for a release the profile does not name: the built-in profile that
+    names it and defines every one of the VM's roles, or why none does. A profile for
+    another kind of installation (wiab: one demo VM) is no answer for a cassandra VM."""
+    profile, roles = context.profile, context.needs.roles
+    on_release = [
+        (name, other)
+        for name, other in sorted(context.os_alternatives.items())
+        if name != profile.name and other.os_id == os_id and version in other.versions
+    ]
+    fits = [name for name, other in on_release if all(r in other.roles for r in roles)]
+    install = f"{profile.os_id} {profile.os_versions[-1]}"
+    if fits:
+        return (
+            f"; profile {fits[0]} fits this release (--profile {fits[0]})",
+            f"use the profile that matches your release, or install {install}",
+        )
+    hint = f"; no built-in profile has {_roles_words(roles)} on {observed}"
+    if on_release:
+        lacking = [(name, [r for r in roles if r not in other.roles]) for name, other in on_release]
+        hint += " ({})".format(
+            "; ".join(f"{name} has this release, but not {_roles_words(r)}" for name, r in lacking)
+        )
+    remedy = (
+        f"install {install}, the release profile {profile.name} plans for, or write a "
+        f"profile for {observed} with these roles and pass its path with --profile"
+    )
+    return hint, remedy
+
+
+def _roles_words(roles: Sequence[str]) -> str:
+    if len(roles) == 1:
+        return f"the role {roles[0]}"
+    return "the roles {} and {}".format(", ".join(roles[:-1]), roles[-1])
 
 
 def check_hostname(context: Context) -> List[CheckResult]:

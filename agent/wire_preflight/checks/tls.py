@@ -13,6 +13,31 @@ EXPIRY_WARN_DAYS = 30
 SOURCE = "wire-server-deploy: one certificate (wildcard or SANs) covering every name"
 
 
+def result(
+    check_id: str,
+    status: str,
+    *,
+    observed: Any,
+    expected: Any,
+    message: str,
+    remedy: str = "",
+    source: str = SOURCE,
+    evidence: Optional[Dict[str, Any]] = None,
+) -> CheckResult:
+    """A result about the certificate: no role (it is not a VM's), by keyword."""
+    return CheckResult(
+        id=check_id,
+        role=None,
+        status=status,
+        observed=observed,
+        expected=expected,
+        message=message,
+        remedy=remedy,
+        source=source,
+        evidence=evidence,
+    )
+
+
 def covers(pattern: str, name: str) -> bool:
     """RFC 6125: a wildcard stands for exactly one whole left-most label."""
     pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
@@ -37,75 +62,71 @@ def judge(
     missing = [n for n in names if not any(covers(p, n) for p in sans)]
     if missing:
         results.append(
-            CheckResult(
+            result(
                 "tls-names",
-                None,
                 FAIL,
-                ", ".join(sans) or "no DNS names",
-                ", ".join(names),
-                "the certificate does not cover {}".format(", ".join(missing)),
-                "reissue it with SANs {} (or *.{})".format(", ".join(missing), domain),
-                SOURCE,
-                {"missing": missing},
+                observed=", ".join(sans) or "no DNS names",
+                expected=", ".join(names),
+                message="the certificate does not cover {}".format(", ".join(missing)),
+                remedy="reissue it with SANs {} (or *.{})".format(", ".join(missing), domain),
+                evidence={"missing": missing},
             )
         )
     else:
         results.append(
-            CheckResult(
+            result(
                 "tls-names",
-                None,
                 PASS,
-                ", ".join(sans),
-                ", ".join(names),
-                "every name is covered",
-                "",
-                SOURCE,
+                observed=", ".join(sans),
+                expected=", ".join(names),
+                message="every name is covered",
             )
         )
     results.append(_validity(cert, now))
     if key_match is None:
         results.append(
-            CheckResult(
+            result(
                 "tls-key",
-                None,
                 SKIP,
-                None,
-                "the key of the certificate",
-                "no key given (--key)",
-                "",
-                SOURCE,
+                observed=None,
+                expected="the key of the certificate",
+                message="no key given (--key)",
             )
         )
     else:
         results.append(
-            CheckResult(
+            result(
                 "tls-key",
-                None,
                 PASS if key_match else FAIL,
-                "matches" if key_match else "another key",
-                "the key of the certificate",
-                "the key belongs to the certificate"
+                observed="matches" if key_match else "another key",
+                expected="the key of the certificate",
+                message="the key belongs to the certificate"
                 if key_match
                 else "the key does not belong to this certificate",
-                "" if key_match else "use the key the certificate was issued for",
-                SOURCE,
+                remedy="" if key_match else "use the key the certificate was issued for",
             )
         )
     if chain is None:
         results.append(
-            CheckResult("tls-chain", None, SKIP, None, "a trusted chain", chain_detail, "", SOURCE)
+            result(
+                "tls-chain",
+                SKIP,
+                observed=None,
+                expected="a trusted chain",
+                message=chain_detail,
+            )
         )
     else:
         results.append(
-            CheckResult(
+            result(
                 "tls-chain",
-                None,
                 PASS if chain else FAIL,
-                chain_detail,
-                "a trusted chain",
-                "the chain is trusted" if chain else "the chain is not trusted: " + chain_detail,
-                "" if chain else chain_remedy(chain_detail),
-                SOURCE,
+                observed=chain_detail,
+                expected="a trusted chain",
+                message="the chain is trusted"
+                if chain
+                else "the chain is not trusted: " + chain_detail,
+                remedy="" if chain else chain_remedy(chain_detail),
             )
         )
     if federation:
@@ -187,41 +208,39 @@ def _validity(cert: Dict[str, Any], now: datetime.datetime) -> CheckResult:
     observed = "{} to {}".format(cert["not_before"], cert["not_after"])
     expected = f"valid, and for {EXPIRY_WARN_DAYS} more days"
     if now < before:
-        return CheckResult(
+        return result(
             "tls-validity",
-            None,
             FAIL,
-            observed,
-            expected,
-            "not valid before " + cert["not_before"],
-            "check the clock, or wait for the certificate's start",
-            SOURCE,
+            observed=observed,
+            expected=expected,
+            message="not valid before " + cert["not_before"],
+            remedy="check the clock, or wait for the certificate's start",
         )
     if now >= after:
-        return CheckResult(
+        return result(
             "tls-validity",
-            None,
             FAIL,
-            observed,
-            expected,
-            "expired on " + cert["not_after"],
-            "renew the certificate",
-            SOURCE,
+            observed=observed,
+            expected=expected,
+            message="expired on " + cert["not_after"],
+            remedy="renew the certificate",
         )
     left = (after - now).days
     if left < EXPIRY_WARN_DAYS:
-        return CheckResult(
+        return result(
             "tls-validity",
-            None,
             WARN,
-            observed,
-            expected,
-            "expires in {} days ({})".format(left, cert["not_after"]),
-            "renew the certificate",
-            SOURCE,
+            observed=observed,
+            expected=expected,
+            message="expires in {} days ({})".format(left, cert["not_after"]),
+            remedy="renew the certificate",
         )
-    return CheckResult(
-        "tls-validity", None, PASS, observed, expected, f"valid for {left} more days", "", SOURCE
+    return result(
+        "tls-validity",
+        PASS,
+        observed=observed,
+        expected=expected,
+        message=f"valid for {left} more days",
     )
 
 
@@ -237,25 +256,22 @@ def _federation(cert: Dict[str, Any], domain: str) -> CheckResult:
         problems.append(f"{name} not in the SAN")
     observed = "usages: {}".format(", ".join(eku) if eku is not None else "any")
     if problems:
-        return CheckResult(
+        return result(
             "tls-federation",
-            None,
             FAIL,
-            observed,
-            "serverAuth and clientAuth, SAN " + name,
-            "; ".join(problems),
-            "reissue with extendedKeyUsage serverAuth, clientAuth and SAN " + name,
-            "wire-server federation: mutual TLS between backends",
+            observed=observed,
+            expected="serverAuth and clientAuth, SAN " + name,
+            message="; ".join(problems),
+            remedy="reissue with extendedKeyUsage serverAuth, clientAuth and SAN " + name,
+            source="wire-server federation: mutual TLS between backends",
         )
-    return CheckResult(
+    return result(
         "tls-federation",
-        None,
         PASS,
-        observed,
-        "serverAuth and clientAuth, SAN " + name,
-        "usable for federation",
-        "",
-        "wire-server federation",
+        observed=observed,
+        expected="serverAuth and clientAuth, SAN " + name,
+        message="usable for federation",
+        source="wire-server federation",
     )
 
 

@@ -211,22 +211,38 @@ def _check_role_names(path: str, data: Dict[str, Any], roles: Dict[str, Role]) -
             known(f"reach[{index}].{end}", rule[end], "names {role!r}, not a role of this profile")
 
 
-def os_alternatives() -> Dict[str, Tuple[str, List[str]]]:
-    """Each built-in profile's distribution and releases, for naming the profile that fits.
+class Alternative(NamedTuple):
+    """What a built-in profile plans for: a distribution, its releases and the roles."""
+
+    os_id: str
+    versions: List[str]
+    roles: Tuple[str, ...]
+
+
+def os_alternatives() -> Dict[str, Alternative]:
+    """Each built-in profile's distribution, releases and roles, for naming the profile that
+    fits a host: one that names its release and defines every one of its roles.
 
     A broken built-in profile is left out here; loading it by name reports the problem.
     """
     out = {}
     for name in builtin_names():
-        # Only the [os] table: validating whole profiles (and their host requirements) here
-        # would double the agent's TOML parsing on every host whose release differs.
+        # Only the [os] table and the role names: validating whole profiles (and their host
+        # requirements) here would double the agent's TOML parsing on every host whose
+        # release differs.
         try:
             with open(os.path.join(BUILTIN_DIR, name + ".toml"), "rb") as handle:
-                table = _toml.load(handle).get("os") or {}
+                data = _toml.load(handle)
         except (OSError, _toml.TOMLDecodeError):
             continue
-        if isinstance(table.get("id"), str) and isinstance(table.get("versions"), list):
-            out[name] = (table["id"], table["versions"])
+        table = data.get("os") or {}
+        roles = data.get("roles")
+        if (
+            isinstance(table.get("id"), str)
+            and isinstance(table.get("versions"), list)
+            and isinstance(roles, dict)
+        ):
+            out[name] = Alternative(table["id"], table["versions"], tuple(roles))
     return out
 
 
