@@ -360,9 +360,7 @@ def test_one_host_not_reporting_yet_is_one_finding(base_facts):
     ]
     count = [f for f in by_id(findings, "role-count") if f["roles"] == ["cassandra"]]
     assert len(count) == 1, count  # the plan and the reporting fleet agree: said once
-    assert count[0]["message"] == (
-        "cassandra: 3 VMs (plan: 3); 1 not reporting yet: cassandra2"
-    )
+    assert count[0]["message"] == ("cassandra: 3 VMs (plan: 3); 1 not reporting yet: cassandra2")
 
 
 def test_etcd_is_counted_from_the_inventory_group(base_facts):
@@ -373,8 +371,7 @@ def test_etcd_is_counted_from_the_inventory_group(base_facts):
     assert len(etcd) == 1 and etcd[0]["status"] == "pass"
     assert etcd[0]["hosts"] == ["kubenode1", "kubenode2", "kubenode3"]
     assert etcd[0]["message"] == (
-        "3 etcd members in the inventory's etcd group; "
-        "2 not reporting yet: kubenode1, kubenode2"
+        "3 etcd members in the inventory's etcd group; 2 not reporting yet: kubenode1, kubenode2"
     )
 
 

@@ -342,7 +342,7 @@ def etcd_odd(
     if not profile.fleet.get("etcd_odd", False):
         return []
     names = [h["hostname"] for h in members]
-    where = (" in the inventory's {} group".format(profile.etcd_group) if from_inventory else "")
+    where = f" in the inventory's {profile.etcd_group} group" if from_inventory else ""
     absent = _absent(members)
     minimum = profile.fleet.get("min_etcd", 3)
     count = len(members)
