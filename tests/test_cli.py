@@ -2,8 +2,11 @@
 
 import json
 import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
+import click
 import pytest
 from conftest import GIB, fixture_path, run_process, with_changes, write_json
 
@@ -253,3 +256,113 @@ def test_check_with_a_misspelt_severity_exits_2_naming_file_table_and_key(run_cl
     assert len(err.strip().splitlines()) == 1
     assert str(tmp_path / "host.toml") in err
     assert "field 'swap.components.cassandra' must be one of fail, warn, got 'wran'" in err
+
+
+# -- one error style ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args,line",
+    [
+        (
+            ["check", "--bogus"],
+            "wire-preflight: error: check: No such option: --bogus "
+            "(see `wire-preflight check --help`)",
+        ),
+        (
+            ["check", "--ip", "999.1.1.1"],
+            "wire-preflight: error: check: Invalid value for '--ip': '999.1.1.1' does not "
+            "appear to be an IPv4 or IPv6 address (see `wire-preflight check --help`)",
+        ),
+        (
+            ["fleet", "drift", "--ca-cert", "ca.pem"],
+            "wire-preflight: error: fleet drift: No such option: --ca-cert; --ca-cert is an "
+            "option of `wire-preflight fleet`: give it before `drift`",
+        ),
+        (
+            ["fleet", "accept"],
+            "wire-preflight: error: fleet accept: Missing argument 'HOSTNAME' "
+            "(see `wire-preflight fleet accept --help`)",
+        ),
+        (
+            ["nosuch"],
+            "wire-preflight: error: No such command 'nosuch' (see `wire-preflight --help`)",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_option(run_cli, args, line):
+    code, out, err = run_cli(*args)
+    assert code == 2 and out == ""
+    assert err.strip() == line
+
+
+def test_an_option_missing_its_value_is_one_line(run_cli):
+    code, _, err = run_cli("check", "--facts")
+    assert code == 2
+    assert err.startswith("wire-preflight: error: ") and "'--facts'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def all_commands():
+    from wire_preflight.cli import cli
+
+    def walk(group, path):
+        for name, command in sorted(group.commands.items()):
+            yield (*path, name), command
+            if isinstance(command, click.Group):
+                yield from walk(command, (*path, name))
+
+    return [((), cli), *list(walk(cli, ()))]
+
+
+def test_help_summaries_are_whole(run_cli):
+    for path, command in all_commands():
+        if not isinstance(command, click.Group):
+            continue
+        code, out, _ = run_cli(*path, "--help")
+        assert code == 0
+        listed = " ".join(out.split("Commands:")[1].split())
+        assert "..." not in listed, path
+        for sub in command.commands.values():
+            first = " ".join(sub.help.strip().split("\n\n")[0].split())
+            assert first in listed, (path, sub.name)
+
+
+def test_every_option_of_every_command_has_help():
+    commands = all_commands()
+    try:
+        from wire_preflight_collector.cli import cli as collector
+    except ImportError:  # the collector's extras are not installed on this interpreter
+        pass
+    else:
+        commands += [(("collector", name), c) for name, c in collector.commands.items()]
+    bare = [
+        (" ".join(path), option.opts[0])
+        for path, command in commands
+        for option in command.params
+        if isinstance(option, click.Option) and not (option.help or "").strip()
+    ]
+    assert bare == []
+
+
+def test_install_timer_root_help_says_what_it_does(run_cli):
+    code, out, _ = run_cli("install-timer", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "[default: /]" not in text and "instead of /" in text
+
+
+def test_the_collector_speaks_the_same_error_style():
+    pytest.importorskip("wire_preflight_collector")
+    done = subprocess.run(
+        [sys.executable, "-m", "wire_preflight_collector", "serve", "--bogus"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "wire-preflight-collector: error: serve: No such option: --bogus; did you mean --host? "
+        "(see `wire-preflight-collector serve --help`)"
+    ]

@@ -256,8 +256,11 @@ def test_planned_fleet_is_judged_too(base_facts, tmp_path):
     path.write_text(text)
     planned = inventory.planned_hosts(inventory.load(str(path)), CLASSIC.inventory_groups)
     findings = judge([], planned)
-    planned_fails = [f for f in findings if f["scope"] == "planned" and f["status"] == "fail"]
-    assert any("cassandra loses its quorum" in f["message"] for f in planned_fails)
+    # Nothing has reported: the fleet is judged as planned, and that is said once.
+    fails = by_id(findings, "physical-spread", "fail")
+    assert [f["server"] for f in fails if "cassandra loses its quorum" in f["message"]] == [
+        "server1"
+    ]
 
 
 # -- `wire-preflight fleet --from DIR` ------------------------------------------------------------
@@ -339,3 +342,81 @@ def test_one_matcher_name_first_then_either_address():
     ]
     # etcd membership goes through the same matcher: by ansible_host too, and b is b by name
     assert [h["hostname"] for h in rules.etcd_members(hosts, planned)] == ["x"]
+
+
+# -- a partly reporting fleet is judged on the plan ---------------------------------------------
+
+
+def not_passing(findings):
+    return [f for f in findings if f["status"] in ("fail", "warn")]
+
+
+def test_one_host_not_reporting_yet_is_one_finding(base_facts):
+    reports = [r for r in inventory_fleet(base_facts) if r["hostname"] != "cassandra2"]
+    reports.append(make_report(base_facts, "admin", ["admin"], "server1"))
+    findings = [f for f in judge(reports, planned_classic()) if f["id"] != "inventory-unexpected"]
+    assert [(f["id"], f["hosts"]) for f in not_passing(findings)] == [
+        ("inventory-missing", ["cassandra2"])
+    ]
+    count = [f for f in by_id(findings, "role-count") if f["roles"] == ["cassandra"]]
+    assert len(count) == 1, count  # the plan and the reporting fleet agree: said once
+    assert count[0]["message"] == ("cassandra: 3 VMs (plan: 3); 1 not reporting yet: cassandra2")
+
+
+def test_etcd_is_counted_from_the_inventory_group(base_facts):
+    # One Kubernetes node has reported; the inventory's [etcd] lists three.
+    reports = [r for r in inventory_fleet(base_facts) if r["hostname"] == "kubenode3"]
+    findings = judge(reports, planned_classic())
+    etcd = by_id(findings, "etcd-odd")
+    assert len(etcd) == 1 and etcd[0]["status"] == "pass"
+    assert etcd[0]["hosts"] == ["kubenode1", "kubenode2", "kubenode3"]
+    assert etcd[0]["message"] == (
+        "3 etcd members in the inventory's etcd group; 2 not reporting yet: kubenode1, kubenode2"
+    )
+
+
+def test_spread_is_judged_on_the_planned_placement(base_facts):
+    # kubenode3 alone has reported: losing server3 takes 1 of the 3 planned etcd members
+    # and Kubernetes nodes, not "1 of 1".
+    reports = [r for r in inventory_fleet(base_facts) if r["hostname"] == "kubenode3"]
+    findings = judge(reports, planned_classic())
+    spread = by_id(findings, "physical-spread")
+    assert [f["status"] for f in spread] == ["pass"], spread
+    assert "3 physical server(s)" in spread[0]["message"]
+    # Each missing host is one finding, nothing else fails for their absence.
+    assert {f["id"] for f in not_passing(findings)} == {"inventory-missing", "role-count"}
+    missing = by_id(findings, "inventory-missing")
+    assert len(missing) == len(planned_classic()) - 1
+    # The one role-count failure is the plan's own: the inventory has no admin VM.
+    assert [f["roles"] for f in by_id(findings, "role-count", "fail")] == [["admin"]]
+
+
+def test_a_reported_placement_against_the_plan_names_the_server_and_who_is_missing(base_facts):
+    # cassandra1 reports from server2, where the plan puts cassandra2 (not reporting yet):
+    # losing server2 would take two of the three cassandra VMs.
+    reports = [r for r in inventory_fleet(base_facts) if r["hostname"] != "cassandra2"]
+    for report in reports:
+        if report["hostname"] == "cassandra1":
+            report["physical_host"] = "server2"
+    failed = by_id(judge(reports, planned_classic()), "physical-spread", "fail")
+    assert len(failed) == 1 and failed[0]["scope"] == "reported"
+    assert failed[0]["server"] == "server2"
+    assert failed[0]["hosts"] == ["cassandra1", "cassandra2"]
+    assert (
+        "losing physical server server2 takes 2 of 3 cassandra VMs "
+        "(cassandra1, cassandra2 (not reporting)): cassandra loses its quorum (1 of 3 left)"
+    ) in failed[0]["message"]
+
+
+def test_a_bad_plan_is_said_once_when_the_fleet_follows_it(base_facts, tmp_path):
+    text = read_fixture("inventory", "hosts.ini").replace(
+        "cassandra3 ansible_host=192.168.10.23 physical_host=server3",
+        "cassandra3 ansible_host=192.168.10.23 physical_host=server1",
+    )
+    path = tmp_path / "hosts.ini"
+    path.write_text(text)
+    planned = inventory.planned_hosts(inventory.load(str(path)), CLASSIC.inventory_groups)
+    reports = [make_report(base_facts, "cassandra1", ["cassandra"], address="192.168.10.21")]
+    failed = by_id(judge(reports, planned), "physical-spread", "fail")
+    assert len(failed) == 1 and failed[0]["server"] == "server1"
+    assert failed[0]["hosts"] == ["cassandra1", "cassandra3"]

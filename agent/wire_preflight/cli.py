@@ -20,6 +20,8 @@ from wire_preflight.cli_options import (
     collector_access_options,
     echo_lines,
     emit,
+    error_line,
+    full_summaries,
     print_json,
     profile_option,
     read_token,
@@ -157,9 +159,9 @@ def report(
 @click.option(
     "--root",
     default="/",
-    show_default=True,
     metavar="DIR",
-    help="Install under this directory (for images and packaging); nothing is enabled.",
+    help="Install under DIR instead of / (for images and packaging); the timer is then "
+    "written but not enabled.",
 )
 @click.option(
     "--agent-config",
@@ -538,6 +540,9 @@ def _write_textfile(
         raise InputError(f"cannot write --textfile {path}: {exc.strerror}") from None
 
 
+full_summaries(cli)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: every failure becomes one line and an exit code, never a traceback."""
     try:
@@ -546,7 +551,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         click.echo("wire-preflight: interrupted", err=True)
         code = 130
     except click.ClickException as exc:
-        exc.show()
+        click.echo(error_line(exc, "wire-preflight"), err=True)
         code = EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
     except InputError as exc:
         click.echo(f"wire-preflight: error: {exc}", err=True)

@@ -14,6 +14,23 @@ from wire_preflight.model import InputError
 _PROFILE_HELP = "Profile name (built-in: classic, current) or path to a profile TOML file."
 
 
+def _address(_ctx: Any, param: Any, value: Any) -> Any:
+    """--ip and --k8s-cidr are judged as addresses when given, so a typo names its option."""
+    import ipaddress
+
+    try:
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is None:
+                continue
+            if param.name == "k8s_cidrs":
+                ipaddress.ip_network(item, strict=False)
+            else:
+                ipaddress.ip_address(item)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
 def profile_option(func: Any) -> Any:
     return click.option(
         "--profile", "profile_name", default=None, metavar="NAME|PATH", help=_PROFILE_HELP
@@ -116,6 +133,7 @@ _CHECK_OPTIONS = [
         "target_ip",
         default=None,
         metavar="ADDR",
+        callback=_address,
         help="The address other nodes use for this VM (default: the primary one).",
     ),
     click.option(
@@ -130,6 +148,7 @@ _CHECK_OPTIONS = [
         "k8s_cidrs",
         multiple=True,
         metavar="CIDR",
+        callback=_address,
         help="Kubernetes' service/pod networks (repeatable; replaces the profile's).",
     ),
     click.option(
@@ -206,3 +225,44 @@ def is_terminal() -> bool:
 
 def print_json(doc: Dict[str, Any]) -> None:
     click.echo(json.dumps(doc, indent=2, sort_keys=False, default=str))
+
+
+def error_line(exc: "click.ClickException", prog: str) -> str:
+    """A click error as the one line every other error is: `PROG: error: COMMAND: what`,
+    naming the option, with the hint that a group's option goes before its subcommand."""
+    ctx = getattr(exc, "ctx", None)
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    name = getattr(exc, "option_name", None)
+    if isinstance(exc, click.NoSuchOption) and name:
+        # click 8.0 and 8.1 word this differently; one wording on every Python.
+        message = "No such option: " + name
+        if exc.possibilities:
+            message += "; did you mean {}?".format(" or ".join(sorted(exc.possibilities)))
+    where = ""
+    if ctx is not None:
+        where = " ".join(ctx.command_path.split()[1:])
+    hint = ""
+    if isinstance(exc, click.NoSuchOption) and ctx is not None and name:
+        parent = ctx.parent
+        while parent is not None:
+            if any(name in p.opts for p in parent.command.params if isinstance(p, click.Option)):
+                hint = (
+                    f"; {name} is an option of `{parent.command_path}`: "
+                    f"give it before `{ctx.info_name}`"
+                )
+                break
+            parent = parent.parent
+    if isinstance(exc, click.UsageError) and ctx is not None and not hint:
+        hint = f" (see `{ctx.command_path} --help`)"
+    return "{}: error: {}{}{}".format(prog, where + ": " if where else "", message, hint)
+
+
+def full_summaries(group: "click.Group") -> None:
+    """Each subcommand's summary in `--help` is its docstring's first paragraph, whole: click
+    would cut it at about 45 characters with "..."."""
+    for command in group.commands.values():
+        if not command.short_help and command.help:
+            first = command.help.strip().split("\n\n")[0]
+            command.short_help = " ".join(first.split())
+        if isinstance(command, click.Group):
+            full_summaries(command)

@@ -6,7 +6,7 @@ import sys
 from typing import Any, Optional
 
 import click
-from wire_preflight.cli_options import profile_option
+from wire_preflight.cli_options import error_line, full_summaries, profile_option
 from wire_preflight.model import InputError
 
 
@@ -252,12 +252,15 @@ def read_secret(path: str, option: str) -> str:
     return secret
 
 
+full_summaries(cli)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     try:
         cli.main(prog_name="wire-preflight-collector", standalone_mode=False)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(error_line(exc, "wire-preflight-collector"), err=True)
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
     except InputError as exc:
         click.echo(f"wire-preflight-collector: error: {exc}", err=True)

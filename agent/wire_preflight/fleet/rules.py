@@ -43,28 +43,49 @@ def judge(
 
     This is the one list of fleet rules; each finding's id names the rule that made it.
     """
+    placement = hosts
     if planned is not None:
         hosts = fill_from_inventory(hosts, planned)
+        # The fleet as planned where it has not reported yet: a planned host that never
+        # reported has its one inventory-missing finding, and counts and the spread over
+        # physical servers are judged with it in its planned place, not without it.
+        placement = hosts + [
+            dict(planned_as_host(p), not_reporting=True) for p in not_reporting(hosts, planned)
+        ]
     etcd = etcd_members(hosts, planned)
     findings = []
-    findings += role_count(hosts, profile)
-    findings += physical_spread(hosts, profile, etcd)
-    findings += etcd_odd(etcd, profile)
+    findings += role_count(placement, profile)
+    findings += physical_spread(placement, profile, etcd)
+    findings += etcd_odd(etcd, profile, planned is not None and any(p["etcd"] for p in planned))
     findings += duplicate_identity(hosts)
     findings += clock_skew(hosts, profile)
     findings += host_checks(hosts)
     findings += reachability(hosts)
     if planned is not None:
         as_hosts = [planned_as_host(p) for p in planned]
-        findings += role_count(as_hosts, profile, scope="planned")
-        findings += physical_spread(
+        said = {_same(f) for f in findings}
+        for found in role_count(as_hosts, profile, scope="planned") + physical_spread(
             as_hosts,
             profile,
             [h for h, p in zip(as_hosts, planned) if p["etcd"]] or None,
             scope="planned",
-        )
+        ):
+            # Where the plan and the reporting fleet say the same, say it once.
+            if _same(found) not in said:
+                findings.append(found)
         findings += inventory_rules(hosts, planned)
     return sorted(findings, key=lambda f: (ORDER[f["status"]], f["id"]))
+
+
+def _same(found: Dict[str, Any]) -> Any:
+    """What makes two findings say the same thing, whatever their wording."""
+    return (
+        found["id"],
+        found["status"],
+        tuple(found["roles"]),
+        tuple(found["hosts"]),
+        found.get("server"),
+    )
 
 
 def verdict(findings: List[Dict[str, Any]]) -> str:
@@ -78,6 +99,23 @@ def planned_as_host(planned: Dict[str, Any]) -> Dict[str, Any]:
         "roles": planned["roles"],
         "physical_host": planned.get("physical_host"),
     }
+
+
+def not_reporting(
+    hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]]
+) -> List[Dict[str, Any]]:
+    """The planned hosts (with roles) that no reported host matches."""
+    matched = {(match_planned(h, planned) or {}).get("name") for h in hosts}
+    return [p for p in planned if p["roles"] and p["name"] not in matched]
+
+
+def _label(host: Dict[str, Any]) -> str:
+    return host["hostname"] + (" (not reporting)" if host.get("not_reporting") else "")
+
+
+def _absent(hosts: Iterable[Dict[str, Any]]) -> str:
+    names = sorted(h["hostname"] for h in hosts if h.get("not_reporting"))
+    return "; {} not reporting yet: {}".format(len(names), ", ".join(names)) if names else ""
 
 
 def fill_from_inventory(
@@ -134,6 +172,7 @@ def role_count(
         role = profile.roles[name]
         members = _with_role(hosts, name)
         names = [h["hostname"] for h in members]
+        labels = [_label(h) for h in sorted(members, key=lambda h: h["hostname"])]
         if len(members) < role.vms:
             out.append(
                 finding(
@@ -143,7 +182,7 @@ def role_count(
                         name,
                         len(members),
                         role.vms,
-                        ": " + ", ".join(sorted(names)) if names else "",
+                        ": " + ", ".join(labels) if labels else "",
                     ),
                     [name],
                     names,
@@ -156,7 +195,7 @@ def role_count(
                 finding(
                     "role-count",
                     PASS,
-                    f"{name}: {len(members)} VMs (plan: {role.vms})",
+                    f"{name}: {len(members)} VMs (plan: {role.vms}){_absent(members)}",
                     [name],
                     names,
                     scope=scope,
@@ -186,7 +225,11 @@ def physical_spread(
     scope: str = "reported",
 ) -> List[Dict[str, Any]]:
     out = []
-    unknown = [h["hostname"] for h in hosts if not h.get("physical_host")]
+    # A planned host that has not reported and has no physical_host in the inventory is
+    # simply not placed: the planned scope says so, it did not fail to say anything.
+    unknown = [
+        h["hostname"] for h in hosts if not h.get("physical_host") and not h.get("not_reporting")
+    ]
     if unknown:
         out.append(
             finding(
@@ -225,7 +268,8 @@ def physical_spread(
         for role, need, members in groups:
             if not members:
                 continue
-            lost = [h["hostname"] for h in members if h["physical_host"] == server]
+            gone = [h for h in members if h["physical_host"] == server]
+            lost = [h["hostname"] for h in gone]
             left = len(members) - len(lost)
             broken = left * 2 <= len(members) if need == "majority" else left < 1
             if lost and broken:
@@ -235,19 +279,25 @@ def physical_spread(
                     if need == "majority"
                     else f"no {role} is left"
                 )
-                out.append(
-                    finding(
-                        "physical-spread",
-                        FAIL,
-                        "losing physical server {} takes {} of {} {} VMs ({}): {}".format(
-                            server, len(lost), len(members), role, ", ".join(sorted(lost)), what
-                        ),
-                        [role],
-                        lost,
-                        "move one of {} to another physical server".format(", ".join(sorted(lost))),
-                        scope,
-                    )
+                found = finding(
+                    "physical-spread",
+                    FAIL,
+                    "losing physical server {} takes {} of {} {} VMs ({}): {}".format(
+                        server,
+                        len(lost),
+                        len(members),
+                        role,
+                        ", ".join(_label(h) for h in sorted(gone, key=lambda h: h["hostname"])),
+                        what,
+                    ),
+                    [role],
+                    lost,
+                    "move one of {} to another physical server".format(", ".join(sorted(lost))),
+                    scope,
                 )
+                # The physical server whose loss breaks the quorum, for the page's boxes.
+                found["server"] = server
+                out.append(found)
     if placed and not problems:
         out.append(
             finding(
@@ -267,16 +317,33 @@ def physical_spread(
 def etcd_members(
     hosts: List[Dict[str, Any]], planned: Optional[List[Dict[str, Any]]]
 ) -> List[Dict[str, Any]]:
-    """Reported hosts that run etcd: the inventory's etcd group, else the Kubernetes nodes."""
+    """The etcd members: the inventory's etcd group, each as its reported host or, until it
+    reports, as planned (marked not_reporting); without that group, the reported Kubernetes
+    nodes."""
     if planned and any(p["etcd"] for p in planned):
-        return [h for h in hosts if (match_planned(h, planned) or {}).get("etcd")]
+        reported = {}  # type: Dict[str, Dict[str, Any]]
+        for host in hosts:
+            match = match_planned(host, planned)
+            if match:
+                reported.setdefault(match["name"], host)
+        return [
+            reported.get(p["name"]) or dict(planned_as_host(p), not_reporting=True)
+            for p in planned
+            if p["etcd"]
+        ]
     return _with_role(hosts, "kubernetes")
 
 
-def etcd_odd(members: List[Dict[str, Any]], profile: Profile) -> List[Dict[str, Any]]:
+def etcd_odd(
+    members: List[Dict[str, Any]], profile: Profile, from_inventory: bool = False
+) -> List[Dict[str, Any]]:
+    """An odd number of etcd members, at least min_etcd: counted from the inventory's etcd
+    group when there is one (hosts that have not reported yet included, and named)."""
     if not profile.fleet.get("etcd_odd", False):
         return []
     names = [h["hostname"] for h in members]
+    where = f" in the inventory's {profile.etcd_group} group" if from_inventory else ""
+    absent = _absent(members)
     minimum = profile.fleet.get("min_etcd", 3)
     count = len(members)
     if count == 0:
@@ -286,8 +353,8 @@ def etcd_odd(members: List[Dict[str, Any]], profile: Profile) -> List[Dict[str, 
             finding(
                 "etcd-odd",
                 FAIL,
-                f"{count} etcd members: an even count tolerates no more "
-                f"failures than {count - 1} and can split evenly",
+                f"{count} etcd members{where}: an even count tolerates no more "
+                f"failures than {count - 1} and can split evenly{absent}",
                 ["etcd"],
                 names,
                 f"run etcd on an odd number of nodes ({count - 1} or {count + 1})",
@@ -298,13 +365,13 @@ def etcd_odd(members: List[Dict[str, Any]], profile: Profile) -> List[Dict[str, 
             finding(
                 "etcd-odd",
                 FAIL,
-                f"{count} etcd member(s); at least {minimum} are needed",
+                f"{count} etcd member(s){where}; at least {minimum} are needed{absent}",
                 ["etcd"],
                 names,
                 f"add etcd members up to {minimum}",
             )
         ]
-    return [finding("etcd-odd", PASS, f"{count} etcd members", ["etcd"], names)]
+    return [finding("etcd-odd", PASS, f"{count} etcd members{where}{absent}", ["etcd"], names)]
 
 
 # -- duplicate-identity -------------------------------------------------------------------------
