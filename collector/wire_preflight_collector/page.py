@@ -125,6 +125,9 @@ def _servers_breaking_quorum(doc: Dict[str, Any], planned: List[Dict[str, Any]])
     servers = set()
     for finding in doc["findings"]:
         if finding["id"] == "physical-spread" and finding["status"] == "fail":
+            if finding.get("server"):  # the rules name the server whose loss this is
+                servers.add(finding["server"])
+                continue
             placed = {where.get(h) for h in finding["hosts"]} - {None}
             if len(placed) == 1:  # "losing server X takes ...": every host named sits on X
                 servers |= placed
