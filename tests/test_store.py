@@ -40,6 +40,14 @@ def db(request, tmp_path):
     return request.getfixturevalue("postgres").new_database()
 
 
+def wait_for(condition, seconds=120):
+    """Until condition() holds: a load test waits for work done, never for a time."""
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 def open_db(db):
     from wire_preflight_collector.storage import open_store
 
@@ -203,8 +211,8 @@ def test_prune_command_while_serving(db, tmp_path, base_facts):
     sender = threading.Thread(target=send)
     sender.start()
     try:
+        wait_for(lambda: len(acked) >= 5)
         done = cli("prune", "--db", db, "--keep-reports", "1d")
-        time.sleep(0.3)
     finally:
         stop.set()
         sender.join()
@@ -220,10 +228,7 @@ def test_serve_prunes_in_the_background(db, tmp_path, base_facts):
     _aged_fleet(store, base_facts)
     server = Collector(tmp_path, "--keep-reports", "30d", "--prune-every", "1", db=db).start()
     try:
-        deadline = time.time() + 30
-        while open_db(db).count() > 3 and time.time() < deadline:
-            time.sleep(0.2)
-        assert open_db(db).count() == 3
+        wait_for(lambda: open_db(db).count() == 3)
         assert server.read_routes("minio1") == dict.fromkeys(server.read_routes("minio1"), 200)
     finally:
         server.stop()
@@ -334,17 +339,18 @@ def test_backup_under_write_load_then_restore(db, request, tmp_path, base_facts)
         sender.start()
     backup = str(tmp_path / "backup.copy")
     try:
-        time.sleep(1.0)
+        wait_for(lambda: len(acked) >= 30)
         started = time.time()
         done = cli("backup", "--db", db, "--to", backup)
-        time.sleep(0.5)  # writes go on after the backup, too
+        after = len(acked)
+        wait_for(lambda: len(acked) >= after + 30)  # writes went on during and after it
     finally:
         stop.set()
         for sender in senders:
             sender.join()
     assert done.returncode == 0, done.stderr
     before = {rid for at, rid in acked if at < started}
-    assert len(before) > 20 and len(acked) > len(before)
+    assert len(before) >= 30 and len(acked) > len(before)
     postgres = request.getfixturevalue("postgres") if db.startswith("postgresql") else None
     restored = _restore(db, backup, tmp_path, postgres)
     copy = open_db(restored)
@@ -406,12 +412,15 @@ def test_two_collectors_side_by_side_one_kill9(db, tmp_path, base_facts):
     senders = [threading.Thread(target=send, args=(n,)) for n in range(8)]
     for sender in senders:
         sender.start()
-    time.sleep(1.5)
-    a.stop(signal.SIGKILL)
-    time.sleep(1.0)
-    stop.set()
-    for sender in senders:
-        sender.join()
+    try:
+        wait_for(lambda: len(acked) >= 60)  # mid-load, however fast this machine is
+        a.stop(signal.SIGKILL)
+        killed_at = len(acked)
+        wait_for(lambda: len(acked) >= killed_at + 60)  # b goes on alone
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join()
     try:
         store = open_db(db)
         stored = set()
@@ -420,10 +429,25 @@ def test_two_collectors_side_by_side_one_kill9(db, tmp_path, base_facts):
             ids = [r["report_id"] for r in found["history"]]
             assert len(ids) == len(set(ids))  # exactly once, though posted to both
             stored.update(ids)
-        assert len(acked) > 100 and acked <= stored
+        assert acked <= stored
         assert b.read_routes("host0") == dict.fromkeys(b.read_routes("host0"), 200)
         hosts = b.get("/api/v1/fleet").json()
         assert len([e for e in store.events(limit=10000) if e["kind"] == "new-host"]) == 8
         assert hosts
     finally:
         b.stop()
+
+
+def test_reports_stored_before_schema_4_read_back(tmp_path, base_facts):
+    """Schema 2-3 kept the checks in each report and the stable facts alone in the blob."""
+    from wire_preflight_collector import storage
+
+    path = str(tmp_path / "v3.db")
+    store = storage.Store(path)
+    report = report_at(base_facts, "minio1", 0)
+    store.ingest(report, received_at=5.0)
+    stable, volatile = storage.split_facts(report["facts"])
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE facts_blobs SET body = ?", (storage._pack(stable),))
+        conn.execute("UPDATE reports SET body = ?", (storage._pack(dict(report, facts=volatile)),))
+    assert store.host("minio1")["latest"] == report
