@@ -451,3 +451,12 @@ def test_reports_stored_before_schema_4_read_back(tmp_path, base_facts):
         conn.execute("UPDATE facts_blobs SET body = ?", (storage._pack(stable),))
         conn.execute("UPDATE reports SET body = ?", (storage._pack(dict(report, facts=volatile)),))
     assert store.host("minio1")["latest"] == report
+
+
+def test_unreachable_postgres_is_one_line(tmp_path):
+    url = f"postgresql://collector:secret-password@/collector?host={tmp_path}"
+    for args in (["integrity", "--db", url], ["prune", "--db", url, "--keep-reports", "30d"]):
+        done = cli(*args)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "Traceback" not in done.stderr and "secret-password" not in done.stderr
+        assert str(tmp_path) in done.stderr  # where it looked
