@@ -200,7 +200,10 @@ class SqlStore:
     errors: Tuple[type, ...] = (sqlite3.Error,)
     where = ""
 
-    def _write(self) -> Any:  # a context manager yielding a connection
+    def _write(self, host: Optional[str] = None) -> Any:
+        """A context manager: one write transaction, yielding its connection. `host` names the
+        one host a report touches (PostgreSQL then lets other hosts' reports go alongside);
+        None: the transaction may touch any row and runs alone."""
         raise NotImplementedError
 
     def _read(self) -> Any:
@@ -219,7 +222,7 @@ class SqlStore:
             raise NewerSchema(
                 f"database {self.where} has schema version {version}, newer than this "
                 f"collector's {SCHEMA_VERSION}: upgrade wire-preflight-collector (or restore a "
-                "backup made by this version)"
+                "backup made before the upgrade)"
             )
 
     def schema_version(self) -> int:
@@ -228,6 +231,14 @@ class SqlStore:
 
     def close(self) -> None:
         """Close this thread's connection (the others close when their threads end)."""
+
+    def integrity(self) -> str:
+        """'ok', or what is wrong."""
+        raise NotImplementedError
+
+    def backup(self, target: str) -> None:
+        """A consistent copy at this moment into the new file target, while others write."""
+        raise NotImplementedError
 
     # -- writing ----------------------------------------------------------------------------
 
