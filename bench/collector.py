@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Collector throughput, run by hand (needs `pip install '.[collector]'`, Python >= 3.10).
+"""Collector throughput on both stores, run by hand (needs `pip install '.[collector]'`,
+Python >= 3.10, and Debian's `postgresql` package unless --postgres names a server).
 
+For SQLite and then PostgreSQL, in one run on one machine:
 1. Ingest: a collector on loopback, N concurrent senders (threads, keep-alive connections)
-   posting distinct reports; prints reports/s as acknowledged by the collector.
-2. Fleet report: a database with H hosts; times the fleet document built in-process and
+   posting distinct reports; reports/s as acknowledged by the collector.
+2. Fleet report: a database with H hosts; the fleet document built in-process and
    GET /api/v1/fleet over HTTP.
+Then a table of both side by side.
 
-    python3 bench/collector.py --senders 50 --reports 4000 --hosts 10000
+    python3 bench/collector.py --senders 50 --reports 3000 --hosts 10000
 """
 
 import argparse
@@ -70,7 +73,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_collector(directory, port):
+def start_collector(directory, port, db):
     token_file = os.path.join(directory, "token")
     with open(token_file, "w") as handle:
         handle.write(TOKEN)
@@ -81,7 +84,7 @@ def start_collector(directory, port):
             "wire_preflight_collector",
             "serve",
             "--db",
-            os.path.join(directory, "c.db"),
+            db,
             "--port",
             str(port),
             "--token-file",
@@ -135,19 +138,25 @@ def ingest(base, senders, total, port):
         f"{elapsed:.2f} s = {total / elapsed:.0f} reports/s; latency median {median_ms:.0f} ms, "
         f"p99 {p99_ms:.0f} ms; errors {len(errors)}"
     )
+    return {
+        "ingest reports/s": f"{total / elapsed:.0f}",
+        "ingest latency median / p99": f"{median_ms:.0f} / {p99_ms:.0f} ms",
+        "ingest errors": str(len(errors)),
+    }
 
 
-def fleet_report(base, hosts, directory):
+def fleet_report(base, hosts, db):
     from wire_preflight import profiles
     from wire_preflight.fleet import document
-    from wire_preflight_collector.storage import Store
+    from wire_preflight_collector.storage import open_store
 
-    store = Store(os.path.join(directory, "fleet.db"))
+    store = open_store(db)
     roles = ["cassandra", "minio", "elasticsearch", "kubernetes", "restund"]
     started = time.perf_counter()
     for i in range(hosts):
         store.ingest(report_for(base, f"node{i}", i, (roles[i % 5],), f"server{i % 50}"))
-    print(f"filled {hosts} hosts in {time.perf_counter() - started:.1f} s")
+    filled = time.perf_counter() - started
+    print(f"filled {hosts} hosts in {filled:.1f} s (in-process ingest, one writer)")
     profile = profiles.load("classic")
     times = []
     for _ in range(5):
@@ -155,53 +164,106 @@ def fleet_report(base, hosts, directory):
         summaries, _ = store.summaries()
         doc = document.build(summaries, profile)
         times.append(time.perf_counter() - started)
+    store.close()
     print(
         "fleet report for {} hosts, in-process: median {:.3f} s ({} findings)".format(
             hosts, statistics.median(times), len(doc["findings"])
         )
     )
-    return os.path.join(directory, "fleet.db")
+    return {
+        f"fill {hosts} hosts in-process (one writer)": f"{hosts / filled:.0f} reports/s",
+        f"fleet report, {hosts} hosts, in-process": f"{statistics.median(times):.2f} s",
+    }
+
+
+def fleet_over_http(directory, db, hosts):
+    port = free_port()
+    proc = start_collector(directory, port, db)
+    try:
+        times = []
+        for _ in range(5):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            started = time.perf_counter()
+            conn.request("GET", "/api/v1/fleet", headers={"Authorization": "Bearer " + TOKEN})
+            body = conn.getresponse().read()
+            times.append(time.perf_counter() - started)
+        median = statistics.median(times)
+        print(
+            f"GET /api/v1/fleet for {hosts} hosts over HTTP: median {median:.3f} s "
+            f"({len(body) / 2**20:.1f} MiB)"
+        )
+        return {f"GET /api/v1/fleet, {hosts} hosts": f"{median:.2f} s"}
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def one_store(name, base, args, directory, new_db):
+    print(f"== {name}")
+    results = {}
+    db = new_db("ingest")
+    port = free_port()
+    proc = start_collector(directory, port, db)
+    try:
+        results.update(ingest(base, args.senders, args.reports, port))
+    finally:
+        proc.terminate()
+        proc.wait()
+    db = new_db("fleet")
+    results.update(fleet_report(base, args.hosts, db))
+    results.update(fleet_over_http(directory, db, args.hosts))
+    return results
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--senders", type=int, default=50)
-    parser.add_argument("--reports", type=int, default=4000)
+    parser.add_argument("--reports", type=int, default=3000)
     parser.add_argument("--hosts", type=int, default=10000)
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a scratch PostgreSQL database: its public schema is DROPPED and made anew "
+        "(default: a throwaway server started here)",
+    )
     args = parser.parse_args()
     with open(FACTS) as handle:
         base = json.load(handle)
+    columns = {}
     with tempfile.TemporaryDirectory() as directory:
-        port = free_port()
-        proc = start_collector(directory, port)
+        columns["SQLite"] = one_store(
+            "SQLite", base, args, directory, lambda what: os.path.join(directory, f"{what}.db")
+        )
+        server = None
+        if args.postgres:
+            import psycopg
+
+            def new_db(what):  # a fresh schema per part: the URL's database is emptied
+                with psycopg.connect(args.postgres, autocommit=True) as conn:
+                    conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+                return args.postgres
+
+        else:
+            sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+            from collectorlib import PostgresServer
+
+            server = PostgresServer().start()
+
+            def new_db(what):
+                return server.new_database()
+
         try:
-            ingest(base, args.senders, args.reports, port)
+            columns["PostgreSQL"] = one_store("PostgreSQL", base, args, directory, new_db)
         finally:
-            proc.terminate()
-            proc.wait()
-        db = fleet_report(base, args.hosts, directory)
-        os.replace(db, os.path.join(directory, "c.db"))
-        for suffix in ("-wal", "-shm"):
-            if os.path.exists(db + suffix):
-                os.replace(db + suffix, os.path.join(directory, "c.db" + suffix))
-        port = free_port()
-        proc = start_collector(directory, port)
-        try:
-            times = []
-            for _ in range(5):
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                started = time.perf_counter()
-                conn.request("GET", "/api/v1/fleet", headers={"Authorization": "Bearer " + TOKEN})
-                body = conn.getresponse().read()
-                times.append(time.perf_counter() - started)
-            median = statistics.median(times)
-            print(
-                f"GET /api/v1/fleet for {args.hosts} hosts over HTTP: median {median:.3f} s "
-                f"({len(body) / 2**20:.1f} MiB)"
-            )
-        finally:
-            proc.terminate()
-            proc.wait()
+            if server:
+                server.stop()
+    rows = list(columns["SQLite"])
+    width = max(len(row) for row in rows)
+    print()
+    print(f"| {'what':<{width}} | SQLite | PostgreSQL |")
+    print(f"|{'-' * (width + 2)}|---|---|")
+    for row in rows:
+        print(f"| {row:<{width}} | {columns['SQLite'][row]} | {columns['PostgreSQL'][row]} |")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """A collector process for tests: started on a free loopback port, stopped after."""
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -127,3 +128,93 @@ class Collector:
                 "/",
             )
         }
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster from Debian's `postgresql` package, owned by the tests:
+    initdb in a temporary directory, listening on a Unix socket there only (no TCP port).
+    As root (CI), the server runs as the `postgres` user, since PostgreSQL refuses root."""
+
+    def __init__(self):
+        import glob
+        import os
+        import tempfile
+
+        found = sorted(
+            glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+            key=lambda path: int(path.split("/")[-3]),
+        )
+        if not found:
+            raise FileNotFoundError(
+                "no PostgreSQL server (apt install postgresql): /usr/lib/postgresql/*/bin/initdb"
+            )
+        self.bin = os.path.dirname(found[-1])
+        self.dir = tempfile.mkdtemp(prefix="wpc-pg-")
+        self.data = os.path.join(self.dir, "data")
+        self.prefix = []
+        if os.geteuid() == 0:
+            import pwd
+
+            user = pwd.getpwnam("postgres")
+            os.chown(self.dir, user.pw_uid, user.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        self._count = 0
+
+    def _run(self, *args):
+        subprocess.run(
+            [*self.prefix, *args],
+            check=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=self.dir,
+        )
+
+    def start(self):
+        import os
+
+        self._run(
+            os.path.join(self.bin, "initdb"),
+            "-D",
+            self.data,
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        self._run(
+            os.path.join(self.bin, "pg_ctl"),
+            "-D",
+            self.data,
+            "-l",
+            os.path.join(self.dir, "server.log"),
+            "-w",
+            "-o",
+            f"-c listen_addresses='' -k {self.dir} -c max_connections=200",
+            "start",
+        )
+        return self
+
+    def url(self, dbname="postgres"):
+        return f"postgresql://postgres@/{dbname}?host={self.dir}"
+
+    def new_database(self):
+        """A fresh, empty database: each test its own."""
+        import psycopg
+
+        self._count += 1
+        name = f"t{os.getpid()}_{self._count}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def stop(self):
+        import os
+        import shutil
+
+        try:
+            self._run(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)

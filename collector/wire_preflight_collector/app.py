@@ -121,12 +121,15 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
 
-    @app.exception_handler(sqlite3.Error)
-    async def database_unavailable(request: Request, exc: sqlite3.Error) -> JSONResponse:
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # A full disk or a locked database is the world's doing: 503 tells an agent to spool
         # and retry, and the transaction was rolled back, so nothing half-written remains.
         log.error("database error on %s %s: %s", request.method, request.url.path, exc)
         return JSONResponse({"detail": f"the collector cannot use its database: {exc}"}, 503)
+
+    # sqlite3.Error, or psycopg.Error for the PostgreSQL store.
+    for error in getattr(store, "errors", (sqlite3.Error,)):
+        app.add_exception_handler(error, database_unavailable)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:

@@ -10,13 +10,36 @@ from wire_preflight.cli_options import error_line, full_summaries, profile_optio
 from wire_preflight.model import InputError
 
 
+def _db_option(func: Any) -> Any:
+    return click.option(
+        "--db",
+        "db_path",
+        required=True,
+        metavar="PATH|URL",
+        help="SQLite database file, or postgresql://user@host/dbname (docs/collector.md).",
+    )(func)
+
+
+def _keep_option(func: Any) -> Any:
+    from wire_preflight_collector.retention import DEFAULT_KEEP
+
+    return click.option(
+        "--keep-reports",
+        default=DEFAULT_KEEP,
+        show_default=True,
+        metavar="DURATION",
+        help="Delete reports older than this (90s, 15m, 12h, 30d, or forever); every host's "
+        "newest report, every drift event and baseline are kept whatever their age.",
+    )(func)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """wire-preflight's fleet collector."""
 
 
 @cli.command()
-@click.option("--db", "db_path", required=True, metavar="PATH", help="SQLite database file.")
+@_db_option
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -111,6 +134,15 @@ def cli() -> None:
     metavar="URL",
     help="POST each new drift event as JSON to this URL (retried with backoff).",
 )
+@_keep_option
+@click.option(
+    "--prune-every",
+    type=click.FloatRange(min=1),
+    default=300,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often old reports are pruned, in small batches, beside serving.",
+)
 def serve(
     db_path: str,
     host: str,
@@ -128,6 +160,8 @@ def serve(
     header_timeout: float,
     max_connections: int,
     webhook: Optional[str],
+    keep_reports: str,
+    prune_every: float,
 ) -> None:
     """Receive reports and serve the fleet report, its API and its page."""
     from wire_preflight import profiles
@@ -135,7 +169,10 @@ def serve(
 
     from wire_preflight_collector import server
     from wire_preflight_collector.app import Settings, create_app
+    from wire_preflight_collector.retention import Pruner, parse_keep
     from wire_preflight_collector.webhook import Webhook
+
+    keep = parse_keep(keep_reports)
 
     if bool(tls_cert) != bool(tls_key):
         raise InputError("--tls-cert and --tls-key go together")
@@ -187,33 +224,148 @@ def serve(
         )
     if not enroll_secret_file:
         log.info("no --enroll-secret-file: agents can only report with the admin token")
+    if keep is None:
+        log.info("--keep-reports forever: no report is ever deleted")
+    else:
+        Pruner(store, keep, prune_every).start()
     server.run(create_app(settings), host, port, tls_cert, tls_key, max_connections, header_timeout)
 
 
 @cli.command()
-@click.option("--db", "db_path", required=True, metavar="PATH", help="SQLite database file.")
+@_db_option
 def integrity(db_path: str) -> None:
-    """Run SQLite's full integrity check on the database (safe while the collector serves)."""
-    if not os.path.exists(db_path):
-        raise InputError(f"--db {db_path}: no such file")
-    result = _open_store(db_path).integrity()
-    click.echo(f"{db_path}: {result}")
+    """Check the database (SQLite's full integrity check; safe while the collector serves)."""
+    store = _open_store(db_path, create=False)
+    result = _database_call(db_path, store.integrity)
+    click.echo(f"{store.where}: {result}")
     if result != "ok":
         sys.exit(3)
 
 
-def _open_store(db_path: str) -> Any:
+@cli.command()
+@_db_option
+@_keep_option
+def prune(db_path: str, keep_reports: str) -> None:
+    """Delete old reports now, in small batches (safe while collectors serve the database)."""
+    from wire_preflight_collector.retention import parse_keep
+
+    keep = parse_keep(keep_reports)
+    if keep is None:
+        raise InputError("--keep-reports forever: nothing to prune")
+    store = _open_store(db_path, create=False)
+    removed = _database_call(db_path, lambda: store.prune(keep, pause=0.05))
+    click.echo(
+        f"{store.where}: pruned {removed['reports']} report(s) older than {keep_reports} and "
+        f"{removed['facts']} unreferenced facts; {store.count()} report(s) kept"
+    )
+
+
+@cli.command()
+@_db_option
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Where the copy goes: an SQLite file (or pg_dump's custom format for PostgreSQL).",
+)
+def backup(db_path: str, target: str) -> None:
+    """A consistent copy of the database while collectors keep serving it (docs/collector.md:
+    restore)."""
+    store = _open_store(db_path, create=False)
+    if os.path.exists(target):
+        raise InputError(f"--to {target}: exists already; give a new file name")
+    directory = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(directory):
+        raise InputError(f"--to {target}: directory {directory} does not exist")
+    # Into a temporary name first: a copy cut short is never mistaken for a backup.
+    partial = f"{target}.partial-{os.getpid()}"
+    try:
+        _database_call(db_path, lambda: store.backup(partial))
+        if not _is_postgres(db_path):
+            from wire_preflight_collector.storage import Store
+
+            copy = Store(partial)
+            check = copy.integrity()
+            copy.close()
+            if check != "ok":
+                raise InputError(f"--to {target}: the copy fails its integrity check: {check}")
+        os.replace(partial, target)
+    finally:
+        for leftover in (partial, partial + "-wal", partial + "-shm"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+    click.echo(f"{store.where}: backed up to {target}")
+
+
+def _is_postgres(db_path: str) -> bool:
+    from wire_preflight_collector.storage import is_postgres
+
+    return is_postgres(db_path)
+
+
+def _database_call(db_path: str, call: Any) -> Any:
+    """A database error in a CLI command is one line naming the database, exit 2."""
+    try:
+        return call()
+    except RuntimeError as exc:
+        raise InputError(f"--db {_shown(db_path)}: {exc}") from None
+    except Exception as exc:
+        if _is_database_error(exc):
+            raise InputError(f"--db {_shown(db_path)}: {_first_line(exc)}") from None
+        raise
+
+
+def _is_database_error(exc: Exception) -> bool:
     import sqlite3
 
-    from wire_preflight_collector.storage import Store
-
-    directory = os.path.dirname(os.path.abspath(db_path))
-    if not os.path.isdir(directory):
-        raise InputError(f"--db {db_path}: directory {directory} does not exist")
+    if isinstance(exc, sqlite3.Error):
+        return True
     try:
-        return Store(db_path)
-    except (sqlite3.Error, RuntimeError) as exc:
-        raise InputError(f"--db {db_path}: {exc}") from None
+        import psycopg
+    except ImportError:
+        return False
+    return isinstance(exc, psycopg.Error)
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _shown(db_path: str) -> str:
+    if _is_postgres(db_path):
+        from wire_preflight_collector.storage_postgres import _redact
+
+        return _redact(db_path)
+    return db_path
+
+
+def _open_store(db_path: str, create: bool = True) -> Any:
+    from wire_preflight_collector.storage import open_store
+
+    if _is_postgres(db_path):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise InputError(
+                "--db postgresql://...: psycopg is not installed (pip install 'psycopg[binary]')"
+            ) from None
+    else:
+        if not create and not os.path.exists(db_path):
+            raise InputError(f"--db {db_path}: no such file")
+        directory = os.path.dirname(os.path.abspath(db_path))
+        if not os.path.isdir(directory):
+            raise InputError(f"--db {db_path}: directory {directory} does not exist")
+    try:
+        return open_store(db_path)
+    except Exception as exc:
+        from wire_preflight_collector.storage import NewerSchema
+
+        if isinstance(exc, NewerSchema) or _is_database_error(exc):
+            raise InputError(f"--db {_shown(db_path)}: {_first_line(exc)}") from None
+        raise
 
 
 def _is_loopback(host: str) -> bool:

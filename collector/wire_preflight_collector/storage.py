@@ -2,9 +2,10 @@
 report.
 
 - `reports`: every report, compressed. Its facts are split: the part that does not change from
-  run to run (hardware, addresses, configuration) is stored once per distinct content in
-  `facts_blobs` and referenced by hash; only what changes every run (timestamps, free space,
-  address lifetimes, clock readings) is stored with each report.
+  run to run (hardware, addresses, configuration), with the check results, is stored once per
+  distinct content in `facts_blobs` and referenced by hash; only what changes every run
+  (timestamps, free space, address lifetimes, clock readings) is stored with each report.
+  Blobs written before schema 4 hold the stable facts alone, and their reports the checks.
 - `hosts`: per hostname + machine-id, the newest summary (what the fleet rules read) and the
   drift snapshot (what the next report is compared with).
 - `events`: drift and identity events, open until an operator accepts the host's new state.
@@ -17,6 +18,10 @@ agent's own clock so its offset cancels), never by the time the agent writes in 
 synchronous=FULL: a report is acknowledged only after its commit is on disk, so neither
 SIGKILL nor a power cut loses an acknowledged report. A report id is unique: a retried
 delivery is stored once.
+
+The SQL below is written once for both stores: SQLite (`Store`, this module) and PostgreSQL
+(`storage_postgres.PostgresStore`). Each gives `_write()` (one serialised write transaction),
+`_read()` (a connection for single reads) and its DDL; `open_store()` picks one from --db.
 """
 
 import calendar
@@ -34,7 +39,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from wire_preflight.fleet import drift
 from wire_preflight.fleet.summary import summarize
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -93,6 +98,13 @@ CREATE TABLE host_keys (
     enrolled_at REAL NOT NULL,
     last_used REAL
 );
+""",
+    # Retention deletes old reports by age, keeps every host's newest, and then the facts
+    # blobs no report references: each of those looks needs its index.
+    4: """
+CREATE INDEX reports_by_time ON reports (received_at);
+CREATE INDEX reports_by_facts ON reports (facts_hash);
+CREATE INDEX hosts_by_report ON hosts (last_report);
 """,
 }
 # The longest a report may say it waited in an agent's spool (the spool holds a day).
@@ -176,55 +188,57 @@ def _unpack(blob: bytes) -> Any:
     return json.loads(zlib.decompress(blob))
 
 
-class Store:
-    def __init__(self, path: str):
-        self.path = path
-        self._write_lock = threading.Lock()
-        self._local = threading.local()
-        with self._write() as conn:
-            # Statement by statement: executescript would commit this transaction.
-            for statement in _TABLES.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            version = int(row[0]) if row else None
-            if version is None:
-                version = 1
-                conn.execute("INSERT INTO meta (key, value) VALUES ('schema', '1')")
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"database {path} has schema {version}, newer than this collector's "
-                    f"{SCHEMA_VERSION}"
-                )
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(target),))
+class NewerSchema(Exception):
+    """The database was written by a newer collector: refuse it rather than guess."""
 
-    def _connect(self) -> sqlite3.Connection:
-        """One connection per thread: sqlite3 connections must not be shared across threads."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: committed whole, or rolled back whole on any error."""
-        conn = self._connect()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+class SqlStore:
+    """Everything both stores share: the SQL is written with `?` placeholders and the subset of
+    SQL that SQLite >= 3.35 and PostgreSQL >= 11 both speak (ON CONFLICT, RETURNING)."""
+
+    # Errors that mean "the database is unavailable": the API answers 503 for them.
+    errors: Tuple[type, ...] = (sqlite3.Error,)
+    where = ""
+
+    def _write(self, host: Optional[str] = None) -> Any:
+        """A context manager: one write transaction, yielding its connection. `host` names the
+        one host a report touches (PostgreSQL then lets other hosts' reports go alongside);
+        None: the transaction may touch any row and runs alone."""
+        raise NotImplementedError
+
+    def _read(self) -> Any:
+        raise NotImplementedError
+
+    def _x(self, conn: Any, sql: str, args: Tuple[Any, ...] = ()) -> Any:
+        """Run one statement; the PostgreSQL store translates the placeholders."""
+        return conn.execute(sql, args)
+
+    def _q(self, sql: str, args: Tuple[Any, ...] = ()) -> Any:
+        """One read outside any write transaction."""
+        return self._x(self._read(), sql, args)
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise NewerSchema(
+                f"database {self.where} has schema version {version}, newer than this "
+                f"collector's {SCHEMA_VERSION}: upgrade wire-preflight-collector (or restore a "
+                "backup made before the upgrade)"
+            )
+
+    def schema_version(self) -> int:
+        row = self._q("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        """Close this thread's connection (the others close when their threads end)."""
+
+    def integrity(self) -> str:
+        """'ok', or what is wrong."""
+        raise NotImplementedError
+
+    def backup(self, target: str) -> None:
+        """A consistent copy at this moment into the new file target, while others write."""
+        raise NotImplementedError
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -244,15 +258,18 @@ class Store:
         summary = summarize(report, received_at)
         snapshot = drift.snapshot(report)
         stable, volatile = split_facts(report.get("facts") or {})
-        stable_blob = _pack(stable)
+        # The checks go with the stable facts: a steady host's 2 KB of check messages are the
+        # same run after run (the documented 100-host fleet: 4.5 KB a report before, bench/).
+        stable_blob = _pack({"$facts": stable, "$checks": report.get("checks")})
         facts_hash = hashlib.sha256(stable_blob).hexdigest()
-        body = _pack(dict(report, facts=volatile))
+        body = _pack({**{k: v for k, v in report.items() if k != "checks"}, "facts": volatile})
         hostname, machine_id = summary["hostname"], summary["machine_id"] or ""
-        with self._write() as conn:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO reports (report_id, hostname, machine_id, "
+        with self._write(hostname) as conn:
+            row = self._x(
+                conn,
+                "INSERT INTO reports (report_id, hostname, machine_id, "
                 "generated_at, received_at, status, body, facts_hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_id) DO NOTHING RETURNING id",
                 (
                     report["report_id"],
                     hostname,
@@ -263,14 +280,16 @@ class Store:
                     body,
                     facts_hash,
                 ),
-            )
-            if cursor.rowcount == 0:
+            ).fetchone()
+            if row is None:
                 return False, []
-            conn.execute(
-                "INSERT OR IGNORE INTO facts_blobs (hash, body) VALUES (?, ?)",
+            self._x(
+                conn,
+                "INSERT INTO facts_blobs (hash, body) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING",
                 (facts_hash, stable_blob),
             )
-            previous = conn.execute(
+            previous = self._x(
+                conn,
                 "SELECT snapshot, stale, coalesce(observed_at, last_seen) FROM hosts "
                 "WHERE hostname = ? ORDER BY coalesce(observed_at, last_seen) DESC LIMIT 1",
                 (hostname,),
@@ -282,7 +301,8 @@ class Store:
             found = drift.on_report(known, snapshot, newer, free_warn_fraction)
             events = [self._event(conn, hostname, *event, at=received_at) for event in found]
             # A spooled report delivered late must not replace a newer one.
-            conn.execute(
+            self._x(
+                conn,
                 "INSERT INTO hosts (hostname, machine_id, last_report, generated_at, "
                 "last_seen, observed_at, summary, snapshot, stale) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) "
@@ -294,7 +314,7 @@ class Store:
                 (
                     hostname,
                     machine_id,
-                    cursor.lastrowid,
+                    row[0],
                     report.get("generated_at") or "",
                     received_at,
                     observed,
@@ -303,16 +323,17 @@ class Store:
                 ),
             )
             # A late report still says the host is alive.
-            conn.execute(
-                "UPDATE hosts SET last_seen = max(last_seen, ?), stale = 0 "
-                "WHERE hostname = ? AND machine_id = ?",
-                (received_at, hostname, machine_id),
+            self._x(
+                conn,
+                "UPDATE hosts SET last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END, "
+                "stale = 0 WHERE hostname = ? AND machine_id = ?",
+                (received_at, received_at, hostname, machine_id),
             )
         return True, events
 
     def _event(
         self,
-        conn: sqlite3.Connection,
+        conn: Any,
         hostname: str,
         kind: str,
         before: Any,
@@ -320,13 +341,14 @@ class Store:
         detail: str,
         at: float,
     ) -> Dict[str, Any]:
-        cursor = conn.execute(
+        cursor = self._x(
+            conn,
             "INSERT INTO events (hostname, kind, at, before, after, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (hostname, kind, at, json.dumps(before), json.dumps(after), detail),
-        )
+        ).fetchone()
         return {
-            "id": cursor.lastrowid,
+            "id": cursor[0],
             "hostname": hostname,
             "kind": kind,
             "time": at,
@@ -353,14 +375,16 @@ class Store:
     def mark_stale(self, now: float, stale_after: float) -> List[Dict[str, Any]]:
         """Hosts silent for longer than stale_after become stale, once, with an event."""
         with self._write() as conn:
-            rows = conn.execute(
+            rows = self._x(
+                conn,
                 "SELECT hostname, machine_id, last_seen FROM hosts "
                 "WHERE stale = 0 AND last_seen < ?",
                 (now - stale_after,),
             ).fetchall()
             events = []
             for hostname, machine_id, last_seen in rows:
-                conn.execute(
+                self._x(
+                    conn,
                     "UPDATE hosts SET stale = 1 WHERE hostname = ? AND machine_id = ?",
                     (hostname, machine_id),
                 )
@@ -382,11 +406,13 @@ class Store:
         its baseline. None when the host is unknown, else how many events closed."""
         now = time.time() if now is None else now
         with self._write() as conn:
-            updated = conn.execute(
+            updated = self._x(
+                conn,
                 "UPDATE hosts SET baseline = snapshot, baseline_at = ? WHERE hostname = ?",
                 (now, hostname),
             ).rowcount
-            closed = conn.execute(
+            closed = self._x(
+                conn,
                 "UPDATE events SET open = 0, accepted_at = ? WHERE hostname = ? AND open = 1",
                 (now, hostname),
             ).rowcount
@@ -399,16 +425,17 @@ class Store:
         with self._write() as conn:
             machine_ids = [
                 row[0]
-                for row in conn.execute(
+                for row in self._x(
+                    conn,
                     "SELECT machine_id FROM hosts WHERE hostname = ? "
                     "UNION SELECT machine_id FROM host_keys WHERE hostname = ?",
                     (hostname, hostname),
                 )
             ]
-            hosts = conn.execute("DELETE FROM hosts WHERE hostname = ?", (hostname,)).rowcount
-            reports = conn.execute("DELETE FROM reports WHERE hostname = ?", (hostname,)).rowcount
+            hosts = self._x(conn, "DELETE FROM hosts WHERE hostname = ?", (hostname,)).rowcount
+            reports = self._x(conn, "DELETE FROM reports WHERE hostname = ?", (hostname,)).rowcount
             keys = sum(
-                conn.execute("DELETE FROM host_keys WHERE machine_id = ?", (mid,)).rowcount
+                self._x(conn, "DELETE FROM host_keys WHERE machine_id = ?", (mid,)).rowcount
                 for mid in machine_ids
             )
             if not (hosts or reports or keys):
@@ -423,7 +450,8 @@ class Store:
                 at=now,
             )
             # The host's events, this one included, stay as the record, closed.
-            conn.execute(
+            self._x(
+                conn,
                 "UPDATE events SET open = 0, accepted_at = ? WHERE hostname = ? AND open = 1",
                 (now, hostname),
             )
@@ -442,12 +470,13 @@ class Store:
         """Bind a new key to a machine-id; EnrollConflict when it holds one already."""
         now = time.time() if now is None else now
         with self._write() as conn:
-            held = conn.execute(
-                "SELECT hostname FROM host_keys WHERE machine_id = ?", (machine_id,)
+            held = self._x(
+                conn, "SELECT hostname FROM host_keys WHERE machine_id = ?", (machine_id,)
             ).fetchone()
             if held is not None:
                 raise EnrollConflict(held[0])
-            conn.execute(
+            self._x(
+                conn,
                 "INSERT INTO host_keys (machine_id, key_hash, hostname, product_uuid, "
                 "enrolled_at) VALUES (?, ?, ?, ?, ?)",
                 (machine_id, key_hash, hostname, product_uuid, now),
@@ -456,7 +485,8 @@ class Store:
     def rekey(self, hostname: str) -> int:
         """Drop the keys of a host's machine-ids, keeping its history: it may enrol again."""
         with self._write() as conn:
-            return conn.execute(
+            return self._x(
+                conn,
                 "DELETE FROM host_keys WHERE hostname = ? OR machine_id IN "
                 "(SELECT machine_id FROM hosts WHERE hostname = ?)",
                 (hostname, hostname),
@@ -464,11 +494,9 @@ class Store:
 
     def key_owner(self, key_hash: str) -> Optional[Tuple[str, str]]:
         """(machine_id, hostname) of the machine a key was given to, or None."""
-        row = (
-            self._connect()
-            .execute("SELECT machine_id, hostname FROM host_keys WHERE key_hash = ?", (key_hash,))
-            .fetchone()
-        )
+        row = self._q(
+            "SELECT machine_id, hostname FROM host_keys WHERE key_hash = ?", (key_hash,)
+        ).fetchone()
         return (row[0], row[1]) if row else None
 
     # -- reading: every row is checked as it is read, so no stored row breaks a read ---------
@@ -477,14 +505,9 @@ class Store:
         """(host summaries, problems): a row that does not read back is left out and named."""
         from wire_preflight_collector.schema import readable_summary
 
-        rows = (
-            self._connect()
-            .execute(
-                "SELECT hostname, summary, last_seen, stale FROM hosts "
-                "ORDER BY hostname, machine_id"
-            )
-            .fetchall()
-        )
+        rows = self._q(
+            "SELECT hostname, summary, last_seen, stale FROM hosts ORDER BY hostname, machine_id"
+        ).fetchall()
         out, problems = [], []
         for hostname, summary, last_seen, stale in rows:
             host = readable_summary(summary)
@@ -503,24 +526,18 @@ class Store:
         """The newest readable summary of a host, or None."""
         from wire_preflight_collector.schema import readable_summary
 
-        row = (
-            self._connect()
-            .execute(
-                "SELECT summary FROM hosts WHERE hostname = ? "
-                "ORDER BY coalesce(observed_at, last_seen) DESC LIMIT 1",
-                (hostname,),
-            )
-            .fetchone()
-        )
+        row = self._q(
+            "SELECT summary FROM hosts WHERE hostname = ? "
+            "ORDER BY coalesce(observed_at, last_seen) DESC LIMIT 1",
+            (hostname,),
+        ).fetchone()
         return readable_summary(row[0]) if row else None
 
     def check_statuses(self) -> List[Tuple[str, float, Dict[str, str]]]:
         """(hostname, last_seen, {"check|role": status}) per host, for the metrics."""
-        rows = (
-            self._connect()
-            .execute("SELECT hostname, last_seen, snapshot FROM hosts ORDER BY hostname")
-            .fetchall()
-        )
+        rows = self._q(
+            "SELECT hostname, last_seen, snapshot FROM hosts ORDER BY hostname"
+        ).fetchall()
         out = []
         for hostname, seen, snapshot in rows:
             checks = (_loads(snapshot) or {}).get("checks") if snapshot else None
@@ -540,12 +557,14 @@ class Store:
         try:
             report = _unpack(body)
             if facts_hash:  # schema 1 stored the whole report
-                blob = (
-                    self._connect()
-                    .execute("SELECT body FROM facts_blobs WHERE hash = ?", (facts_hash,))
-                    .fetchone()
-                )
-                report["facts"] = join_facts(_unpack(blob[0]), report["facts"])
+                blob = self._q(
+                    "SELECT body FROM facts_blobs WHERE hash = ?", (facts_hash,)
+                ).fetchone()
+                stable = _unpack(blob[0])
+                if isinstance(stable, dict) and "$facts" in stable:  # schema >= 4
+                    report["checks"] = stable["$checks"]
+                    stable = stable["$facts"]
+                report["facts"] = join_facts(stable, report["facts"])
             from wire_preflight_collector.schema import bounded_json
 
             return bounded_json(report)
@@ -554,15 +573,17 @@ class Store:
             return None
 
     def host(self, hostname: str, history: int = 100) -> Optional[Dict[str, Any]]:
-        conn = self._connect()
-        rows = conn.execute(
+        conn = self._read()
+        rows = self._x(
+            conn,
             "SELECT report_id, machine_id, generated_at, received_at, status FROM reports "
             "WHERE hostname = ? ORDER BY received_at DESC LIMIT ?",
             (hostname, history),
         ).fetchall()
         if not rows:
             return None
-        latest = conn.execute(
+        latest = self._x(
+            conn,
             "SELECT r.body, r.facts_hash, h.baseline_at, h.stale FROM hosts h "
             "JOIN reports r ON r.id = h.last_report WHERE h.hostname = ? "
             "ORDER BY coalesce(h.observed_at, h.last_seen) DESC LIMIT 1",
@@ -602,15 +623,11 @@ class Store:
         if open_only:
             clauses.append("open = 1")
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        rows = (
-            self._connect()
-            .execute(
-                "SELECT id, hostname, kind, at, before, after, detail, open, accepted_at "
-                "FROM events" + where + " ORDER BY at DESC, id DESC LIMIT ?",
-                (*args, limit),
-            )
-            .fetchall()
-        )
+        rows = self._q(
+            "SELECT id, hostname, kind, at, before, after, detail, open, accepted_at "
+            "FROM events" + where + " ORDER BY at DESC, id DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
         return [
             {
                 "id": r[0],
@@ -627,23 +644,134 @@ class Store:
         ]
 
     def open_events_by_kind(self) -> Dict[str, int]:
-        rows = (
-            self._connect()
-            .execute("SELECT kind, count(*) FROM events WHERE open = 1 GROUP BY kind")
-            .fetchall()
-        )
+        rows = self._q("SELECT kind, count(*) FROM events WHERE open = 1 GROUP BY kind").fetchall()
         return dict(rows)
 
     def count(self) -> int:
-        return self._connect().execute("SELECT count(*) FROM reports").fetchone()[0]
+        return self._q("SELECT count(*) FROM reports").fetchone()[0]
 
     def ping(self) -> None:
         """Cheap: the database opens and answers (for /healthz)."""
-        self._connect().execute("SELECT 1 FROM meta LIMIT 1").fetchone()
+        self._q("SELECT 1 FROM meta LIMIT 1").fetchone()
+
+    # -- retention --------------------------------------------------------------------------
+
+    def prune(
+        self, keep_seconds: float, now: Optional[float] = None, batch: int = 500, pause: float = 0
+    ) -> Dict[str, int]:
+        """Delete reports received more than keep_seconds ago, then the facts no report refers
+        to any more. Every host's newest report stays whatever its age (the page and the drift
+        comparison read it), and so do events and baselines, which live apart from reports.
+
+        Batch by batch, each its own short write transaction, so ingest waits at most one
+        batch; `pause` seconds between batches leave the writer lock to others."""
+        now = time.time() if now is None else now
+        cutoff = now - keep_seconds
+        removed = {"reports": 0, "facts": 0}
+        for table, sql, args in (
+            (
+                "reports",
+                "DELETE FROM reports WHERE id IN (SELECT id FROM reports r WHERE "
+                "r.received_at < ? AND NOT EXISTS "
+                "(SELECT 1 FROM hosts h WHERE h.last_report = r.id) "
+                "ORDER BY r.received_at LIMIT ?)",
+                (cutoff, batch),
+            ),
+            (
+                "facts",
+                "DELETE FROM facts_blobs WHERE hash IN (SELECT f.hash FROM facts_blobs f "
+                "WHERE NOT EXISTS (SELECT 1 FROM reports r WHERE r.facts_hash = f.hash) "
+                "LIMIT ?)",
+                (batch,),
+            ),
+        ):
+            while True:
+                with self._write() as conn:
+                    done = self._x(conn, sql, args).rowcount
+                removed[table] += done
+                if done < batch:
+                    break
+                if pause:
+                    time.sleep(pause)
+        return removed
+
+    def oldest_report(self) -> Optional[float]:
+        return self._q("SELECT min(received_at) FROM reports").fetchone()[0]
+
+
+class Store(SqlStore):
+    """The SQLite store: one file, WAL, writes serialised by one lock per process and
+    SQLite's own lock (BEGIN IMMEDIATE) between processes."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.where = path
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        with self._write() as conn:
+            # Statement by statement: executescript would commit this transaction.
+            for statement in _TABLES.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = int(row[0]) if row else None
+            if version is None:
+                version = 1
+                conn.execute("INSERT INTO meta (key, value) VALUES ('schema', '1')")
+            self._check_version(version)
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(target),))
+
+    def _connect(self) -> sqlite3.Connection:
+        """One connection per thread: sqlite3 connections must not be shared across threads."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    _read = _connect
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextlib.contextmanager
+    def _write(self, host: Optional[str] = None) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed whole, or rolled back whole on any error."""
+        conn = self._connect()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def integrity(self) -> str:
         """SQLite's full integrity check: reads every page, so an admin asks for it."""
         return self._connect().execute("PRAGMA integrity_check").fetchone()[0]
+
+    def backup(self, target: str) -> None:
+        """A consistent copy of the database at this moment, while others keep writing.
+
+        SQLite's online backup API in one step: it reads one snapshot (WAL lets writers go on
+        meanwhile), so every report committed before the call is in the copy."""
+        conn = sqlite3.connect(target, isolation_level=None)
+        try:
+            self._connect().backup(conn, pages=-1)
+            conn.execute("PRAGMA journal_mode=WAL")
+        finally:
+            conn.close()
 
 
 def _loads(text: Any) -> Any:
@@ -656,3 +784,16 @@ def _loads(text: Any) -> Any:
         return bounded_json(parse_json(text.encode("utf-8") if isinstance(text, str) else text))
     except Exception:
         return None
+
+
+def is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(db: str) -> SqlStore:
+    """The store --db names: a postgresql:// URL, else an SQLite file."""
+    if is_postgres(db):
+        from wire_preflight_collector.storage_postgres import PostgresStore
+
+        return PostgresStore(db)
+    return Store(db)

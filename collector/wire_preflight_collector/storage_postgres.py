@@ -1,0 +1,198 @@
+"""The PostgreSQL store (`--db postgresql://...`): the same SQL as the SQLite store, for an
+operator who runs several collectors on one database or wants it managed apart.
+
+Several collector processes write at once, so the writers coordinate in the database with
+transaction-scoped advisory locks (released by commit, rollback or a dead connection, so a
+collector killed with SIGKILL leaves none behind):
+- a report takes the shared fleet lock and its host's lock: two reports of one host are
+  compared one after the other (drift needs the previous one), reports of different hosts go
+  side by side;
+- anything that touches many hosts at once (staleness, accept, forget, enrolment, retention)
+  takes the fleet lock exclusively, as SQLite's single writer would.
+A report is acknowledged after its commit, and synchronous_commit (on by default) makes that
+commit durable; the report id's UNIQUE constraint keeps a delivery posted to two collectors
+stored once.
+"""
+
+import contextlib
+import os
+import shutil
+import subprocess
+import threading
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+import psycopg
+
+from wire_preflight_collector.storage import SCHEMA_VERSION, SqlStore
+
+# Text the collector sorts by is compared byte by byte ("C"), as SQLite does, whatever the
+# database's locale: the page and the API list hosts in one order on both stores.
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reports (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    report_id TEXT NOT NULL UNIQUE,
+    hostname TEXT COLLATE "C" NOT NULL,
+    machine_id TEXT COLLATE "C" NOT NULL,
+    generated_at TEXT,
+    received_at DOUBLE PRECISION NOT NULL,
+    status TEXT NOT NULL,
+    body BYTEA NOT NULL,
+    facts_hash TEXT
+);
+CREATE INDEX IF NOT EXISTS reports_by_host ON reports (hostname, received_at);
+CREATE INDEX IF NOT EXISTS reports_by_time ON reports (received_at);
+CREATE INDEX IF NOT EXISTS reports_by_facts ON reports (facts_hash);
+CREATE TABLE IF NOT EXISTS facts_blobs (hash TEXT PRIMARY KEY, body BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS hosts (
+    hostname TEXT COLLATE "C" NOT NULL,
+    machine_id TEXT COLLATE "C" NOT NULL,
+    last_report BIGINT NOT NULL REFERENCES reports (id),
+    generated_at TEXT,
+    last_seen DOUBLE PRECISION NOT NULL,
+    summary TEXT NOT NULL,
+    snapshot TEXT,
+    stale INTEGER NOT NULL DEFAULT 0,
+    baseline TEXT,
+    baseline_at DOUBLE PRECISION,
+    observed_at DOUBLE PRECISION,
+    PRIMARY KEY (hostname, machine_id)
+);
+CREATE INDEX IF NOT EXISTS hosts_by_report ON hosts (last_report);
+CREATE TABLE IF NOT EXISTS events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    hostname TEXT COLLATE "C" NOT NULL,
+    kind TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    before TEXT,
+    after TEXT,
+    detail TEXT NOT NULL,
+    open INTEGER NOT NULL DEFAULT 1,
+    accepted_at DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
+CREATE INDEX IF NOT EXISTS events_open ON events (open, kind);
+CREATE TABLE IF NOT EXISTS host_keys (
+    machine_id TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL UNIQUE,
+    hostname TEXT COLLATE "C" NOT NULL,
+    product_uuid TEXT,
+    enrolled_at DOUBLE PRECISION NOT NULL,
+    last_used DOUBLE PRECISION
+)
+"""
+# The PostgreSQL store was born at schema 4 (SQLite's numbering): later versions add their
+# upgrade here, keyed by the version they produce.
+_MIGRATIONS: Dict[int, str] = {}
+FIRST_VERSION = 4
+
+# Advisory lock keys: one for the fleet, the host's from its name.
+_FLEET_LOCK = 0x77697265  # "wire"
+_SETUP_LOCK = 0x77697266
+
+
+class PostgresStore(SqlStore):
+    errors: Tuple[type, ...] = (psycopg.Error,)
+
+    def __init__(self, url: str):
+        self.url = url
+        self.where = _redact(url)
+        self._local = threading.local()
+        conn = self._connect()
+        # Two collectors starting at once on an empty database: one creates, one waits.
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
+            exists = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
+            if not exists:
+                for statement in _TABLES.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema', %s)", (str(SCHEMA_VERSION),)
+                )
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = int(row[0]) if row else FIRST_VERSION
+            self._check_version(version)
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("UPDATE meta SET value = %s WHERE key = 'schema'", (str(target),))
+
+    def _connect(self) -> psycopg.Connection:
+        """One connection per thread, opened again after the server or network dropped it."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            self._local.conn = conn
+        return conn
+
+    _read = _connect
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    _sql_cache: Dict[str, str] = {}
+
+    def _x(self, conn: Any, sql: str, args: Tuple[Any, ...] = ()) -> Any:
+        # `?` never appears inside the collector's SQL text or literals; `%` neither.
+        text = self._sql_cache.get(sql)
+        if text is None:
+            text = self._sql_cache[sql] = sql.replace("?", "%s")
+        return conn.execute(text, args)
+
+    @contextlib.contextmanager
+    def _write(self, host: Optional[str] = None) -> Iterator[psycopg.Connection]:
+        """One transaction, committed whole or rolled back whole, under the locks above."""
+        conn = self._connect()
+        with conn.transaction():
+            if host is None:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_FLEET_LOCK,))
+            else:
+                conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_FLEET_LOCK,))
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (host,))
+            yield conn
+
+    def integrity(self) -> str:
+        """Every table reads back and every host's newest report exists. PostgreSQL checks its
+        own pages (data checksums, pg_amcheck); this checks what the collector relies on."""
+        conn = self._connect()
+        for table in ("meta", "reports", "facts_blobs", "hosts", "events", "host_keys"):
+            conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        missing = conn.execute(
+            "SELECT count(*) FROM hosts h WHERE NOT EXISTS "
+            "(SELECT 1 FROM reports r WHERE r.id = h.last_report)"
+        ).fetchone()[0]
+        return "ok" if missing == 0 else f"{missing} host(s) without their newest report"
+
+    def backup(self, target: str) -> None:
+        """pg_dump's custom format: one consistent snapshot while collectors keep writing.
+        Restore with pg_restore (docs/collector.md)."""
+        pg_dump = shutil.which("pg_dump")
+        if pg_dump is None:
+            raise RuntimeError("pg_dump is not installed (apt install postgresql-client)")
+        done = subprocess.run(
+            [pg_dump, "--format=custom", "--no-owner", "--file", target, "--dbname", self.url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(os.environ),
+            check=False,
+        )
+        if done.returncode != 0:
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            raise RuntimeError("pg_dump: " + (lines[-1] if lines else f"exit {done.returncode}"))
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        params = conninfo_to_dict(url)
+        params.pop("password", None)
+        return make_conninfo(**params)
+    except Exception:
+        return "the PostgreSQL database"

@@ -1,0 +1,462 @@
+"""The collector's store, one suite for both implementations: SQLite (a file) and PostgreSQL
+(a real server the tests start from Debian's `postgresql` package, never a mock).
+
+Every test that takes `db` runs twice; `db` is what an operator gives as --db."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from conftest import make_report, with_changes
+
+pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
+from collectorlib import TOKEN, Collector, PostgresServer
+
+DAY = 86400.0
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    try:
+        server = PostgresServer().start()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            raise  # CI installs the package (.ci/run): a missing server is a failure there
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request, tmp_path):
+    if request.param == "sqlite":
+        return str(tmp_path / "collector.db")
+    return request.getfixturevalue("postgres").new_database()
+
+
+def wait_for(condition, seconds=120):
+    """Until condition() holds: a load test waits for work done, never for a time."""
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def open_db(db):
+    from wire_preflight_collector.storage import open_store
+
+    return open_store(db)
+
+
+def cli(*args, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "wire_preflight_collector", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=kwargs.pop("timeout", 120),
+        **kwargs,
+    )
+
+
+def report_at(base, hostname, number, **changes):
+    """The number-th report of a host: its own id, otherwise what a steady host sends."""
+    report = make_report(with_changes(base, **changes) if changes else base, hostname, ["minio"])
+    report["report_id"] = f"{hostname}-{number}"
+    return report
+
+
+# -- the storage interface ------------------------------------------------------------------
+
+
+def test_ingest_read_back_and_retry(db, base_facts):
+    store = open_db(db)
+    first = report_at(base_facts, "minio1", 0)
+    stored, events = store.ingest(first, received_at=1000.0)
+    assert stored and [e["kind"] for e in events] == ["new-host"]
+    assert store.ingest(first, received_at=1001.0) == (False, [])  # a retried delivery
+    store.ingest(report_at(base_facts, "minio2", 0), received_at=1002.0)
+    store.ingest(report_at(base_facts, "minio1", 1), received_at=1300.0)
+    assert store.count() == 3
+    hosts, problems = store.summaries()
+    assert [h["hostname"] for h in hosts] == ["minio1", "minio2"] and problems == []
+    host = store.host("minio1")
+    assert [r["report_id"] for r in host["history"]] == ["minio1-1", "minio1-0"]
+    assert host["latest"]["facts"] == first["facts"]  # split and joined back whole
+    assert store.host("nobody") is None
+    assert [e["kind"] for e in store.events()] == ["new-host", "new-host"]
+    assert store.integrity() == "ok"
+    assert store.schema_version() == 4
+
+
+def test_hosts_sort_bytewise_on_both(db, base_facts):
+    store = open_db(db)
+    for name in ("b1", "a-2", "B3", "a10"):
+        store.ingest(report_at(base_facts, name, 0))
+    assert [h["hostname"] for h in store.summaries()[0]] == ["B3", "a-2", "a10", "b1"]
+
+
+def test_drift_accept_and_baseline(db, base_facts):
+    store = open_db(db)
+    store.ingest(report_at(base_facts, "minio1", 0), received_at=1000.0)
+    changed = report_at(base_facts, "minio1", 1)
+    changed["facts"]["memory"]["installed_bytes"] *= 2
+    stored, events = store.ingest(changed, received_at=1300.0)
+    assert stored and [e["kind"] for e in events] == ["memory-changed"]
+    assert store.open_events_by_kind() == {"memory-changed": 1, "new-host": 1}
+    assert store.accept("minio1", now=1400.0) == 2
+    assert store.open_events_by_kind() == {}
+    assert store.accept("nobody") is None
+    assert store.host("minio1")["baseline_accepted_at"] == 1400.0
+    # stale: silent past the limit, once
+    assert [e["kind"] for e in store.mark_stale(now=5000.0, stale_after=900)] == ["stale"]
+    assert store.mark_stale(now=5001.0, stale_after=900) == []
+    assert store.summaries()[0][0]["stale"] is True
+
+
+def test_late_report_does_not_replace_newer(db, base_facts):
+    store = open_db(db)
+    newer = report_at(base_facts, "minio1", 1)
+    newer["generated_at"], newer["sent_at"] = "2026-11-28T06:10:00Z", 1795932600.0
+    late = report_at(base_facts, "minio1", 0)
+    late["generated_at"], late["sent_at"] = "2026-11-28T06:00:00Z", 1795932600.0
+    store.ingest(newer, received_at=2000.0)
+    store.ingest(late, received_at=2001.0)  # spooled 10 minutes, arrives after
+    assert store.host("minio1")["latest"]["report_id"] == "minio1-1"
+
+
+def test_host_keys(db):
+    from wire_preflight_collector.storage import EnrollConflict, hash_key
+
+    store = open_db(db)
+    store.enroll("m" * 32, "minio1", None, hash_key("k1"), now=1.0)
+    assert store.key_owner(hash_key("k1")) == ("m" * 32, "minio1")
+    with pytest.raises(EnrollConflict):
+        store.enroll("m" * 32, "minio1", None, hash_key("k2"))
+    assert store.rekey("minio1") == 1 and store.key_owner(hash_key("k1")) is None
+    store.enroll("m" * 32, "minio1", None, hash_key("k2"))
+    assert store.forget("minio1")["keys"] == 1
+    assert store.forget("minio1") is None
+    assert [e["kind"] for e in store.events(hostname="minio1")] == ["forgotten"]
+
+
+# -- retention -------------------------------------------------------------------------------
+
+
+def _aged_fleet(store, base):
+    """Three hosts: two report 40 days long, every 6 hours; one last spoke 60 days ago."""
+    now = 100 * DAY
+    for number in range(160):
+        at = now - 40 * DAY + number * 6 * 3600
+        for hostname in ("minio1", "minio2"):
+            free = base["disks"][0]["free_bytes"] - number * 4096
+            disks = [dict(base["disks"][0], free_bytes=free), *base["disks"][1:]]
+            # a new kernel on day 10: different stable facts, a second facts blob
+            kernel = "4.15.0-99" if number >= 40 else base["kernel"]["release"]
+            report = report_at(
+                base,
+                hostname,
+                number,
+                disks=disks,
+                kernel=dict(base["kernel"], release=kernel),
+            )
+            store.ingest(report, received_at=at)
+    store.ingest(report_at(base, "silent", 0), received_at=now - 60 * DAY)
+    return now
+
+
+def test_prune_keeps_newest_events_and_baselines(db, base_facts):
+    store = open_db(db)
+    now = _aged_fleet(store, base_facts)
+    store.accept("minio1", now=now - 50 * DAY)
+    events_before = store.events(limit=10000)
+    assert store.count() == 321
+    removed = store.prune(30 * DAY, now=now, batch=7)  # small batches: many rounds
+    # 30 days of reports at 4 a day per host, plus the silent host's only (newest) report
+    kept = store.count()
+    assert kept == 2 * 120 + 1 and removed["reports"] == 321 - kept
+    assert store.oldest_report() == now - 60 * DAY  # the silent host's newest stays
+    assert store.host("silent")["latest"]["report_id"] == "silent-0"
+    assert store.events(limit=10000) == events_before  # events are never pruned
+    assert store.host("minio1")["baseline_accepted_at"] == now - 50 * DAY
+    # each host's facts with the old kernel went with their last report; the newest reads back
+    assert removed["facts"] == 2
+    assert store.host("minio2")["latest"]["facts"]["kernel"]["release"] == "4.15.0-99"
+    assert [h["hostname"] for h in store.summaries()[0]] == ["minio1", "minio2", "silent"]
+    assert store.prune(30 * DAY, now=now) == {"reports": 0, "facts": 0}
+    assert store.integrity() == "ok"
+
+
+def test_prune_command_while_serving(db, tmp_path, base_facts):
+    store = open_db(db)
+    _aged_fleet(store, base_facts)  # 'now' of the aged fleet is long ago: all of it is old
+    server = Collector(tmp_path, "--keep-reports", "forever", db=db).start()
+    stop = threading.Event()
+    acked = []
+
+    def send():
+        number = 0
+        while not stop.is_set():
+            report = report_at(base_facts, "live", number)
+            if server.post(report).status_code == 201:
+                acked.append(report["report_id"])
+            number += 1
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        wait_for(lambda: len(acked) >= 5)
+        done = cli("prune", "--db", db, "--keep-reports", "1d")
+    finally:
+        stop.set()
+        sender.join()
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    assert "pruned 318 report(s)" in done.stdout, done.stdout
+    # left: each old host's newest and every report of the live host
+    assert open_db(db).count() == 3 + len(acked) and len(acked) > 0
+
+
+def test_serve_prunes_in_the_background(db, tmp_path, base_facts):
+    store = open_db(db)
+    _aged_fleet(store, base_facts)
+    server = Collector(tmp_path, "--keep-reports", "30d", "--prune-every", "1", db=db).start()
+    try:
+        wait_for(lambda: open_db(db).count() == 3)
+        assert server.read_routes("minio1") == dict.fromkeys(server.read_routes("minio1"), 200)
+    finally:
+        server.stop()
+    assert "pruned 318 report(s)" in server.read_log()
+
+
+@pytest.mark.parametrize("bad", ["0", "-1d", "30x", "nan", "1e400", ""])
+def test_keep_reports_bad_values(tmp_path, bad):
+    done = cli("prune", "--db", str(tmp_path / "c.db"), "--keep-reports", bad)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "--keep-reports" in done.stderr, done.stderr
+
+
+# -- schema versions -------------------------------------------------------------------------
+
+
+def _set_schema(db, version):
+    if db.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute("UPDATE meta SET value = %s WHERE key = 'schema'", (str(version),))
+    else:
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(version),))
+
+
+def test_newer_schema_refused_with_one_line(db, tmp_path):
+    open_db(db).close()
+    _set_schema(db, 99)
+    for args in (["integrity", "--db", db], ["prune", "--db", db]):
+        done = cli(*args)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert "schema version 99, newer than this collector's 4" in done.stderr
+        assert "Traceback" not in done.stderr
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    done = cli("serve", "--db", db, "--token-file", str(token), "--port", "1")
+    assert done.returncode == 2 and "newer than this collector's" in done.stderr
+
+
+def test_sqlite_schema_1_upgraded_on_start(tmp_path, base_facts):
+    """A database the first collector wrote (schema 1: whole reports, no drift) opens, is
+    upgraded in place, and its reports still read back."""
+    from wire_preflight_collector import storage
+
+    path = str(tmp_path / "v1.db")
+    report = report_at(base_facts, "minio1", 0)
+    mid = report["facts"]["machine_id"]
+    with sqlite3.connect(path) as conn:
+        conn.executescript(storage._TABLES)
+        conn.execute("INSERT INTO meta VALUES ('schema', '1')")
+        conn.execute(
+            "INSERT INTO reports (id, report_id, hostname, machine_id, generated_at, "
+            "received_at, status, body) VALUES (1, 'minio1-0', 'minio1', ?, '', 5.0, 'pass', ?)",
+            (mid, storage._pack(report)),
+        )
+        conn.execute(
+            "INSERT INTO hosts VALUES ('minio1', ?, 1, '', 5.0, ?)",
+            (mid, json.dumps({"hostname": "minio1"})),
+        )
+    store = storage.Store(path)
+    assert store.schema_version() == storage.SCHEMA_VERSION
+    assert store.host("minio1")["latest"]["facts"] == report["facts"]
+    assert store.prune(1, now=10.0) == {"reports": 0, "facts": 0}  # newest kept
+    assert store.ingest(report_at(base_facts, "minio1", 1), received_at=20.0)[0]
+    assert store.prune(1, now=30.0)["reports"] == 1
+
+
+# -- backup and restore ---------------------------------------------------------------------
+
+
+def _restore(db, backup, tmp_path, postgres=None):
+    """What docs/collector.md says to do, as an operator would type it."""
+    if db.startswith("postgresql"):
+        target = postgres.new_database()
+        subprocess.run(
+            ["pg_restore", "--no-owner", "--dbname", target, backup],
+            check=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        return target
+    restored = str(tmp_path / "restored.db")
+    os.rename(backup, restored)
+    return restored
+
+
+def test_backup_under_write_load_then_restore(db, request, tmp_path, base_facts):
+    """Every report acknowledged before the backup started is in the backup; the restored
+    database passes its integrity check and serves."""
+    server = Collector(tmp_path, db=db).start()
+    stop = threading.Event()
+    acked = []  # (time acknowledged, report id)
+
+    def send(sender):
+        number = 0
+        while not stop.is_set():
+            report = report_at(base_facts, f"host{sender}", number)
+            response = server.post(report)
+            if response.status_code == 201:
+                acked.append((time.time(), report["report_id"]))
+            number += 1
+
+    senders = [threading.Thread(target=send, args=(n,)) for n in range(6)]
+    for sender in senders:
+        sender.start()
+    backup = str(tmp_path / "backup.copy")
+    try:
+        wait_for(lambda: len(acked) >= 30)
+        started = time.time()
+        done = cli("backup", "--db", db, "--to", backup)
+        after = len(acked)
+        wait_for(lambda: len(acked) >= after + 30)  # writes went on during and after it
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join()
+    assert done.returncode == 0, done.stderr
+    before = {rid for at, rid in acked if at < started}
+    assert len(before) >= 30 and len(acked) > len(before)
+    postgres = request.getfixturevalue("postgres") if db.startswith("postgresql") else None
+    restored = _restore(db, backup, tmp_path, postgres)
+    copy = open_db(restored)
+    assert copy.integrity() == "ok"
+    ids = set()
+    for sender in range(6):
+        found = copy.host(f"host{sender}", history=100000)
+        ids.update(r["report_id"] for r in found["history"])
+    assert before <= ids, sorted(before - ids)[:5]
+    # the live database kept everything acknowledged, before and after the backup
+    assert {rid for _, rid in acked} <= {
+        r["report_id"]
+        for sender in range(6)
+        for r in open_db(db).host(f"host{sender}", history=100000)["history"]
+    }
+    server.stop()
+    assert cli("integrity", "--db", restored).returncode == 0
+    again = Collector(tmp_path, db=restored).start()
+    try:
+        assert again.read_routes("host0") == dict.fromkeys(again.read_routes("host0"), 200)
+    finally:
+        again.stop()
+
+
+def test_backup_refuses_existing_target(db, tmp_path):
+    open_db(db).close()
+    target = tmp_path / "there"
+    target.write_text("keep me")
+    done = cli("backup", "--db", db, "--to", str(target))
+    assert done.returncode == 2 and "exists already" in done.stderr
+    assert target.read_text() == "keep me"
+
+
+# -- several collectors, one database ---------------------------------------------------------
+
+
+def test_two_collectors_side_by_side_one_kill9(db, tmp_path, base_facts):
+    """Two collectors on one database: each report posted to both is stored once; one is
+    killed with SIGKILL mid-load, and every report either acknowledged is in the database."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = Collector(tmp_path / "a", db=db).start()
+    b = Collector(tmp_path / "b", db=db).start()
+    acked = set()
+    stop = threading.Event()
+
+    def send(sender):
+        number = 0
+        while not stop.is_set():
+            report = report_at(base_facts, f"host{sender}", number)
+            for server in (a, b):  # every report to both: each must store it once
+                try:
+                    if server.post(report, timeout=10).status_code in (200, 201):
+                        acked.add(report["report_id"])
+                except OSError:  # a was killed: that delivery is simply not acknowledged
+                    pass
+            number += 1
+
+    senders = [threading.Thread(target=send, args=(n,)) for n in range(8)]
+    for sender in senders:
+        sender.start()
+    try:
+        wait_for(lambda: len(acked) >= 60)  # mid-load, however fast this machine is
+        a.stop(signal.SIGKILL)
+        killed_at = len(acked)
+        wait_for(lambda: len(acked) >= killed_at + 60)  # b goes on alone
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join()
+    try:
+        store = open_db(db)
+        stored = set()
+        for sender in range(8):
+            found = store.host(f"host{sender}", history=100000)
+            ids = [r["report_id"] for r in found["history"]]
+            assert len(ids) == len(set(ids))  # exactly once, though posted to both
+            stored.update(ids)
+        assert acked <= stored
+        assert b.read_routes("host0") == dict.fromkeys(b.read_routes("host0"), 200)
+        hosts = b.get("/api/v1/fleet").json()
+        assert len([e for e in store.events(limit=10000) if e["kind"] == "new-host"]) == 8
+        assert hosts
+    finally:
+        b.stop()
+
+
+def test_reports_stored_before_schema_4_read_back(tmp_path, base_facts):
+    """Schema 2-3 kept the checks in each report and the stable facts alone in the blob."""
+    from wire_preflight_collector import storage
+
+    path = str(tmp_path / "v3.db")
+    store = storage.Store(path)
+    report = report_at(base_facts, "minio1", 0)
+    store.ingest(report, received_at=5.0)
+    stable, volatile = storage.split_facts(report["facts"])
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE facts_blobs SET body = ?", (storage._pack(stable),))
+        conn.execute("UPDATE reports SET body = ?", (storage._pack(dict(report, facts=volatile)),))
+    assert store.host("minio1")["latest"] == report
+
+
+def test_unreachable_postgres_is_one_line(tmp_path):
+    url = f"postgresql://collector:secret-password@/collector?host={tmp_path}"
+    for args in (["integrity", "--db", url], ["prune", "--db", url, "--keep-reports", "30d"]):
+        done = cli(*args)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "Traceback" not in done.stderr and "secret-password" not in done.stderr
+        assert str(tmp_path) in done.stderr  # where it looked
