@@ -276,14 +276,19 @@ def e2e(tmp_path_factory):
     # A SIGTERM (a CI timeout) unwinds like ^C, so the VM, dnsmasq and the namespace go too.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     ctx.link = vmlib.Link(ctx.dir).__enter__()
+    ctx.payload = os.path.join(ctx.dir, "payload")
+    os.makedirs(ctx.payload)
+    for deb in filter(None, (ctx.agent_deb, ctx.collector_deb)):
+        shutil.copy(deb, ctx.payload)
     ctx.vm = None
     ctx.collector = None
     try:
         with timed("host collector start"):
             ctx.collector = HostCollector(ctx.link, ctx.dir)
-        ctx.vm = vmlib.VM(ctx.image, ctx.link, ctx.dir)
+        ctx.vm = vmlib.VM(ctx.image, ctx.link, ctx.dir, payload=ctx.payload)
         with timed("boot the VM to systemd's running state"):
             ctx.vm.boot(timeout=int(os.environ.get("WP_E2E_BOOT_TIMEOUT", "420")))
+        ctx.vm.run("mkdir -p /mnt/payload && mount -o ro /dev/vdb /mnt/payload", check=True)
         yield ctx
     finally:
         if ctx.vm is not None:
@@ -336,7 +341,7 @@ def test_agent_deb_installs_with_apt_and_leaves_the_timer_off_without_a_collecto
     vm = e2e.vm
     with timed("file list before install"):
         e2e.files_before = file_list(vm)
-    vm.put_file("/root/" + os.path.basename(e2e.agent_deb), e2e.agent_deb)
+    vm.run(f"cp /mnt/payload/{os.path.basename(e2e.agent_deb)} /root/", check=True)
     with timed("apt install ./wire-preflight_*.deb in the VM"):
         # As README.Debian and docs/install.md say: apt install ./FILE.deb, with no network.
         done = vm.run(
@@ -559,7 +564,7 @@ def test_collector_deb_runs_as_a_service_with_credentials_and_tls(e2e):
         pytest.skip("!!! the collector .deb is NOT tested in the VM: " + e2e.collector_skip)
     vm = e2e.vm
     name = os.path.basename(e2e.collector_deb)
-    vm.put_file("/root/" + name, e2e.collector_deb)
+    vm.run(f"cp /mnt/payload/{name} /root/", check=True)
     with timed("apt install ./wire-preflight-collector_*.deb in the VM"):
         done = vm.run("cd /root && apt install -y ./" + name, timeout=900)
     assert done.rc == 0, done
@@ -666,7 +671,12 @@ def test_collector_service_sigkill_amid_reports_loses_no_acknowledged_report(e2e
 
 def test_purge_removes_what_the_packages_made(e2e):
     vm = e2e.vm
-    packages = "wire-preflight" + ("" if e2e.collector_skip else " wire-preflight-collector")
+    packages = vm.run(
+        "dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' 'wire-preflight*' | "
+        "awk '$1 == \"ii\" {print $2}'"
+    ).out.split()
+    assert "wire-preflight" in packages, packages
+    packages = " ".join(packages)
     with timed("apt purge"):
         done = vm.run(f"apt-get purge -y {packages}", timeout=600)
     assert done.rc == 0, done

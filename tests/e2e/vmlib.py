@@ -158,8 +158,9 @@ class VM:
     """A booted Debian VM; run() executes a command in it as root through the control
     channel (virtio-serial), independent of its network."""
 
-    def __init__(self, image_dir, link, workdir, memory=1536, cpus=2):
+    def __init__(self, image_dir, link, workdir, memory=1536, cpus=2, payload=None):
         self.image_dir = image_dir
+        self.payload = payload  # a directory the VM sees, read-only, as /dev/vdb (ext4)
         self.link = link
         self.workdir = workdir
         self.memory = memory
@@ -173,6 +174,16 @@ class VM:
 
     def argv(self):
         accel = os.environ.get("WP_E2E_ACCEL", "tcg")
+        extra = []
+        if self.payload:
+            # Large files (the .debs) on a disk of their own: the control channel is too slow
+            # for megabytes under TCG.
+            image = os.path.join(self.workdir, "payload.img")
+            size = sum(
+                os.path.getsize(os.path.join(self.payload, n)) for n in os.listdir(self.payload)
+            )
+            sh("mkfs.ext4", "-q", "-F", "-d", self.payload, image, f"{size // 1048576 + 64}M")
+            extra = ["-drive", f"file={image},if=virtio,format=raw,readonly=on"]
         return self.link.netns_argv(
             "qemu-system-x86_64",
             "-accel",
@@ -210,6 +221,7 @@ class VM:
             "virtserialport,chardev=ctl,name=wpe2e",
             "-serial",
             "file:" + self.console,
+            *extra,
         )
 
     def console_tail(self, chars=6000):
@@ -267,7 +279,7 @@ class VM:
         ident = self.next_id
         self.next_id += 1
         body = dict(body, id=ident)
-        self.sock.settimeout(30)
+        self.sock.settimeout(600)
         self.sock.sendall((json.dumps(body) + "\n").encode())
         deadline = time.time() + wait
         while True:
