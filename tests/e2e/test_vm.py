@@ -234,7 +234,7 @@ def e2e(tmp_path_factory):
         pytest.skip(
             "!!! the end-to-end VM suite is NOT run: set WP_E2E=1 to boot a Debian VM under "
             "qemu and test the .deb, its timer, netplan/DHCP and the collector service in it "
-            "(about 10 minutes; see docs/e2e.md)"
+            "(20-25 minutes on a 2-core machine without KVM; see docs/e2e.md)"
         )
     why = vmlib.missing_tools()
     if why:
