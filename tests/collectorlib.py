@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +14,33 @@ import requests
 TOKEN = "test-token-0123456789"
 VIEWER = "viewer-token-0123456789"
 ENROLL = "enroll-secret-0123456789"
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NO_CHROMIUM = "Debian's chromium is not installed (.ci/run installs it)"
+
+
+def chromium(*args, timeout=120):
+    """Headless Chromium, quiet (no sync, updates or background traffic), run to the end."""
+    return subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def free_port():

@@ -3,10 +3,8 @@ TLS and the page in a real browser. Needs the collector's extras (Python >= 3.10
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
-import subprocess
 import threading
 import time
 
@@ -15,7 +13,7 @@ from conftest import classic_fleet, fixture_path, make_report, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 requests = pytest.importorskip("requests")
-from collectorlib import TOKEN, Collector, free_port  # noqa: E402
+from collectorlib import CHROMIUM, NO_CHROMIUM, TOKEN, Collector, chromium, free_port  # noqa: E402
 
 FACTS = fixture_path("facts-ubuntu1804-kvm-4g.json")
 
@@ -259,10 +257,7 @@ def test_tls_with_a_test_ca(tmp_path):
         server.stop()
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (.ci/run installs it)")
+@pytest.mark.skipif(not CHROMIUM, reason=NO_CHROMIUM)
 def test_page_in_headless_chromium(collector, base_facts, tmp_path):
     hostile = '<script>document.title="owned"</script>'
     for report in classic_fleet(base_facts)[:4]:
@@ -271,26 +266,7 @@ def test_page_in_headless_chromium(collector, base_facts, tmp_path):
     changed["facts"]["os"]["version_id"] = hostile  # free text: shown in the drift detail
     assert collector.post(changed).status_code == 201
     url = f"http://reader:{TOKEN}@127.0.0.1:{collector.port}/"
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--user-data-dir=" + str(tmp_path / "chromium"),
-            "--dump-dom",
-            url,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        universal_newlines=True,
-        timeout=120,
-    )
+    done = chromium("--user-data-dir=" + str(tmp_path / "chromium"), "--dump-dom", url)
     dom = done.stdout
     assert "<title>wire-preflight: fleet FAIL</title>" in dom, done.stderr[-2000:]
     for name in ("cassandra1", "minio1", "elasticsearch1", "kubernetes1"):

@@ -6,16 +6,13 @@ import copy
 import json
 import os
 import re
-import shutil
-import subprocess
 
 import pytest
 from conftest import fixture_path, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
-from collectorlib import Collector
+from collectorlib import CHROMIUM, NO_CHROMIUM, Collector, chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 INVENTORY = fixture_path("inventory", "hosts.ini")
 FACTS = fixture_path("facts-ubuntu1804-kvm-4g.json")
 SCREENSHOTS = os.environ.get("WIRE_PREFLIGHT_SCREENSHOTS")  # keep them here to look at
@@ -88,28 +85,6 @@ def fleet(tmp_path_factory):
         server.stop()
 
 
-def _chromium(*args, timeout=120):
-    return subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            *args,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        universal_newlines=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def _frame(html, tmp_path, width, name):
     """The page's own HTML and CSS in an iframe `width` pixels wide (headless Chromium keeps
     its windows at least 500 wide; an iframe is a viewport of any width, media queries
@@ -133,7 +108,12 @@ def _frame(html, tmp_path, width, name):
 
 def _widths(html, tmp_path, width, name):
     """(document width, viewport width) of the page in Chromium at a viewport width."""
-    done = _chromium("--window-size=1500,900", "--dump-dom", _frame(html, tmp_path, width, name))
+    done = chromium(
+        "--hide-scrollbars",
+        "--window-size=1500,900",
+        "--dump-dom",
+        _frame(html, tmp_path, width, name),
+    )
     found = re.search(r"<title>W=(\d+) V=(\d+)</title>", done.stdout)
     assert found, done.stderr[-2000:]
     return int(found.group(1)), int(found.group(2))
@@ -142,7 +122,9 @@ def _widths(html, tmp_path, width, name):
 def _shoot(html, tmp_path, width, name):
     out = os.path.join(SCREENSHOTS or str(tmp_path), f"{name}-{width}.png")
     frame = _frame(html, tmp_path, width, name + "-shot")
-    done = _chromium(f"--window-size={max(width, 500)},2600", f"--screenshot={out}", frame)
+    done = chromium(
+        "--hide-scrollbars", f"--window-size={max(width, 500)},2600", f"--screenshot={out}", frame
+    )
     assert os.path.exists(out), done.stderr[-2000:]
     return out
 
@@ -197,7 +179,7 @@ def test_the_host_page_says_what_failed_and_how_to_fix_it(fleet):
     assert "script-src 'sha256-" in page.headers["Content-Security-Policy"]
 
 
-@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (.ci/run installs it)")
+@pytest.mark.skipif(not CHROMIUM, reason=NO_CHROMIUM)
 @pytest.mark.parametrize("width", [360, 400, 1400])
 def test_no_horizontal_scroll_at_any_width(fleet, tmp_path, width):
     for name, path in (("fleet", "/"), ("host", "/hosts/cassandra2")):

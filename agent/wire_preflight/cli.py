@@ -21,7 +21,9 @@ from wire_preflight.cli_options import (
     echo_lines,
     emit,
     error_line,
+    file_option,
     full_summaries,
+    parse_duration,
     print_json,
     profile_option,
     read_token,
@@ -92,11 +94,8 @@ def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **o
     metavar="SECONDS",
     help="Sleep a random time up to SECONDS first, so a fleet started by cron spreads out.",
 )
-@click.option(
+@file_option(
     "--enroll-secret-file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
     help="The collector's enroll secret: used once, to get this machine's own key "
     "(kept in the state directory).",
 )
@@ -283,13 +282,8 @@ def plan(profile_name: Optional[str], sft_users: int, as_json: bool) -> int:
     metavar="DIR",
     help="Judge the saved reports in DIR (as `check --json` wrote them).",
 )
-@click.option(
-    "--inventory",
-    "inventory_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="A wire-server-deploy ansible inventory (INI or YAML).",
+@file_option(
+    "--inventory", "inventory_file", help="A wire-server-deploy ansible inventory (INI or YAML)."
 )
 @click.option(
     "--collector", default=None, metavar="URL", help="Ask a collector for its fleet report instead."
@@ -394,7 +388,7 @@ def fleet_drift(
     args = _collector_args(ctx)
     params = {"host": host, "kind": kind, "open": "true" if open_only else "false"}
     if since:
-        params["since"] = str(time.time() - _duration(since))
+        params["since"] = str(time.time() - parse_duration(since, "--since"))
     doc = send.get_json(
         args["collector"],
         "/api/v1/drift",
@@ -412,24 +406,25 @@ def fleet_drift(
     return EXIT_OK
 
 
+def _host_call(ctx: click.Context, hostname: str, method: str, action: str = "") -> Any:
+    """An admin call on one host's collector route (accept, rekey, forget)."""
+    from urllib.parse import quote
+
+    from wire_preflight import send
+
+    args = _collector_args(ctx)
+    path = "/api/v1/hosts/" + quote(hostname, safe="") + (f"/{action}" if action else "")
+    return send.get_json(args["collector"], path, args["token"], args["ca_cert"], method=method)
+
+
 @fleet.command("accept")
 @click.argument("hostname")
 @click.pass_context
 def fleet_accept(ctx: click.Context, hostname: str) -> int:
     """Accept HOSTNAME's current state as its baseline: its open drift events close."""
-    from urllib.parse import quote
-
-    from wire_preflight import send
     from wire_preflight.render.text import printable
 
-    args = _collector_args(ctx)
-    doc = send.get_json(
-        args["collector"],
-        f"/api/v1/hosts/{quote(hostname)}/accept",
-        args["token"],
-        args["ca_cert"],
-        method="POST",
-    )
+    doc = _host_call(ctx, hostname, "POST", "accept")
     click.echo(
         "accepted {}: {} open drift event(s) closed".format(
             printable(hostname), doc.get("closed_events")
@@ -444,19 +439,9 @@ def fleet_accept(ctx: click.Context, hostname: str) -> int:
 def fleet_forget(ctx: click.Context, hostname: str) -> int:
     """Remove HOSTNAME from the collector: its reports, its summary and its key (admin token).
     Its machine may enrol again; its drift events stay as the record."""
-    from urllib.parse import quote
-
-    from wire_preflight import send
     from wire_preflight.render.text import printable
 
-    args = _collector_args(ctx)
-    doc = send.get_json(
-        args["collector"],
-        f"/api/v1/hosts/{quote(hostname, safe='')}",
-        args["token"],
-        args["ca_cert"],
-        method="DELETE",
-    )
+    doc = _host_call(ctx, hostname, "DELETE")
     click.echo(
         "forgot {}: {} report(s) and {} key(s) removed".format(
             printable(hostname), doc.get("reports"), doc.get("keys")
@@ -471,19 +456,9 @@ def fleet_forget(ctx: click.Context, hostname: str) -> int:
 def fleet_rekey(ctx: click.Context, hostname: str) -> int:
     """Drop HOSTNAME's key, keeping its history: its machine (or its reinstall) may enrol
     again (admin token)."""
-    from urllib.parse import quote
-
-    from wire_preflight import send
     from wire_preflight.render.text import printable
 
-    args = _collector_args(ctx)
-    doc = send.get_json(
-        args["collector"],
-        f"/api/v1/hosts/{quote(hostname, safe='')}/rekey",
-        args["token"],
-        args["ca_cert"],
-        method="POST",
-    )
+    doc = _host_call(ctx, hostname, "POST", "rekey")
     click.echo(f"re-keyed {printable(hostname)}: {doc.get('keys_dropped')} key(s) dropped")
     return EXIT_OK
 
@@ -517,16 +492,6 @@ def fleet_roles(ctx: click.Context) -> int:
         }
     )
     return EXIT_OK
-
-
-def _duration(text: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        if text[-1:] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
-    except ValueError:
-        raise InputError(f"--since {text!r}: give seconds or a number with s, m, h or d") from None
 
 
 def _write_textfile(

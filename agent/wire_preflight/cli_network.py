@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 import click
 
-from wire_preflight.cli_options import emit, profile_option
+from wire_preflight.cli_options import emit, file_option, profile_option
 from wire_preflight.model import InputError, summary
 
 
@@ -93,30 +93,9 @@ def dns(
 
 @click.command()
 @click.option("--domain", required=True, metavar="DOMAIN", help="e.g. wire.example.com")
-@click.option(
-    "--cert",
-    "cert_file",
-    default=None,
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="The certificate (PEM; leaf first, then intermediates).",
-)
-@click.option(
-    "--key",
-    "key_file",
-    default=None,
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="Its private key (PEM), to check they belong together.",
-)
-@click.option(
-    "--ca",
-    "ca_file",
-    default=None,
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="CA certificates to trust instead of the system store.",
-)
+@file_option("--cert", "cert_file", help="The certificate (PEM; leaf first, then intermediates).")
+@file_option("--key", "key_file", help="Its private key (PEM), to check they belong together.")
+@file_option("--ca", "ca_file", help="CA certificates to trust instead of the system store.")
 @click.option(
     "--connect",
     default=None,
@@ -177,13 +156,11 @@ def tls(
 
 
 @click.command()
-@click.option(
+@file_option(
     "--inventory",
     "inventory_file",
-    required=True,
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
     help="The wire-server-deploy inventory: who the peers are.",
+    required=True,
 )
 @click.option(
     "--from-role",

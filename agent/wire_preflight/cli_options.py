@@ -31,6 +31,18 @@ def _address(_ctx: Any, param: Any, value: Any) -> Any:
     return value
 
 
+def file_option(*names: str, help: str, required: bool = False) -> Any:
+    """An option naming one file (never a directory), shown as FILE."""
+    return click.option(
+        *names,
+        type=click.Path(dir_okay=False),
+        default=None,
+        required=required,
+        metavar="FILE",
+        help=help,
+    )
+
+
 def profile_option(func: Any) -> Any:
     return click.option(
         "--profile", "profile_name", default=None, metavar="NAME|PATH", help=_PROFILE_HELP
@@ -39,20 +51,10 @@ def profile_option(func: Any) -> Any:
 
 def collector_access_options(func: Any) -> Any:
     """--token-file and --ca-cert: how `report` and `fleet` talk to a collector."""
-    func = click.option(
-        "--ca-cert",
-        type=click.Path(dir_okay=False),
-        default=None,
-        metavar="FILE",
-        help="CA certificate that signed the collector's TLS certificate.",
+    func = file_option(
+        "--ca-cert", help="CA certificate that signed the collector's TLS certificate."
     )(func)
-    return click.option(
-        "--token-file",
-        type=click.Path(dir_okay=False),
-        default=None,
-        metavar="FILE",
-        help="File holding the collector's API token.",
-    )(func)
+    return file_option("--token-file", help="File holding the collector's API token.")(func)
 
 
 def sft_option(func: Any) -> Any:
@@ -196,6 +198,24 @@ def read_token(token_file: Optional[str], option: str = "--token-file") -> Optio
             f"(found {len(lines)} line(s))"
         )
     return lines[0]
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, option: str) -> float:
+    """Seconds from 90, 90s, 15m, 12h or 30d (`fleet drift --since`, the collector's
+    `--keep-reports`); a negative, infinite or unreadable one is one line naming the option."""
+    import math
+
+    try:
+        unit = DURATION_UNITS.get(text[-1:])
+        seconds = float(text[:-1]) * unit if unit else float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InputError(f"{option} {text!r}: give seconds or a number with s, m, h or d")
+    return seconds
 
 
 def emit(results: List[Any], doc: Dict[str, Any], as_json: bool) -> int:

@@ -39,6 +39,33 @@ class CheckResult(NamedTuple):
         return out
 
 
+def result(
+    check_id: str,
+    status: str,
+    *,
+    observed: Any,
+    expected: Any,
+    message: str,
+    remedy: str = "",
+    source: str = "",
+    evidence: Optional[Dict[str, Any]] = None,
+    role: Optional[str] = None,
+) -> CheckResult:
+    """A check result by keyword, where swapping `expected` and `message` cannot go unnoticed.
+    Checks with a Context use Context.result, which fills in the id, role and source."""
+    return CheckResult(
+        id=check_id,
+        role=role,
+        status=status,
+        observed=observed,
+        expected=expected,
+        message=message,
+        remedy=remedy,
+        source=source,
+        evidence=evidence,
+    )
+
+
 class InputError(Exception):
     """Bad usage or a bad input file: one line for the user, exit code 2."""
 

@@ -6,7 +6,13 @@ import sys
 from typing import Any, Optional
 
 import click
-from wire_preflight.cli_options import error_line, full_summaries, profile_option
+from wire_preflight.cli_options import (
+    error_line,
+    file_option,
+    full_summaries,
+    profile_option,
+    read_token,
+)
 from wire_preflight.model import InputError
 
 
@@ -49,50 +55,24 @@ def cli() -> None:
 @click.option(
     "--port", default=8443, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
 )
-@click.option(
+@file_option(
     "--token-file",
-    required=True,
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
     help="The admin token: reads, accepts, forgets, and may post any host's report.",
+    required=True,
 )
-@click.option(
-    "--viewer-token-file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="A read-only token: the page, every GET route, /metrics.",
-)
-@click.option(
+@file_option("--viewer-token-file", help="A read-only token: the page, every GET route, /metrics.")
+@file_option(
     "--enroll-secret-file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
     help="The secret agents present once to enrol; each gets a key for its own machine.",
 )
-@click.option(
+@file_option(
     "--inventory",
     "inventory_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
     help="wire-server-deploy inventory: judge the planned fleet too.",
 )
 @profile_option
-@click.option(
-    "--tls-cert",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="PEM certificate (chain) to serve HTTPS with.",
-)
-@click.option(
-    "--tls-key",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="The certificate's PEM private key.",
-)
+@file_option("--tls-cert", help="PEM certificate (chain) to serve HTTPS with.")
+@file_option("--tls-key", help="The certificate's PEM private key.")
 @click.option(
     "--insecure-http",
     is_flag=True,
@@ -262,13 +242,11 @@ def prune(db_path: str, keep_reports: str) -> None:
 
 @cli.command()
 @_db_option
-@click.option(
+@file_option(
     "--to",
     "target",
-    required=True,
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
     help="Where the copy goes: an SQLite file (or pg_dump's custom format for PostgreSQL).",
+    required=True,
 )
 def backup(db_path: str, target: str) -> None:
     """A consistent copy of the database while collectors keep serving it (docs/collector.md:
@@ -383,20 +361,10 @@ MIN_SECRET = 16
 
 
 def read_secret(path: str, option: str) -> str:
-    """One line of at least MIN_SECRET characters, nothing else: a file with two lines or a
-    space in it is a mistake to say, not a token to half-use."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except OSError as exc:
-        raise InputError(f"{option} {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{option} {path}: not UTF-8 text") from None
-    lines = [line.strip() for line in lines if line.strip()]
-    if len(lines) != 1:
-        raise InputError(f"{option} {path}: must hold one line (the secret), found {len(lines)}")
-    secret = lines[0]
-    if len(secret) < MIN_SECRET or any(c.isspace() or not c.isprintable() for c in secret):
+    """A token file as the agent reads one (one line, nothing else), and long enough to be a
+    secret: a guessable token would hand out the scope it stands for."""
+    secret = read_token(path, option) or ""
+    if len(secret) < MIN_SECRET:
         raise InputError(
             f"{option} {path}: the secret must be at least {MIN_SECRET} printable characters "
             "without spaces (e.g. head -c 32 /dev/urandom | base64)"

@@ -6,17 +6,16 @@ them (storage.SqlStore.prune).
 """
 
 import logging
-import math
 import threading
 from typing import Any, Optional
 
+from wire_preflight.cli_options import parse_duration
 from wire_preflight.model import InputError
 
 DEFAULT_KEEP = "30d"
 # Often enough that a batch stays small (100 hosts make ~100 reports in 5 minutes), rarely
 # enough that it costs nothing.
 PRUNE_EVERY = 300.0
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 log = logging.getLogger("wire_preflight_collector.retention")
 
@@ -27,11 +26,10 @@ def parse_keep(text: str, option: str = "--keep-reports") -> Optional[float]:
     if text.strip().lower() == "forever":
         return None
     try:
-        unit = _UNITS.get(text[-1:])
-        seconds = float(text[:-1]) * unit if unit else float(text)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
+        seconds = parse_duration(text, option)
+    except InputError:
+        seconds = 0.0
+    if seconds <= 0:
         raise InputError(
             f"{option} {text!r}: give a positive number of seconds or a number with s, m, h or "
             "d (e.g. 30d), or forever"

@@ -217,6 +217,25 @@ class SqlStore:
         """One read outside any write transaction."""
         return self._x(self._read(), sql, args)
 
+    def _script(self, conn: Any, script: str) -> None:
+        # Statement by statement: SQLite's executescript would commit the transaction.
+        for statement in script.split(";"):
+            if statement.strip():
+                self._x(conn, statement)
+
+    def _set_up(self, conn: Any, tables: str, migrations: Dict[int, str], new_version: int) -> None:
+        """Create what is missing, then upgrade to SCHEMA_VERSION; a newer schema is refused.
+        `new_version`: the schema version `tables` make (what a new database starts at)."""
+        self._script(conn, tables)
+        row = self._x(conn, "SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        version = int(row[0]) if row else new_version
+        if row is None:
+            self._x(conn, "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(version),))
+        self._check_version(version)
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            self._script(conn, migrations[target])
+            self._x(conn, "UPDATE meta SET value = ? WHERE key = 'schema'", (str(target),))
+
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise NewerSchema(
@@ -709,21 +728,8 @@ class Store(SqlStore):
         self._write_lock = threading.Lock()
         self._local = threading.local()
         with self._write() as conn:
-            # Statement by statement: executescript would commit this transaction.
-            for statement in _TABLES.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            version = int(row[0]) if row else None
-            if version is None:
-                version = 1
-                conn.execute("INSERT INTO meta (key, value) VALUES ('schema', '1')")
-            self._check_version(version)
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(target),))
+            # _TABLES is schema 1: a new file starts there and takes every migration.
+            self._set_up(conn, _TABLES, _MIGRATIONS, 1)
 
     def _connect(self) -> sqlite3.Connection:
         """One connection per thread: sqlite3 connections must not be shared across threads."""

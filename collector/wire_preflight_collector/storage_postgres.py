@@ -23,7 +23,7 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import psycopg
 
-from wire_preflight_collector.storage import SCHEMA_VERSION, SqlStore
+from wire_preflight_collector.storage import SqlStore
 
 # Text the collector sorts by is compared byte by byte ("C"), as SQLite does, whatever the
 # database's locale: the page and the API list hosts in one order on both stores.
@@ -102,22 +102,7 @@ class PostgresStore(SqlStore):
         # Two collectors starting at once on an empty database: one creates, one waits.
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
-            exists = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
-            if not exists:
-                for statement in _TABLES.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema', %s)", (str(SCHEMA_VERSION),)
-                )
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            version = int(row[0]) if row else FIRST_VERSION
-            self._check_version(version)
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute("UPDATE meta SET value = %s WHERE key = 'schema'", (str(target),))
+            self._set_up(conn, _TABLES, _MIGRATIONS, FIRST_VERSION)
 
     def _connect(self) -> psycopg.Connection:
         """One connection per thread, opened again after the server or network dropped it."""

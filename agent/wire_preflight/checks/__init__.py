@@ -25,6 +25,7 @@ refuses a result whose id is not the one of the check that made it.
 import importlib
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
+from wire_preflight import model
 from wire_preflight.model import ERROR, FAIL, WARN, CheckResult
 from wire_preflight.profiles import Alternative, Profile
 from wire_preflight.requirements import Needs
@@ -122,14 +123,14 @@ class Context(NamedTuple):
     ) -> CheckResult:
         """This check's result. role defaults to all of the VM's roles, source to the check's
         table in the host requirements."""
-        return CheckResult(
-            id=self.check_id,
-            role=roles_label(self.needs.roles) if role is None else role,
-            status=status,
+        return model.result(
+            self.check_id,
+            status,
             observed=observed,
             expected=expected,
             message=message,
             remedy=remedy,
+            role=roles_label(self.needs.roles) if role is None else role,
             source=self.source() if source is None else source,
             evidence=evidence,
         )

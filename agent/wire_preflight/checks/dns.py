@@ -8,6 +8,7 @@ federator SRV record, with --federation).
 import ipaddress
 from typing import Any, Dict, List, Optional
 
+from wire_preflight import model
 from wire_preflight.model import ERROR, FAIL, PASS, SKIP, WARN, CheckResult
 
 
@@ -163,29 +164,9 @@ def _srv(srv: Dict[str, Any], domain: str, source: str) -> CheckResult:
     )
 
 
-def result(
-    check_id: str,
-    subject: str,
-    status: str,
-    *,
-    observed: Any,
-    expected: Any,
-    message: str,
-    remedy: str = "",
-    source: str,
-) -> CheckResult:
+def result(check_id: str, subject: str, status: str, **fields: Any) -> CheckResult:
     """A check result about one name: no role, the name in the evidence."""
-    return CheckResult(
-        id=check_id,
-        role=None,
-        status=status,
-        observed=observed,
-        expected=expected,
-        message=message,
-        remedy=remedy,
-        source=source,
-        evidence={"name": subject},
-    )
+    return model.result(check_id, status, evidence={"name": subject}, **fields)
 
 
 # Addresses clients on the internet cannot reach: RFC 1918, shared (CGNAT), loopback,

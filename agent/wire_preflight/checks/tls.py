@@ -5,37 +5,18 @@ ids: `tls-names`, `tls-validity`, `tls-key`, `tls-chain`, `tls-federation`.
 """
 
 import datetime
+import functools
 from typing import Any, Dict, List, Optional
 
+from wire_preflight import model
 from wire_preflight.model import FAIL, PASS, SKIP, WARN, CheckResult
 
 EXPIRY_WARN_DAYS = 30
 SOURCE = "wire-server-deploy: one certificate (wildcard or SANs) covering every name"
 
 
-def result(
-    check_id: str,
-    status: str,
-    *,
-    observed: Any,
-    expected: Any,
-    message: str,
-    remedy: str = "",
-    source: str = SOURCE,
-    evidence: Optional[Dict[str, Any]] = None,
-) -> CheckResult:
-    """A result about the certificate: no role (it is not a VM's), by keyword."""
-    return CheckResult(
-        id=check_id,
-        role=None,
-        status=status,
-        observed=observed,
-        expected=expected,
-        message=message,
-        remedy=remedy,
-        source=source,
-        evidence=evidence,
-    )
+# A result about the certificate: no role (it is not a VM's), by keyword.
+result = functools.partial(model.result, source=SOURCE)
 
 
 def covers(pattern: str, name: str) -> bool:
