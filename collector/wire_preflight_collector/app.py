@@ -19,11 +19,10 @@ from wire_preflight.model import FAIL
 from wire_preflight.profiles import Profile
 
 from wire_preflight_collector import auth, schema
+from wire_preflight_collector.defaults import MAX_BODY, STALE_AFTER
 from wire_preflight_collector.storage import EnrollConflict, Store, hash_key
 from wire_preflight_collector.webhook import Webhook
 
-MAX_BODY = 1024 * 1024  # a report is 10-40 KB; a MiB leaves room without inviting abuse
-DEFAULT_INTERVAL = 300  # the agents' timer: every five minutes
 BODY_SECONDS = 30.0  # the longest a client may take to send its body
 log = logging.getLogger("wire_preflight_collector")
 
@@ -48,7 +47,7 @@ class Settings:
         profile: Profile,
         planned: Optional[List[Dict[str, Any]]] = None,
         max_body: int = MAX_BODY,
-        stale_after: float = 3 * DEFAULT_INTERVAL,
+        stale_after: float = STALE_AFTER,
         webhook: Optional[Webhook] = None,
         viewer_token: Optional[str] = None,
         enroll_secret: Optional[str] = None,
@@ -62,17 +61,11 @@ class Settings:
         self.webhook = webhook
 
 
-def _report_body_schema() -> Dict[str, Any]:
+def _body_schema(model: str) -> Dict[str, Any]:
+    """An OpenAPI request body that is the named model of components/schemas (_publish_models)."""
     return {
         "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}},
-    }
-
-
-def _enroll_body_schema() -> Dict[str, Any]:
-    return {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Enrollment"}}},
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
     }
 
 
@@ -164,7 +157,7 @@ def create_app(settings: Settings) -> FastAPI:
     @enrollers.post(
         "/api/v1/enroll",
         status_code=201,
-        openapi_extra={"requestBody": _enroll_body_schema()},
+        openapi_extra={"requestBody": _body_schema("Enrollment")},
         responses={409: {"description": "that machine-id holds a key: forget or re-key it"}},
     )
     async def enroll(request: Request) -> JSONResponse:
@@ -199,7 +192,7 @@ def create_app(settings: Settings) -> FastAPI:
     @reporters.post(
         "/api/v1/reports",
         status_code=201,
-        openapi_extra={"requestBody": _report_body_schema()},
+        openapi_extra={"requestBody": _body_schema("Report")},
         responses={
             200: {"description": "already stored (a retried delivery)"},
             400: {"description": "not JSON"},

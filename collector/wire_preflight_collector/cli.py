@@ -15,6 +15,8 @@ from wire_preflight.cli_options import (
 )
 from wire_preflight.model import InputError
 
+from wire_preflight_collector import defaults
+
 
 def _db_option(func: Any) -> Any:
     return click.option(
@@ -27,11 +29,9 @@ def _db_option(func: Any) -> Any:
 
 
 def _keep_option(func: Any) -> Any:
-    from wire_preflight_collector.retention import DEFAULT_KEEP
-
     return click.option(
         "--keep-reports",
-        default=DEFAULT_KEEP,
+        default=defaults.KEEP_REPORTS,
         show_default=True,
         metavar="DURATION",
         help="Delete reports older than this (90s, 15m, 12h, 30d, or forever); every host's "
@@ -81,14 +81,14 @@ def cli() -> None:
 @click.option(
     "--max-body",
     type=click.IntRange(min=1024),
-    default=1024 * 1024,
+    default=defaults.MAX_BODY,
     show_default=True,
     help="Largest report body accepted, in bytes (else 413).",
 )
 @click.option(
     "--stale-after",
     type=click.FloatRange(min=1),
-    default=900,
+    default=defaults.STALE_AFTER,
     show_default=True,
     metavar="SECONDS",
     help="A host silent this long becomes stale (three of the agents' 5-minute intervals).",
@@ -96,7 +96,7 @@ def cli() -> None:
 @click.option(
     "--header-timeout",
     type=click.FloatRange(min=0.5),
-    default=10.0,
+    default=defaults.HEADER_SECONDS,
     show_default=True,
     metavar="SECONDS",
     help="Close a connection whose request headers have not all arrived within this time.",
@@ -104,7 +104,7 @@ def cli() -> None:
 @click.option(
     "--max-connections",
     type=click.IntRange(min=1),
-    default=1000,
+    default=defaults.MAX_CONNECTIONS,
     show_default=True,
     help="Open connections at most (capped below the process's file limit); more are refused.",
 )
@@ -118,7 +118,7 @@ def cli() -> None:
 @click.option(
     "--prune-every",
     type=click.FloatRange(min=1),
-    default=300,
+    default=defaults.PRUNE_EVERY,
     show_default=True,
     metavar="SECONDS",
     help="How often old reports are pruned, in small batches, beside serving.",

@@ -12,10 +12,7 @@ from typing import Any, Optional
 from wire_preflight.cli_options import parse_duration
 from wire_preflight.model import InputError
 
-DEFAULT_KEEP = "30d"
-# Often enough that a batch stays small (100 hosts make ~100 reports in 5 minutes), rarely
-# enough that it costs nothing.
-PRUNE_EVERY = 300.0
+from wire_preflight_collector.defaults import PRUNE_EVERY
 
 log = logging.getLogger("wire_preflight_collector.retention")
 

@@ -15,9 +15,9 @@ from typing import Any, Optional
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-HEADER_SECONDS = 10.0
+from wire_preflight_collector.defaults import HEADER_SECONDS, MAX_CONNECTIONS
+
 MAX_HEADER_BYTES = 32 * 1024
-MAX_CONNECTIONS = 1000
 KEEP_ALIVE_SECONDS = 5
 log = logging.getLogger("wire_preflight_collector")
 

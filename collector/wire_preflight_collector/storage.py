@@ -206,8 +206,12 @@ class SqlStore:
         None: the transaction may touch any row and runs alone."""
         raise NotImplementedError
 
-    def _read(self) -> Any:
+    def _connect(self) -> Any:
+        """This thread's connection (a store keeps one per thread in self._local)."""
         raise NotImplementedError
+
+    def _read(self) -> Any:
+        return self._connect()
 
     def _x(self, conn: Any, sql: str, args: Tuple[Any, ...] = ()) -> Any:
         """Run one statement; the PostgreSQL store translates the placeholders."""
@@ -250,6 +254,10 @@ class SqlStore:
 
     def close(self) -> None:
         """Close this thread's connection (the others close when their threads end)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def integrity(self) -> str:
         """'ok', or what is wrong."""
@@ -741,14 +749,6 @@ class Store(SqlStore):
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
         return conn
-
-    _read = _connect
-
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
 
     @contextlib.contextmanager
     def _write(self, host: Optional[str] = None) -> Iterator[sqlite3.Connection]:

@@ -23,7 +23,7 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import psycopg
 
-from wire_preflight_collector.storage import SqlStore
+from wire_preflight_collector.storage import SCHEMA_VERSION, SqlStore
 
 # Text the collector sorts by is compared byte by byte ("C"), as SQLite does, whatever the
 # database's locale: the page and the API list hosts in one order on both stores.
@@ -81,10 +81,10 @@ CREATE TABLE IF NOT EXISTS host_keys (
     last_used DOUBLE PRECISION
 )
 """
-# The PostgreSQL store was born at schema 4 (SQLite's numbering): later versions add their
-# upgrade here, keyed by the version they produce.
+# The PostgreSQL store was born at schema 4 (SQLite's numbering). _TABLES stays the current
+# schema (a new database starts there); later versions also add their upgrade here, keyed by
+# the version they produce, for databases made before them.
 _MIGRATIONS: Dict[int, str] = {}
-FIRST_VERSION = 4
 
 # Advisory lock keys: one for the fleet, the host's from its name.
 _FLEET_LOCK = 0x77697265  # "wire"
@@ -102,7 +102,8 @@ class PostgresStore(SqlStore):
         # Two collectors starting at once on an empty database: one creates, one waits.
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
-            self._set_up(conn, _TABLES, _MIGRATIONS, FIRST_VERSION)
+            # _TABLES is kept at the current schema: a new database starts at SCHEMA_VERSION.
+            self._set_up(conn, _TABLES, _MIGRATIONS, SCHEMA_VERSION)
 
     def _connect(self) -> psycopg.Connection:
         """One connection per thread, opened again after the server or network dropped it."""
@@ -111,14 +112,6 @@ class PostgresStore(SqlStore):
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
             self._local.conn = conn
         return conn
-
-    _read = _connect
-
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
 
     _sql_cache: Dict[str, str] = {}
 
