@@ -714,3 +714,62 @@ def test_a_page_on_another_origin_cannot_borrow_the_operators_browser(
     events = collector.get("/api/v1/drift?host=cassandra1&open=true").json()["events"]
     assert events and all(e["open"] for e in events)  # nothing was accepted
     assert collector.get("/api/v1/hosts/intruder1").status_code == 404
+
+
+def test_silent_clients_cannot_hold_a_tls_collector(tmp_path, base_facts):
+    """Over TLS the handshake comes before the headers: a client that connects and never
+    says hello is cut off at the header deadline too, not after the loop's 60 s default."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file, ca_file = (str(tmp_path / n) for n in ("cert.pem", "key.pem", "ca.pem"))
+    cert.cert_chain_pems[0].write_to_path(cert_file)
+    cert.private_key_pem.write_to_path(key_file)
+    ca.cert_pem.write_to_path(ca_file)
+    server = Collector(
+        tmp_path,
+        "--tls-cert",
+        cert_file,
+        "--tls-key",
+        key_file,
+        "--header-timeout",
+        "2",
+        scheme="https",
+    ).start()
+    silent = []
+    try:
+        for _ in range(50):
+            silent.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+        time.sleep(4)
+        closed = 0
+        for sock in silent:
+            try:
+                closed += sock.recv(1024) == b""  # closed by the server
+            except ConnectionResetError:
+                closed += 1
+        assert closed == len(silent)
+        assert server.get("/healthz", token=None, verify=ca_file).status_code == 200
+    finally:
+        for sock in silent:
+            sock.close()
+        server.stop()
+
+
+def test_a_host_key_cannot_file_reports_under_a_neighbours_name(collector, base_facts):
+    """Its own machine-id, another host's name: the neighbour's page and drift stay its own."""
+    victim = make_report(base_facts, "cassandra2", ["cassandra"], "s2")
+    assert collector.post(victim).status_code == 201  # the admin token, as agents had it
+    mine = _valid(base_facts)
+    key = collector.enroll(mine["facts"]).json()["host_key"]
+    posing = dict(mine, hostname="cassandra2")
+    posing["facts"] = dict(mine["facts"], hostname="cassandra2")
+    assert collector.post(posing, token=key).status_code == 403
+    latest = collector.get("/api/v1/hosts/cassandra2").json()["latest"]
+    assert latest["report_id"] == victim["report_id"]
+    assert not collector.get("/api/v1/drift?host=cassandra2&kind=memory-changed").json()["events"]
+    findings = collector.get("/api/v1/fleet").json()["findings"]
+    assert [f for f in findings if f["id"] == "foreign-report" and "cassandra2" in f["message"]]
+    # A name nobody holds is a rename, not a takeover.
+    renamed = dict(mine, hostname="cassandra7", report_id="renamed-1")
+    renamed["facts"] = dict(mine["facts"], hostname="cassandra7")
+    assert collector.post(renamed, token=key).status_code == 201

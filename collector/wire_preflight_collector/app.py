@@ -205,21 +205,14 @@ def create_app(settings: Settings) -> FastAPI:
     async def post_report(request: Request) -> JSONResponse:
         doc = await _read_document(request, settings.max_body, schema.Report, "report")
         caller = request.state.caller
-        machine_id = (doc["facts"].get("machine_id") or "").lower()
-        if caller.kind == auth.HOST and machine_id != caller.machine_id:
-            event = await run_in_threadpool(
-                store.record_event,
-                caller.hostname,
-                "foreign-report",
-                "the key of {} (machine-id {}) sent a report for {} (machine-id {}): "
-                "refused".format(
-                    caller.hostname, caller.machine_id, doc["hostname"], machine_id or "none"
-                ),
-                {"machine_id": caller.machine_id},
-                {"hostname": doc["hostname"], "machine_id": machine_id or None},
-            )
-            notify([event])
-            raise HTTPException(403, "a host key may only send its own machine's reports")
+        facts = doc["facts"]
+        if facts.get("machine_id"):  # one machine, one spelling: keys are bound lower-case
+            facts["machine_id"] = facts["machine_id"].lower()
+        if caller.kind == auth.HOST:
+            refused = await run_in_threadpool(_foreign_report, store, caller, doc)
+            if refused:
+                notify([refused])
+                raise HTTPException(403, "a host key may only send its own machine's reports")
         stored, events = await run_in_threadpool(store.ingest, doc, time.time(), free_fraction)
         notify(events)
         return JSONResponse(
@@ -359,6 +352,32 @@ def _page(body: str) -> HTMLResponse:
     return HTMLResponse(body, headers={"Content-Security-Policy": policy})
 
 
+def _foreign_report(store: Store, caller: auth.Caller, doc: Dict[str, Any]) -> Any:
+    """The event to raise when a host key speaks for another machine, else None.
+
+    Another machine is another machine-id, or a hostname that another machine already holds
+    (its rows, or its key): a VM could otherwise file its reports under a neighbour's name and
+    take over that host's page and drift. A renamed VM taking a free name is fine; a
+    reinstalled one (new machine-id, old name) needs the old host forgotten first."""
+    machine_id = doc["facts"].get("machine_id") or ""
+    hostname = doc["hostname"]
+    if machine_id == caller.machine_id:
+        holders = store.hostname_holders(hostname) - {caller.machine_id}
+        if not holders:
+            return None
+        why = "{} belongs to machine-id {}".format(hostname, ", ".join(sorted(holders)))
+    else:
+        why = "machine-id {} is not its own".format(machine_id or "none")
+    return store.record_event(
+        caller.hostname,
+        "foreign-report",
+        f"the key of {caller.hostname} (machine-id {caller.machine_id}) sent a report as "
+        f"{hostname}: {why}; refused",
+        {"machine_id": caller.machine_id},
+        {"hostname": hostname, "machine_id": machine_id or None},
+    )
+
+
 def _json(doc: Any) -> Response:
     # allow_nan=False: a value no JSON reader accepts is a bug to see, not a body to send.
     return Response(
@@ -428,9 +447,15 @@ async def _read_document(request: Request, limit: int, model: Any, what: str) ->
     except asyncio.TimeoutError:
         raise HTTPException(408, f"the body took longer than {BODY_SECONDS:.0f} s") from None
     try:
-        return schema.validate(model, schema.parse_json(body), what, body)
+        # Off the event loop: a 1 MiB body takes tenths of a second to parse and check, and
+        # every other request would wait for it.
+        return await run_in_threadpool(_parse_and_validate, model, body, what)
     except schema.BodyError as exc:
         raise HTTPException(exc.status, str(exc)) from None
+
+
+def _parse_and_validate(model: Any, body: bytes, what: str) -> Dict[str, Any]:
+    return schema.validate(model, schema.parse_json(body), what, body)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -12,7 +12,6 @@ import re
 from typing import Annotated, Any, Dict, List, Literal, Optional, Union
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -149,7 +148,9 @@ def may_hold_surrogates(body: bytes) -> bool:
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-JSON = Annotated[Any, AfterValidator(bounded_json)]
+# Any JSON: validate() has walked the whole document with bounded_json before the model sees
+# it, so these free-form fields are not walked a second time.
+JSON = Any
 Short = Annotated[str, StringConstraints(max_length=253)]
 Text = Annotated[str, StringConstraints(max_length=4096)]
 # Linux allows almost any bytes in a hostname; the collector keys hosts, URLs and the page on

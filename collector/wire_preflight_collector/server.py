@@ -8,6 +8,7 @@ MAX_CONNECTIONS, before they can use up file descriptors or memory. Bodies have 
 deadline in app.py.
 """
 
+import asyncio
 import logging
 import resource
 from typing import Any, Optional
@@ -79,6 +80,35 @@ def raise_file_limit() -> int:
     return soft
 
 
+# The TLS handshake happens before the protocol above sees the connection, and uvicorn gives
+# the loop no handshake timeout (asyncio's and uvloop's default: 60 s): a client that opens
+# connections and never says hello would hold them past the header deadline. The loop the
+# collector runs gives its TLS servers the header deadline for the handshake too.
+_HANDSHAKE_SECONDS = [HEADER_SECONDS]
+
+
+def _loop_class() -> type:
+    try:
+        import uvloop
+
+        base = uvloop.Loop  # type: type
+    except ImportError:
+        base = asyncio.SelectorEventLoop
+
+    class BoundedLoop(base):  # type: ignore[misc, valid-type]
+        async def create_server(self, *args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("ssl") is not None:
+                kwargs.setdefault("ssl_handshake_timeout", _HANDSHAKE_SECONDS[0])
+            return await super().create_server(*args, **kwargs)
+
+    return BoundedLoop
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """uvicorn's loop factory (`loop="wire_preflight_collector.server:new_loop"`)."""
+    return _loop_class()()
+
+
 def run(
     app: Any,
     host: str,
@@ -93,6 +123,7 @@ def run(
     files = raise_file_limit()
     # Each connection holds one descriptor; keep room for the database, logs and the loop.
     max_connections = max(1, min(max_connections, files - 64))
+    _HANDSHAKE_SECONDS[0] = header_seconds
     uvicorn.run(
         app,
         host=host,
@@ -100,6 +131,7 @@ def run(
         ssl_certfile=tls_cert,
         ssl_keyfile=tls_key,
         http=guarded_protocol(header_seconds, max_connections),
+        loop="wire_preflight_collector.server:new_loop",
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         log_level="info",

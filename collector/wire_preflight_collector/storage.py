@@ -519,6 +519,15 @@ class SqlStore:
                 (hostname, hostname),
             ).rowcount
 
+    def hostname_holders(self, hostname: str) -> set:
+        """The machine-ids that hold a hostname: reported under it, or enrolled with it."""
+        rows = self._q(
+            "SELECT machine_id FROM hosts WHERE hostname = ? "
+            "UNION SELECT machine_id FROM host_keys WHERE hostname = ?",
+            (hostname, hostname),
+        ).fetchall()
+        return {row[0] for row in rows if row[0]}
+
     def key_owner(self, key_hash: str) -> Optional[Tuple[str, str]]:
         """(machine_id, hostname) of the machine a key was given to, or None."""
         row = self._q(
