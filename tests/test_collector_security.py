@@ -773,3 +773,54 @@ def test_a_host_key_cannot_file_reports_under_a_neighbours_name(collector, base_
     renamed = dict(mine, hostname="cassandra7", report_id="renamed-1")
     renamed["facts"] = dict(mine["facts"], hostname="cassandra7")
     assert collector.post(renamed, token=key).status_code == 201
+
+
+def test_a_snapshot_an_older_collector_wrote_does_not_fail_the_next_report(collector, base_facts):
+    assert collector.post(_valid(base_facts)).status_code == 201
+    conn = sqlite3.connect(collector.db)
+    with conn:
+        conn.execute(
+            "UPDATE hosts SET snapshot = ? WHERE hostname = 'cassandra1'",
+            ('{"memory_total": "4096", "disks": {"/": 5}, "checks": [1]}',),
+        )
+    conn.close()
+    assert collector.post(_valid(base_facts)).status_code == 201
+    assert collector.read_routes("cassandra1") == ALL_OK
+
+
+def test_text_the_summary_lengthens_still_reads_back(collector, base_facts):
+    """The summary lower-cases MACs: a 200-character "İ" MAC becomes 400 characters. The host
+    must stay in the fleet (a VM could otherwise hide its failing checks this way)."""
+    report = _valid(base_facts)
+    report["facts"]["network"]["interfaces"][1]["mac"] = "İ" * 200
+    assert collector.post(report).status_code == 201
+    fleet = collector.get("/api/v1/fleet").json()
+    assert [h["hostname"] for h in fleet["hosts"]] == ["cassandra1"]
+
+
+def test_a_vm_whose_clock_reads_1970_is_stored_and_flagged(collector, base_facts):
+    """No real-time clock and NTP not synchronised yet: the report is a fact about that
+    clock, not a report to refuse."""
+    early = _valid(base_facts, sent_at=86400.0, generated_at="1970-01-02T00:00:00Z")
+    assert collector.post(early).status_code == 201
+    findings = collector.get("/api/v1/fleet").json()["findings"]
+    flagged = [f for f in findings if f["id"] == "clock-offset"]
+    assert flagged and flagged[0]["hosts"] == ["cassandra1"]
+
+
+def test_a_repeated_refusal_is_one_event_and_one_finding(collector, base_facts):
+    """A clone retrying its enrolment every run, a VM retrying a foreign report: each is one
+    open event (one finding, one webhook call), however often it comes."""
+    facts = _valid(base_facts)["facts"]
+    key = collector.enroll(facts).json()["host_key"]
+    clone = dict(facts, hostname="cassandra9")
+    for _ in range(5):
+        assert collector.enroll(clone).status_code == 409
+        other = make_report(base_facts, "cassandra2", ["cassandra"], "s2")
+        assert collector.post(other, token=key).status_code == 403
+    findings = collector.get("/api/v1/fleet").json()["findings"]
+    assert len([f for f in findings if f["id"] == "identity-conflict"]) == 1
+    assert len([f for f in findings if f["id"] == "foreign-report"]) == 1
+    # cassandra9 never reported: accepting closes its event instead of answering 404.
+    accepted = collector.call("POST", "/api/v1/hosts/cassandra9/accept", json={})
+    assert accepted.status_code == 200 and accepted.json()["closed_events"] == 1

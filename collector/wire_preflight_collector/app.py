@@ -8,7 +8,7 @@ import secrets as token_source
 import sqlite3
 import threading
 import time
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -118,7 +118,10 @@ def create_app(settings: Settings) -> FastAPI:
         # A full disk or a locked database is the world's doing: 503 tells an agent to spool
         # and retry, and the transaction was rolled back, so nothing half-written remains.
         log.error("database error on %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": f"the collector cannot use its database: {exc}"}, 503)
+        # The cause (paths, the database's host and user) goes to the log, not to the caller.
+        return JSONResponse(
+            {"detail": "the collector cannot use its database now (its log says why)"}, 503
+        )
 
     # sqlite3.Error, or psycopg.Error for the PostgreSQL store.
     for error in getattr(store, "errors", (sqlite3.Error,)):
@@ -151,7 +154,8 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             store.ping()
         except Exception as exc:
-            return JSONResponse({"status": "error", "database": str(exc)[:200]}, 503)
+            log.error("healthz: the database does not answer: %s", exc)
+            return JSONResponse({"status": "error", "database": "unavailable"}, 503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
     @enrollers.post(
@@ -173,18 +177,19 @@ def create_app(settings: Settings) -> FastAPI:
                 hash_key(key),
             )
         except EnrollConflict as exc:
+            machine_id = doc["machine_id"].lower()
             event = await run_in_threadpool(
                 store.record_event,
                 doc["hostname"],
                 "enroll-conflict",
-                f"machine-id {doc['machine_id']} asked for a key, but {exc.hostname} holds one "
+                f"machine-id {machine_id} asked for a key, but {exc.hostname} holds one "
                 "(a cloned VM, or a reinstalled one: forget or re-key the host)",
-                {"machine_id": doc["machine_id"], "holder": exc.hostname},
+                {"machine_id": machine_id, "holder": exc.hostname},
             )
-            notify([event])
+            notify([event] if event else [])
             raise HTTPException(
                 409,
-                f"machine-id {doc['machine_id']} is enrolled already (as {exc.hostname}); an "
+                f"machine-id {machine_id} is enrolled already (as {exc.hostname}); an "
                 "admin must forget or re-key that host first",
             ) from None
         return JSONResponse({"host_key": key, "machine_id": doc["machine_id"].lower()}, 201)
@@ -209,9 +214,9 @@ def create_app(settings: Settings) -> FastAPI:
         if facts.get("machine_id"):  # one machine, one spelling: keys are bound lower-case
             facts["machine_id"] = facts["machine_id"].lower()
         if caller.kind == auth.HOST:
-            refused = await run_in_threadpool(_foreign_report, store, caller, doc)
-            if refused:
-                notify([refused])
+            why, event = await run_in_threadpool(_foreign_report, store, caller, doc)
+            if why:
+                notify([event] if event else [])
                 raise HTTPException(403, "a host key may only send its own machine's reports")
         stored, events = await run_in_threadpool(store.ingest, doc, time.time(), free_fraction)
         notify(events)
@@ -225,10 +230,17 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     def fleet_document() -> Dict[str, Any]:
-        scan_stale()
+        # Staleness is the stale-watcher's job: a read taking the write lock would queue
+        # behind ingest (and pause every collector sharing a PostgreSQL database).
         hosts, problems = store.summaries()
         doc = document.build(hosts, settings.profile, settings.planned, problems)
-        return _collector_findings(doc, store.events(open_only=True, limit=10000))
+        # Identity events by kind: a flood of newer drift events must not push them out.
+        identity = [
+            event
+            for kind in ("enroll-conflict", "foreign-report")
+            for event in store.events(kind=kind, open_only=True, limit=10000)
+        ]
+        return _collector_findings(doc, identity)
 
     @readers.get("/api/v1/fleet")
     def get_fleet() -> Response:
@@ -255,7 +267,6 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(422, "kind must be one of: " + ", ".join(EVENT_KINDS))
         if since is not None and not -1e12 < since < 1e12:
             raise HTTPException(422, "since must be a Unix time")
-        scan_stale()
         return _json({"events": store.events(host, kind, since, open, max(1, min(limit, 10000)))})
 
     @readers.get("/metrics")
@@ -352,8 +363,11 @@ def _page(body: str) -> HTMLResponse:
     return HTMLResponse(body, headers={"Content-Security-Policy": policy})
 
 
-def _foreign_report(store: Store, caller: auth.Caller, doc: Dict[str, Any]) -> Any:
-    """The event to raise when a host key speaks for another machine, else None.
+def _foreign_report(
+    store: Store, caller: auth.Caller, doc: Dict[str, Any]
+) -> Tuple[Optional[str], Optional[Dict[str, Any]]]:
+    """(why a host key may not send this report, the event recording it, None if that one
+    is open already); (None, None) when the report is the key's own to send.
 
     Another machine is another machine-id, or a hostname that another machine already holds
     (its rows, or its key): a VM could otherwise file its reports under a neighbour's name and
@@ -364,11 +378,11 @@ def _foreign_report(store: Store, caller: auth.Caller, doc: Dict[str, Any]) -> A
     if machine_id == caller.machine_id:
         holders = store.hostname_holders(hostname) - {caller.machine_id}
         if not holders:
-            return None
+            return None, None
         why = "{} belongs to machine-id {}".format(hostname, ", ".join(sorted(holders)))
     else:
         why = "machine-id {} is not its own".format(machine_id or "none")
-    return store.record_event(
+    event = store.record_event(
         caller.hostname,
         "foreign-report",
         f"the key of {caller.hostname} (machine-id {caller.machine_id}) sent a report as "
@@ -376,6 +390,7 @@ def _foreign_report(store: Store, caller: auth.Caller, doc: Dict[str, Any]) -> A
         {"machine_id": caller.machine_id},
         {"hostname": hostname, "machine_id": machine_id or None},
     )
+    return why, event
 
 
 def _json(doc: Any) -> Response:

@@ -24,8 +24,9 @@ MAX_DEPTH = 32  # a report nests about 8 deep; evidence a few more
 MAX_STRING = 65536
 MAX_KEY = 256
 INT_RANGE = 2**63  # what SQLite and every JSON reader downstream hold exactly
-# Collector-clock bounds for a timestamp a client sends: 2001 to 2286.
-EPOCH_MIN, EPOCH_MAX = 1e9, 1e10
+# Bounds for a timestamp a client sends: from 1970 (a VM without a real-time clock before
+# NTP, to be stored and flagged as clock-offset) to 2286 (past that it is no time at all).
+EPOCH_MIN, EPOCH_MAX = 0.0, 1e10
 
 
 class BodyError(ValueError):
@@ -304,38 +305,40 @@ class Enrollment(_Model):
 class Clock(_Model):
     offset_s: Optional[Number] = None
     uncertainty_s: Optional[Number] = None
-    source: Optional[Short] = None
+    source: Optional[str] = None
     synchronized: Optional[bool] = None
 
 
 class StoredProbe(_Model):
-    from_role: Short
-    to_role: Short
-    peer: Short
-    proto: Short
+    from_role: str
+    to_role: str
+    peer: str
+    proto: str
     port: int
-    state: Short
+    state: str
 
 
 class HostSummary(_Model):
     """A stored host summary (fleet/summary.py) as the fleet rules read it. Rows written by
-    an older collector from reports it did not validate are checked against this on read."""
+    an older collector from reports it did not validate are checked against this on read.
+    Types only: lengths were bounded when the report came in, and summarize() may lengthen
+    text (a lower-cased "İ" is two characters)."""
 
-    hostname: Short
-    machine_id: Optional[Short] = None
-    product_uuid: Optional[Short] = None
-    roles: List[Short]
-    physical_host: Optional[Short] = None
-    profile: Optional[Short] = None
-    report_id: Optional[Short] = None
-    generated_at: Optional[Short] = None
+    hostname: str
+    machine_id: Optional[str] = None
+    product_uuid: Optional[str] = None
+    roles: List[str]
+    physical_host: Optional[str] = None
+    profile: Optional[str] = None
+    report_id: Optional[str] = None
+    generated_at: Optional[str] = None
     received_at: Optional[Number] = None
     status: Literal["pass", "warn", "fail"]
-    failing: List[Short]
-    warnings: List[Short]
-    primary_address: Optional[Short] = None
-    addresses: List[Short]
-    macs: List[Short]
+    failing: List[str]
+    warnings: List[str]
+    primary_address: Optional[str] = None
+    addresses: List[str]
+    macs: List[str]
     os: str
     cpu: Optional[int] = None
     memory_bytes: Optional[int] = None
@@ -343,15 +346,45 @@ class HostSummary(_Model):
     reachability: List[StoredProbe] = Field(default_factory=list)
 
 
-def readable_summary(text: Any) -> Optional[Dict[str, Any]]:
-    """A stored summary (JSON text) when the fleet rules can read it, else None."""
+class StoredDisk(_Model):
+    total: Optional[int] = None
+    free: Optional[int] = None
+    mountpoint: Optional[str] = None
+
+
+class DriftSnapshot(_Model):
+    """A stored drift snapshot (fleet/drift.py: snapshot) as the drift rules compare it."""
+
+    roles: List[str]
+    primary: Optional[str] = None
+    addresses: List[str]
+    os: str
+    cpu: Optional[int] = None
+    memory_installed: Optional[int] = None
+    memory_total: Optional[int] = None
+    disks: Dict[str, StoredDisk]
+    checks: Dict[str, Optional[str]]
+
+
+def _readable(model: Any, text: Any) -> Optional[Dict[str, Any]]:
     if not isinstance(text, (str, bytes)):
         return None
     try:
-        HostSummary.model_validate_json(text)
+        model.model_validate_json(text)
         return json.loads(text)
     except (ValidationError, ValueError):
         return None
+
+
+def readable_summary(text: Any) -> Optional[Dict[str, Any]]:
+    """A stored summary (JSON text) when the fleet rules can read it, else None."""
+    return _readable(HostSummary, text)
+
+
+def readable_snapshot(text: Any) -> Optional[Dict[str, Any]]:
+    """A stored drift snapshot when the drift rules can compare it, else None (then the next
+    report is compared with nothing, instead of failing on a shape an older collector wrote)."""
+    return _readable(DriftSnapshot, text)
 
 
 def _path(location: tuple) -> str:

@@ -39,6 +39,13 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from wire_preflight.fleet import drift
 from wire_preflight.fleet.summary import summarize
 
+from wire_preflight_collector.schema import (
+    bounded_json,
+    parse_json,
+    readable_snapshot,
+    readable_summary,
+)
+
 SCHEMA_VERSION = 4
 
 _TABLES = """
@@ -323,7 +330,10 @@ class SqlStore:
             ).fetchone()
             known = None
             if previous is not None:
-                known = {"snapshot": _loads(previous[0]), "stale": bool(previous[1])}
+                known = {
+                    "snapshot": readable_snapshot(previous[0]),
+                    "stale": bool(previous[1]),
+                }
             newer = previous is None or observed >= (previous[2] or 0)
             found = drift.on_report(known, snapshot, newer, free_warn_fraction)
             events = [self._event(conn, hostname, *event, at=received_at) for event in found]
@@ -393,10 +403,20 @@ class SqlStore:
         before: Any = None,
         after: Any = None,
         now: Optional[float] = None,
-    ) -> Dict[str, Any]:
-        """An event no report carries (an identity conflict, a forgotten host)."""
+    ) -> Optional[Dict[str, Any]]:
+        """An event no report carries (an identity conflict, a forgotten host); None when the
+        same one is open already: a client repeating a refused request makes one event, not
+        one per try (each would be a finding, a webhook call and a row kept forever)."""
         now = time.time() if now is None else now
         with self._write() as conn:
+            repeated = self._x(
+                conn,
+                "SELECT 1 FROM events WHERE hostname = ? AND kind = ? AND open = 1 "
+                "AND before = ? AND after = ? LIMIT 1",
+                (hostname, kind, json.dumps(before), json.dumps(after)),
+            ).fetchone()
+            if repeated:
+                return None
             return self._event(conn, hostname, kind, before, after, detail, at=now)
 
     def mark_stale(self, now: float, stale_after: float) -> List[Dict[str, Any]]:
@@ -443,7 +463,8 @@ class SqlStore:
                 "UPDATE events SET open = 0, accepted_at = ? WHERE hostname = ? AND open = 1",
                 (now, hostname),
             ).rowcount
-        return closed if updated else None
+        # A host known only by its events (an enrolment refused before it ever reported).
+        return closed if updated or closed else None
 
     def forget(self, hostname: str, now: Optional[float] = None) -> Optional[Dict[str, int]]:
         """Remove a host: its rows, its reports and the keys of its machine-ids. Its events
@@ -539,8 +560,6 @@ class SqlStore:
 
     def summaries(self) -> Tuple[List[Dict[str, Any]], List[str]]:
         """(host summaries, problems): a row that does not read back is left out and named."""
-        from wire_preflight_collector.schema import readable_summary
-
         rows = self._q(
             "SELECT hostname, summary, last_seen, stale FROM hosts ORDER BY hostname, machine_id"
         ).fetchall()
@@ -560,8 +579,6 @@ class SqlStore:
 
     def host_summary(self, hostname: str) -> Optional[Dict[str, Any]]:
         """The newest readable summary of a host, or None."""
-        from wire_preflight_collector.schema import readable_summary
-
         row = self._q(
             "SELECT summary FROM hosts WHERE hostname = ? "
             "ORDER BY coalesce(observed_at, last_seen) DESC LIMIT 1",
@@ -576,7 +593,7 @@ class SqlStore:
         ).fetchall()
         out = []
         for hostname, seen, snapshot in rows:
-            checks = (_loads(snapshot) or {}).get("checks") if snapshot else None
+            checks = (readable_snapshot(snapshot) or {}).get("checks")
             if not isinstance(checks, dict):
                 checks = {}
             out.append(
@@ -601,8 +618,6 @@ class SqlStore:
                     report["checks"] = stable["$checks"]
                     stable = stable["$facts"]
                 report["facts"] = join_facts(stable, report["facts"])
-            from wire_preflight_collector.schema import bounded_json
-
             return bounded_json(report)
         except Exception as exc:  # any stored shape: the route still answers
             logging.getLogger(__name__).warning("a stored report does not read back: %s", exc)
@@ -794,8 +809,6 @@ def _loads(text: Any) -> Any:
     if not text:
         return None
     try:
-        from wire_preflight_collector.schema import bounded_json, parse_json
-
         return bounded_json(parse_json(text.encode("utf-8") if isinstance(text, str) else text))
     except Exception:
         return None
