@@ -364,10 +364,11 @@ def read_secret(path: str, option: str) -> str:
     """A token file as the agent reads one (one line, nothing else), and long enough to be a
     secret: a guessable token would hand out the scope it stands for."""
     secret = read_token(path, option) or ""
-    if len(secret) < MIN_SECRET:
+    # HTTP headers arrive as latin-1: a secret with other characters could never match.
+    if len(secret) < MIN_SECRET or not all(ord(c) < 128 for c in secret):
         raise InputError(
-            f"{option} {path}: the secret must be at least {MIN_SECRET} printable characters "
-            "without spaces (e.g. head -c 32 /dev/urandom | base64)"
+            f"{option} {path}: the secret must be at least {MIN_SECRET} printable ASCII "
+            "characters without spaces (e.g. head -c 32 /dev/urandom | base64)"
         )
     return secret
 
