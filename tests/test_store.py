@@ -460,3 +460,29 @@ def test_unreachable_postgres_is_one_line(tmp_path):
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert "Traceback" not in done.stderr and "secret-password" not in done.stderr
         assert str(tmp_path) in done.stderr  # where it looked
+
+
+def test_both_stores_have_the_same_tables_and_columns(tmp_path, postgres):
+    """SQLite's schema is version 1 plus migrations, PostgreSQL's is written whole: two copies
+    kept by hand, so a column added to one and not the other is caught here."""
+    sqlite_store = open_db(str(tmp_path / "c.db"))
+    pg_store = open_db(postgres.new_database())
+    tables = [
+        row[0]
+        for row in sqlite_store._q(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        ).fetchall()
+    ]
+    assert {"reports", "hosts", "events", "host_keys", "facts_blobs", "meta"} <= set(tables)
+    for table in tables:
+        lite = {row[1] for row in sqlite_store._q(f"PRAGMA table_info({table})").fetchall()}
+        pg = {
+            row[0]
+            for row in pg_store._q(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                (table,),
+            ).fetchall()
+        }
+        assert lite == pg, table
+    sqlite_store.close()
+    pg_store.close()
