@@ -373,3 +373,37 @@ def test_absolute_symlinks_resolve_inside_the_captured_tree(tmp_path):
     os.makedirs(str(root / "srv/sysnet/ens3"))
     os.symlink("/srv/sysnet", str(root / "sys"))
     assert files.under(str(root), "/sys/ens3") == str(root / "srv/sysnet/ens3")
+
+
+def test_facts_without_sys_list_what_each_unnamed_entry_selects(tmp_path):
+    write(
+        tmp_path,
+        {
+            "/etc/netplan/50-cloud-init.yaml": (
+                "network:\n  ethernets:\n    all-en:\n      match: {name: 'en*'}\n"
+                "      dhcp4: true\n    eth0: {addresses: [10.0.0.5/24]}\n"
+            )
+        },
+    )
+    config = netconfig.collect(str(tmp_path))
+    assert config["interfaces"]["eth0"]["method"] == "static"
+    assert [(s["selector"], s["id"], s["method"]) for s in config["selected"]] == [
+        ("interfaces matching en*", "all-en", "dhcp")
+    ]
+
+
+def test_nm_ethernet_profile_by_mac_does_not_take_a_vlan_sharing_the_mac(tmp_path):
+    config = host(
+        tmp_path,
+        {
+            NM + "lan.nmconnection": (
+                f"[connection]\nid=lan\ntype=ethernet\n[ethernet]\nmac-address={MAC3}\n"
+                "[ipv4]\nmethod=auto\n"
+            )
+        },
+        links=(("ens3", MAC3, 2),),
+    )
+    link(tmp_path, "ens3.10", MAC3, 4, devtype="vlan")
+    config = netconfig.collect(str(tmp_path))
+    assert config["interfaces"]["ens3"]["id"] == "lan"
+    assert config["interfaces"]["ens3.10"]["source"] is None

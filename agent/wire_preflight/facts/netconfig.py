@@ -44,6 +44,15 @@ def collect(root: str = "/") -> Dict[str, Any]:
     config["interfaces"] = {
         link["name"]: summary(resolve(config, link)) for link in known_links(config, [])
     }
+    # Without /sys: configuration that names no interface, with what it selects.
+    config["selected"] = (
+        []
+        if config["links"]
+        else [
+            dict(summary({"applies": entry}), selector=netmatch.selector(entry))
+            for entry in by_selector(config)
+        ]
+    )
     return config
 
 

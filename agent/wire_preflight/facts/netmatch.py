@@ -18,8 +18,9 @@ of its patterns does, except:
 nm_wildcard_match_check: `&pat` and `!pat` must all hold, and of the optional ones (`pat`,
 `|pat`) one must, if there are any. An empty match selects every link; `binds_no_link` marks
 a configuration that never takes a hardware link (a VPN profile, a VLAN whose device name is
-unknown). `unchecked` lists selectors the agent cannot judge (e.g. networkd's Host=); they are
-assumed to hold, and ip-static says so in its evidence.
+unknown); `link_kind` the kind of link a profile can go on (ether, wlan), checked when the
+link's kind is known. `unchecked` lists selectors the agent cannot judge (e.g. networkd's
+Host=); they are assumed to hold, and ip-static says so in its evidence.
 """
 
 import fnmatch
@@ -65,6 +66,10 @@ def method_of(entry: Dict[str, Any], family: str) -> str:
 def matches(entry: Dict[str, Any], link: Dict[str, Any]) -> bool:
     if entry.get("binds_no_link"):
         return False
+    kind = entry.get("link_kind")
+    seen = link.get("type") or link.get("link_type")
+    if kind and seen and seen != kind:
+        return False  # an Ethernet profile does not go on a VLAN that shares the NIC's MAC
     negate = set(entry.get("negate") or [])
     systemd = entry.get("match_style") == "systemd"
     for key, patterns in (entry.get("match") or {}).items():

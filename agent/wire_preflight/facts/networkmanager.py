@@ -138,6 +138,7 @@ def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
         match=match,
         nm_match=nm_match,
         binds_no_link=binds_no_link,
+        link_kind=_TYPES.get(kind or ""),
         dhcp4=not is_port and ipv4["method"] == "auto",
         dhcp6=not is_port and ipv6["method"] in ("auto", "dhcp"),
         addresses=[] if is_port else ipv4["addresses"] + ipv6["addresses"],
