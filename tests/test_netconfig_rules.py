@@ -407,3 +407,26 @@ def test_nm_ethernet_profile_by_mac_does_not_take_a_vlan_sharing_the_mac(tmp_pat
     config = netconfig.collect(str(tmp_path))
     assert config["interfaces"]["ens3"]["id"] == "lan"
     assert config["interfaces"]["ens3.10"]["source"] is None
+
+
+def test_networkd_permanent_mac_is_a_list_of_its_own():
+    entry = networkd.parse_network(
+        f"[Match]\nMACAddress={MAC3}\nPermanentMACAddress={MAC4}\n[Network]\nDHCP=yes\n", "/x"
+    )
+    # Both must hold: a link whose MAC is MAC3 is not matched through MAC4 alone.
+    assert not netmatch.matches(entry, {"name": "ens4", "mac": MAC4})
+
+
+def test_nm_match_keys_beyond_the_agent_are_assumed_and_said(tmp_path):
+    config = host(
+        tmp_path,
+        {
+            NM + "pci.nmconnection": (
+                "[connection]\nid=pci\ntype=ethernet\ninterface-name=ens3\n"
+                "[match]\npath=pci-0000:00:03.0\n[ipv4]\nmethod=manual\naddress1=10.0.0.3/24\n"
+            )
+        },
+    )
+    (profile,) = config["networkmanager"]["profiles"]
+    assert profile["unchecked"] == ["match.path=pci-0000:00:03.0"]
+    assert config["interfaces"]["ens3"]["id"] == "pci"

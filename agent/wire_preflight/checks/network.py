@@ -288,6 +288,8 @@ def configuration_only(context: Context) -> CheckResult:
     dynamic = False
     for name, method, entry in verdicts:
         where = "{} {}".format(_source_name(entry), entry["file"])
+        if entry.get("unchecked"):
+            where += "; assumed to hold, not checked: " + ", ".join(entry["unchecked"])
         if method == "dhcp":
             dynamic = True
             parts.append(f"{name}: DHCP ({where})")

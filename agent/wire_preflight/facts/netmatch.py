@@ -130,7 +130,7 @@ def _nm_wildcards(key: str, patterns: List[str], link: Dict[str, Any]) -> bool:
 
 
 def _one(key: str, pattern: str, link: Dict[str, Any]) -> bool:
-    if key == "mac":
+    if key in ("mac", "permanent_mac"):
         mac = normalize_mac(link.get("mac"))
         return mac is not None and mac == normalize_mac(pattern)
     value = link.get(key)
@@ -157,11 +157,17 @@ def selector(entry: Dict[str, Any]) -> str:
     """The interfaces an entry selects, in words ("interfaces matching en*")."""
     if entry.get("binds_no_link"):
         return "no interface of its own"
-    words = {"name": "matching", "mac": "with MAC", "driver": "with driver", "type": "of type"}
+    words = {
+        "name": "matching",
+        "mac": "with MAC",
+        "permanent_mac": "with permanent MAC",
+        "driver": "with driver",
+        "type": "of type",
+    }
     parts = []
     negate = set(entry.get("negate") or [])
     match = entry.get("match") or {}
-    for key in ("name", "set_name", "mac", "driver", "type"):
+    for key in ("name", "set_name", "mac", "permanent_mac", "driver", "type"):
         patterns = [str(p) for p in match.get(key) or []]
         if key == "set_name":
             parts.extend("renamed to " + p for p in patterns)

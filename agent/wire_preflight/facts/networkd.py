@@ -22,8 +22,9 @@ LEASES = "/run/systemd/netif/leases"
 _MATCH_KEYS = {
     "Name": "name",
     "MACAddress": "mac",
-    # The permanent MAC is the one the kernel shows unless something changed it.
-    "PermanentMACAddress": "mac",
+    # The permanent MAC is the one the kernel shows unless something changed it; a list of
+    # its own, which must hold as well as MACAddress=.
+    "PermanentMACAddress": "permanent_mac",
     "Type": "type",
     "Driver": "driver",
 }
@@ -111,7 +112,7 @@ def parse_network(text: str, path: str) -> Dict[str, Any]:
                 continue
             # A leading `!` negates the whole line: systemd stores each of its words as
             # `!word`, so `Name=en*` then `Name=!enp0s31f6` is "en*, but not enp0s31f6".
-            inverted = value.startswith("!") and field != "mac"
+            inverted = value.startswith("!") and field not in ("mac", "permanent_mac")
             words = (value[1:] if inverted else value).split()
             match.setdefault(field, []).extend(("!" + w) if inverted else w for w in words)
         elif section == "Network":

@@ -126,6 +126,12 @@ def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
         for key, field in (("interface-name", "name"), ("driver", "driver"))
         if parser.get("match", key, fallback="").strip()
     }
+    # [match] path= and kernel-command-line= are beyond what the agent sees: assumed to hold.
+    unchecked = [
+        f"match.{key}={value.strip()}"
+        for key, value in (parser.items("match") if parser.has_section("match") else [])
+        if key in ("path", "kernel-command-line") and value.strip()
+    ]
     ipv4 = _ip(parser, "ipv4")
     ipv6 = _ip(parser, "ipv6")
     is_port = bool(controller or port_type)
@@ -139,6 +145,7 @@ def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
         nm_match=nm_match,
         binds_no_link=binds_no_link,
         link_kind=_TYPES.get(kind or ""),
+        unchecked=unchecked,
         dhcp4=not is_port and ipv4["method"] == "auto",
         dhcp6=not is_port and ipv6["method"] in ("auto", "dhcp"),
         addresses=[] if is_port else ipv4["addresses"] + ipv6["addresses"],
