@@ -430,3 +430,20 @@ def test_nm_match_keys_beyond_the_agent_are_assumed_and_said(tmp_path):
     (profile,) = config["networkmanager"]["profiles"]
     assert profile["unchecked"] == ["match.path=pci-0000:00:03.0"]
     assert config["interfaces"]["ens3"]["id"] == "pci"
+
+
+def test_remedy_for_a_glob_entry_says_a_new_definition_alone_does_not_win(base_facts, tmp_path):
+    write(
+        tmp_path,
+        {
+            "/etc/netplan/50-cloud-init.yaml": (
+                "network:\n  ethernets:\n    all-en:\n      match: {name: 'en*'}\n"
+                "      dhcp4: true\n"
+            )
+        },
+    )
+    facts = with_changes(base_facts)
+    facts["network_config"] = netconfig.collect(str(tmp_path))
+    result = one(judge(facts, ["cassandra"]), "ip-static")
+    assert result.status == WARN
+    assert "take ens3 out of entry all-en's match" in result.remedy

@@ -394,10 +394,19 @@ def netplan_remedy(facts: Dict[str, Any], target: Target, applies: Optional[Dict
     netplan = (applies or {}) if (applies or {}).get("source") == "netplan" else {}
     where = netplan.get("file") or "/etc/netplan/01-static.yaml"
     route = f", routes: [{{to: 0.0.0.0/0, via: {gateway}}}]" if gateway else ""
+    ident = str(netplan.get("id") or target.name)
+    # Of several definitions matching one interface the first by ID applies: a new one named
+    # after the interface only wins over a `match:` entry whose ID sorts after it.
+    shadow = (
+        f" and take {target.name} out of entry {ident}'s match (of several definitions "
+        "that match an interface, the first by ID applies)"
+        if ident != target.name and ident < target.name
+        else ""
+    )
     return (
         f"reserve the address in DHCP or make it static; in {where}: "
         f"network: {{ethernets: {{{target.name}: {{dhcp4: false, "
-        f"addresses: [{target.address}/{prefix}]{route}}}}}}}, "
+        f"addresses: [{target.address}/{prefix}]{route}}}}}}}{shadow}, "
         "then `netplan apply`"
     )
 
