@@ -162,3 +162,37 @@ def test_neither_yaml_nor_ini_names_both_failures(tmp_path):
         inventory.load(str(path))
     assert "not valid YAML" in str(failed.value)
     assert "read as INI instead" in str(failed.value)
+
+
+def test_extensionless_yaml_starting_with_a_document_marker_is_yaml(tmp_path):
+    # ansible's yaml plugin takes files without an extension, before the ini plugin.
+    path = tmp_path / "hosts"
+    path.write_text(
+        "---\n# staging\nall:\n  children:\n    cassandra:\n      hosts:\n"
+        "        cassandra1: {ansible_host: 192.168.122.21}\n"
+    )
+    hosts = inventory.load(str(path)).hosts()
+    assert hosts["cassandra1"]["groups"] == ["all", "cassandra"]
+    assert hosts["cassandra1"]["vars"]["ansible_host"] == "192.168.122.21"
+
+
+def test_host_with_a_port_names_the_host_and_sets_ansible_port():
+    inv = inventory.parse_ini(
+        "[cassandra]\ncassandra1:2222 ansible_host=192.168.122.21\n[::1]:2200\n"
+        "[restund]\n2001:db8::7\n"
+    )
+    hosts = inv.hosts()
+    assert hosts["cassandra1"]["vars"]["ansible_port"] == 2222
+    assert hosts["::1"]["vars"]["ansible_port"] == 2200
+    assert "ansible_port" not in hosts["2001:db8::7"]["vars"]
+    yml = inventory.parse_yaml("cassandra:\n  hosts:\n    cassandra2:2022:\n")
+    assert yml.hosts()["cassandra2"]["vars"]["ansible_port"] == 2022
+
+
+def test_ranges_with_a_stride_and_letters_expand_as_ansible_does():
+    assert inventory.expand("web[01:09:2]") == ["web01", "web03", "web05", "web07", "web09"]
+    assert inventory.expand("db-[a:d]") == ["db-a", "db-b", "db-c", "db-d"]
+    assert inventory.expand("n[1:2]-[a:b]") == ["n1-a", "n1-b", "n2-a", "n2-b"]
+    assert inventory.expand("kubenode[:2]") == ["kubenode0", "kubenode1", "kubenode2"]
+    with pytest.raises(InputError):
+        inventory.expand("web[01:100]")  # ansible: begin and end of equal width

@@ -140,7 +140,7 @@ def check_ip_static(context: Context) -> List[CheckResult]:
                 observed=observed,
                 expected="a static address",
                 message="{} looks dynamic: {}".format(observed, "; ".join(evidence)),
-                remedy=netplan_remedy(context.facts, target),
+                remedy=netplan_remedy(context.facts, target, applies),
                 source=STATIC_SOURCE,
                 evidence=details,
             )
@@ -166,6 +166,10 @@ def check_ip_static(context: Context) -> List[CheckResult]:
         if applies
         else f"no DHCP configuration for {target.name}"
     )
+    if applies and applies.get("unchecked"):
+        # networkd [Match] keys the agent cannot judge (Host=, Virtualization=, ...).
+        details["unchecked_match"] = list(applies["unchecked"])
+        how += "; assumed to hold, not checked: {}".format(", ".join(applies["unchecked"]))
     return [
         context.result(
             PASS,
@@ -221,12 +225,16 @@ def network_missing(context: Context) -> CheckResult:
 def configuration_only(context: Context) -> CheckResult:
     """ip-static for a captured tree: no kernel view, so the configuration files alone say
     whether each interface's address is static."""
-    from wire_preflight.facts import netconfig
+    from wire_preflight.facts import netconfig, netmatch
 
     config = context.facts.get("network_config") or {}
     wanted = context.target_interface
     verdicts = []  # type: List[Tuple[str, str, Dict[str, Any]]]
-    for link in netconfig.known_links(config, []):
+    links = netconfig.known_links(config, [])
+    if wanted and not any(link["name"] == wanted for link in links):
+        links.append({"name": wanted})
+    taken = []  # type: List[Dict[str, Any]]
+    for link in links:
         if wanted and link["name"] != wanted:
             continue
         resolved = netconfig.resolve(config, link)
@@ -235,7 +243,17 @@ def configuration_only(context: Context) -> CheckResult:
             continue
         if link["name"] == "lo":
             continue
+        taken.append(applies)
         verdicts.append((link["name"], applies["method"], applies))
+    # Without /sys no link is known: a record that selects by glob, MAC or driver is judged
+    # by what it selects ("interfaces matching en* (netplan entry all-en)").
+    selected = [] if wanted or config.get("links") else netconfig.by_selector(config)
+    selected = [e for e in selected if not any(e is t for t in taken)]
+    for entry in selected:
+        label = "{} ({} entry {})".format(
+            netmatch.selector(entry), _source_name(entry), entry["id"]
+        )
+        verdicts.append((label, entry["method"], entry))
     unreadable = ["{}: {}".format(e.get("file"), e.get("error")) for e in config.get("errors", [])]
     said = "judged from the configuration files alone (the captured tree has no live kernel)"
     details = {
@@ -243,18 +261,25 @@ def configuration_only(context: Context) -> CheckResult:
         "interfaces": {name: netconfig_summary(entry) for name, _m, entry in verdicts},
         "unreadable": unreadable,
     }
+    need_sys = (
+        "capture /sys/class/net too, so each interface is matched to the configuration "
+        "that selects it"
+    )
     if not verdicts:
         problem = (
             f"no configuration names {wanted}" if wanted else "no configuration names an interface"
         )
         if unreadable:
             problem += "; unreadable: " + "; ".join(unreadable)
+        records = [r for r in netconfig.all_records(config) if not r.get("loopback")]
         return context.result(
             ERROR,
             observed=None,
             expected="a static address",
             message=f"{problem} ({said})",
-            remedy="capture /etc/netplan, /etc/systemd/network, /etc/NetworkManager and "
+            remedy=need_sys
+            if records and not config.get("links")
+            else "capture /etc/netplan, /etc/systemd/network, /etc/NetworkManager and "
             "/etc/network too, or judge the live host",
             source=STATIC_SOURCE,
             evidence=details,
@@ -263,6 +288,8 @@ def configuration_only(context: Context) -> CheckResult:
     dynamic = False
     for name, method, entry in verdicts:
         where = "{} {}".format(_source_name(entry), entry["file"])
+        if entry.get("unchecked"):
+            where += "; assumed to hold, not checked: " + ", ".join(entry["unchecked"])
         if method == "dhcp":
             dynamic = True
             parts.append(f"{name}: DHCP ({where})")
@@ -281,7 +308,7 @@ def configuration_only(context: Context) -> CheckResult:
         observed=observed,
         expected="a static address",
         message="{}; {}".format("; ".join(parts), said),
-        remedy=STATIC_REMEDY if dynamic else "",
+        remedy="; ".join(([STATIC_REMEDY] if dynamic else []) + ([need_sys] if selected else [])),
         source=STATIC_SOURCE,
         evidence=details,
     )
@@ -320,9 +347,13 @@ def dhcp_evidence(
     family = entry.get("family") or ("inet6" if ":" in str(target.address) else "inet")
     if applies and applies.get("method6" if family == "inet6" else "method") == "dhcp":
         found.append(_dhcp_words(applies, name, family))
+    collected = facts.get("collected_at_epoch")
     for lease in resolved["leases"]:
         if lease.get("address") not in (None, target.address):
             continue  # an old lease for another address says nothing about this one
+        expires = lease.get("expire_epoch")
+        if expires is not None and collected is not None and expires < collected:
+            continue  # it had expired when the facts were collected: no longer held
         if lease["client"] == "dhclient":
             found.append(
                 "dhclient lease {} (expires {})".format(lease.get("file"), lease.get("expire"))
@@ -354,18 +385,28 @@ def _dhcp_words(entry: Dict[str, Any], name: str, family: str) -> str:
     return f"{where} has 'iface {name} inet dhcp'"
 
 
-def netplan_remedy(facts: Dict[str, Any], target: Target) -> str:
+def netplan_remedy(facts: Dict[str, Any], target: Target, applies: Optional[Dict[str, Any]]) -> str:
+    """The fix, in the netplan file that configures the interface (`applies`, the record
+    dhcp_evidence found), else a new one."""
     routes = (facts.get("network") or {}).get("default_routes") or []
     gateway = next((r.get("gateway") for r in routes if r.get("dev") == target.name), None)
     prefix = (target.entry or {}).get("prefixlen", 24)
-    _found, _unreadable, applies = dhcp_evidence(facts, target)
     netplan = (applies or {}) if (applies or {}).get("source") == "netplan" else {}
     where = netplan.get("file") or "/etc/netplan/01-static.yaml"
     route = f", routes: [{{to: 0.0.0.0/0, via: {gateway}}}]" if gateway else ""
+    ident = str(netplan.get("id") or target.name)
+    # Of several definitions matching one interface the first by ID applies: a new one named
+    # after the interface only wins over a `match:` entry whose ID sorts after it.
+    shadow = (
+        f" and take {target.name} out of entry {ident}'s match (of several definitions "
+        "that match an interface, the first by ID applies)"
+        if ident != target.name and ident < target.name
+        else ""
+    )
     return (
         f"reserve the address in DHCP or make it static; in {where}: "
         f"network: {{ethernets: {{{target.name}: {{dhcp4: false, "
-        f"addresses: [{target.address}/{prefix}]{route}}}}}}}, "
+        f"addresses: [{target.address}/{prefix}]{route}}}}}}}{shadow}, "
         "then `netplan apply`"
     )
 

@@ -4,20 +4,27 @@
 `source-directory` (files whose names are letters, digits, `_` and `-`) include other files,
 a relative path being taken from the directory of the file that names it. A `manual` or
 `static` stanza that starts a DHCP client from a hook (pre-up, up, post-up) gets its address by
-DHCP all the same.
+DHCP all the same: the client must be the command the hook runs (after `sudo`, `env`, VAR=...,
+a path), not an argument (`killall dhclient`), and counts for its stanza's family unless told
+otherwise (`dhclient -6` is DHCPv6, `-4` DHCPv4).
 """
 
 import os
 import re
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from wire_preflight.facts import files, netmatch
 
 MAIN = "/etc/network/interfaces"
 _HOOKS = ("pre-up", "up", "post-up")
-_DHCP_CLIENTS = re.compile(r"(^|[\s/;&|(])(dhclient3?|udhcpc|dhcpcd|pump|dhcpcd5)(\s|$|;)")
+_DHCP_CLIENTS = ("dhclient", "dhclient3", "udhcpc", "udhcpc6", "dhcpcd", "dhcpcd5", "pump")
+_DHCP6_ONLY = ("udhcpc6", "odhcp6c")
+_WRAPPERS = ("sudo", "env", "exec", "nohup", "command", "busybox")
 _DIRECTORY_FILE = re.compile(r"^[a-zA-Z0-9_-]+$")
-_STANZAS = ("iface", "mapping", "auto", "source", "source-directory", "allow-", "rename")
+# Keywords that open a new stanza (interfaces(5)); compared whole, as ifupdown does, so an
+# option such as `autoconf 0` does not close the iface stanza it belongs to.
+_STANZAS = ("iface", "mapping", "auto", "source", "source-directory", "source-dir", "rename")
+_INCLUDES = ("source", "source-directory", "source-dir")
 
 
 def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
@@ -46,7 +53,7 @@ def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
 def _expand(root: str, includes: List[Tuple[str, str]]) -> List[str]:
     out = []
     for kind, pattern in includes:
-        if kind == "source":
+        if kind == "source":  # source-directory and source-dir: the files of a directory
             out.extend(files.matching(root, pattern))
         else:
             out.extend(
@@ -62,31 +69,66 @@ def parse(text: str, path: str = MAIN) -> Tuple[Dict[str, Dict[str, Any]], List[
     stanzas = {}  # type: Dict[str, Dict[str, Any]]
     includes = []
     current = None  # type: Optional[Dict[str, Any]]
+    current_family = "inet"
     here = os.path.dirname(path) or "/"
     for words in _lines(text):
         keyword = words[0]
         if keyword == "iface" and len(words) >= 4:
             name, family, method = words[1], words[2], words[3]
-            stanza = stanzas.setdefault(name, {"methods": {}, "addresses": [], "hooks": []})
+            stanza = stanzas.setdefault(
+                name, {"methods": {}, "addresses": [], "hooks": [], "dhcp_hooks": {}}
+            )
             stanza["methods"][family] = method
-            current = stanza
-        elif keyword in ("source", "source-directory") and len(words) >= 2:
+            current, current_family = stanza, family
+        elif keyword in _INCLUDES and len(words) >= 2:
             target = words[1] if words[1].startswith("/") else os.path.join(here, words[1])
             includes.append((keyword, target))
             current = None
-        elif keyword.startswith(_STANZAS):
+        elif keyword in _STANZAS or keyword.startswith("allow-"):
             current = None
         elif current is not None and keyword == "address" and len(words) >= 2:
             current["addresses"].append(words[1])
         elif current is not None and keyword in _HOOKS:
             command = " ".join(words[1:])
-            if _DHCP_CLIENTS.search(command):
-                current["hooks"].append(f"{keyword} {command}")
+            family = dhcp_client_family(command, current_family)
+            if family:
+                hook = f"{keyword} {command}"
+                current["hooks"].append(hook)
+                current["dhcp_hooks"].setdefault(family, hook)
     for stanza in stanzas.values():
         methods = stanza["methods"]
         stanza["method"] = methods.get("inet") or methods.get("inet6")
         stanza["dhcp_hook"] = stanza["hooks"][0] if stanza["hooks"] else None
     return stanzas, includes
+
+
+def dhcp_client_family(command: str, family: str) -> Optional[str]:
+    """The address family (inet, inet6) a hook's command gets by DHCP, if it starts a DHCP
+    client: in each of its commands (split at ; & | and parentheses) the program run, after
+    wrappers (sudo, env, VAR=value) and a path, must be the client, and not told to release
+    or stop (-r, -x, -k)."""
+    for part in re.split(r"[;&|()]+", command):
+        words = part.split()
+        while words and (
+            words[0] in _WRAPPERS
+            or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0])
+            or (words[0].startswith("-") and words[0] != "-")
+        ):
+            words.pop(0)  # sudo -E, env -i, VAR=value
+        if not words:
+            continue
+        program = os.path.basename(words[0])
+        if program not in _DHCP_CLIENTS + _DHCP6_ONLY:
+            continue
+        flags = words[1:]
+        if any(f in ("-r", "-x", "-k", "--release", "--exit") for f in flags):
+            continue
+        if program in _DHCP6_ONLY or "-6" in flags:
+            return "inet6"
+        if "-4" in flags:
+            return "inet"
+        return family
+    return None
 
 
 def _lines(text: str) -> List[List[str]]:
@@ -111,6 +153,7 @@ def _combine(before: Dict[str, Any], later: Dict[str, Any]) -> Dict[str, Any]:
     merged["methods"] = dict(before["methods"], **later["methods"])
     merged["addresses"] = before["addresses"] + later["addresses"]
     merged["hooks"] = before["hooks"] + later["hooks"]
+    merged["dhcp_hooks"] = dict(later.get("dhcp_hooks") or {}, **(before.get("dhcp_hooks") or {}))
     merged["method"] = merged["methods"].get("inet") or merged["methods"].get("inet6")
     merged["dhcp_hook"] = merged["hooks"][0] if merged["hooks"] else None
     return merged
@@ -120,18 +163,19 @@ def records(stanzas: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
     out = []
     for name, stanza in sorted(stanzas.items()):
         methods = stanza.get("methods") or {"inet": stanza.get("method")}
-        hooked = bool(stanza.get("dhcp_hook"))
+        hooks = stanza.get("dhcp_hooks")
+        if hooks is None:  # facts of earlier agent versions: one hook for the stanza
+            hooks = {family: stanza.get("dhcp_hook") for family in methods}
         out.append(
             netmatch.record(
                 "ifupdown",
                 stanza.get("file") or MAIN,
                 name,
                 match={"name": [name]},
-                dhcp4=methods.get("inet") == "dhcp" or ("inet" in methods and hooked),
-                dhcp6=methods.get("inet6") in ("dhcp", "auto") or ("inet6" in methods and hooked),
+                dhcp4=methods.get("inet") == "dhcp" or bool(hooks.get("inet")),
+                dhcp6=methods.get("inet6") in ("dhcp", "auto") or bool(hooks.get("inet6")),
                 addresses=list(stanza.get("addresses") or []),
-                ifupdown_methods=methods,
-                dhcp_hook=stanza.get("dhcp_hook"),
+                dhcp_hook=hooks.get("inet") or hooks.get("inet6"),
                 loopback=methods.get("inet") == "loopback",
             )
         )

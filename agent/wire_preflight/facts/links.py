@@ -24,7 +24,8 @@ def collect(root: str = "/") -> List[Dict[str, Any]]:
         return []
     out = []
     for name in names:
-        directory = os.path.join(base, name)
+        # Each entry resolved within the root (a captured tree's links may be absolute).
+        directory = files.under(root, SYS_NET + "/" + name)
         if not os.path.isdir(directory):
             continue
         uevent = _uevent(os.path.join(directory, "uevent"))

@@ -11,7 +11,7 @@ A file that cannot be read or parsed is listed under `errors` with its path and 
 and the others still count.
 """
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from wire_preflight.facts import (
     dhclient,
@@ -44,6 +44,15 @@ def collect(root: str = "/") -> Dict[str, Any]:
     config["interfaces"] = {
         link["name"]: summary(resolve(config, link)) for link in known_links(config, [])
     }
+    # Without /sys: configuration that names no interface, with what it selects.
+    config["selected"] = (
+        []
+        if config["links"]
+        else [
+            dict(summary({"applies": entry}), selector=netmatch.selector(entry))
+            for entry in by_selector(config)
+        ]
+    )
     return config
 
 
@@ -65,6 +74,23 @@ def known_links(config: Dict[str, Any], kernel: List[Dict[str, Any]]) -> List[Di
             ):
                 by_name.setdefault(name, {"name": name})
     return [by_name[name] for name in sorted(by_name)]
+
+
+def by_selector(config: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """With no link known (a captured tree without /sys): the records that name no interface
+    (a glob, a MAC, a driver, any device of a type) of the tool that takes precedence, the
+    highest in PRECEDENCE with any record, in the order that tool applies them."""
+    records = [
+        r for r in all_records(config) if not r.get("binds_no_link") and not r.get("loopback")
+    ]
+    for source in PRECEDENCE:
+        mine = [r for r in records if r["source"] == source]
+        if not mine:
+            continue
+        if source == "netplan":
+            mine.sort(key=lambda r: str(r["id"]))
+        return [r for r in mine if not (netmatch.names_only(r) or r.get("set_name"))]
+    return []
 
 
 def all_records(config: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -122,8 +148,14 @@ def resolve(config: Dict[str, Any], link: Dict[str, Any]) -> Dict[str, Any]:
     for source, found in by_source.items():
         if not found:
             continue
-        # netplan: the first definition; networkd: the first file by name.
-        pick = networkmanager.best(found) if source == "networkmanager" else found[0]
+        if source == "networkmanager":
+            pick = networkmanager.best(found)
+        elif source == "netplan":
+            # netplan's networkd renderer writes 10-netplan-<ID>.network per definition, and
+            # networkd applies the first file by name: the lowest ID wins.
+            pick = min(found, key=lambda e: str(e["id"]))
+        else:
+            pick = found[0]  # networkd: the first file by name; ifupdown: one per name
         if pick is not None:
             chosen[source] = pick
     applies = next((chosen[s] for s in PRECEDENCE if s in chosen), None)
@@ -131,20 +163,22 @@ def resolve(config: Dict[str, Any], link: Dict[str, Any]) -> Dict[str, Any]:
         "name": link.get("name"),
         "applies": applies,
         "also": [chosen[s] for s in PRECEDENCE if s in chosen and chosen[s] is not applies],
-        "leases": _leases(config, link),
+        "leases": _leases(config, link, (chosen.get("networkmanager") or {}).get("uuid")),
     }
 
 
-def _leases(config: Dict[str, Any], link: Dict[str, Any]) -> List[Dict[str, Any]]:
+def _leases(
+    config: Dict[str, Any], link: Dict[str, Any], nm_uuid: Optional[str]
+) -> List[Dict[str, Any]]:
     out = []
     name = link.get("name")
     index = link.get("index")
     lease = (config.get("networkd_leases") or {}).get(str(index)) if index is not None else None
     if lease:
         out.append(dict(lease, client="systemd-networkd"))
-    nm_leases = (config.get("networkmanager") or {}).get("leases") or {}
-    if isinstance(nm_leases, dict) and nm_leases.get(name):
-        out.append(dict(nm_leases[name], client="NetworkManager"))
+    nm_leases = (config.get("networkmanager") or {}).get("leases")
+    for lease in networkmanager.lease_for(nm_leases, name, nm_uuid):
+        out.append(dict(lease, client="NetworkManager"))
     lease = (config.get("dhclient_leases") or {}).get(name)
     if lease:
         out.append(dict(lease, client="dhclient"))
@@ -167,11 +201,15 @@ def summary(resolved: Dict[str, Any]) -> Dict[str, Any]:
             {"source": e["source"], "file": e["file"], "method": e["method"]}
             for e in resolved.get("also") or []
         ],
-        "leases": [
-            {"client": lease["client"], "address": lease.get("address"), "file": lease["file"]}
-            for lease in resolved.get("leases") or []
-        ],
+        "leases": [_lease_summary(lease) for lease in resolved.get("leases") or []],
     }
+
+
+def _lease_summary(lease: Dict[str, Any]) -> Dict[str, Any]:
+    out = {"client": lease["client"], "address": lease.get("address"), "file": lease["file"]}
+    if lease.get("expire"):
+        out["expire"] = lease["expire"]
+    return out
 
 
 # Kept for callers of earlier versions: one netplan file's text -> {name: {dhcp4, addresses}}.

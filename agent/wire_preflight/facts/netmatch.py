@@ -6,10 +6,21 @@ same record, so the per-interface verdict is decided in one place:
     {"source", "file", "id", "match": {key: [patterns]}, "negate": [keys],
      "dhcp4", "dhcp6", "addresses", "port_of", "method" (IPv4), "method6"}
 
-`match` keys are name, mac, driver and type; every key given must hold (a list holds when any
-of its patterns does; a key in `negate` holds when none does). An empty match selects every
-link. `unchecked` lists selectors the agent cannot judge (e.g. networkd's Host=); they are
-assumed to hold and said so.
+`match` keys are name, mac, driver and type; every key given must hold. A list holds when any
+of its patterns does, except:
+
+- `match_style: "systemd"` (networkd's [Match]): a pattern written `!glob` is negative; the
+  list holds when no negative pattern matches and there is no positive one or one matches
+  (systemd's net_condition_test_strv);
+- `negate` (facts of earlier agent versions): a key listed there holds when none matches.
+
+`nm_match` (NetworkManager's [match] interface-name=, driver=) holds as NetworkManager's
+nm_wildcard_match_check: `&pat` and `!pat` must all hold, and of the optional ones (`pat`,
+`|pat`) one must, if there are any. An empty match selects every link; `binds_no_link` marks
+a configuration that never takes a hardware link (a VPN profile, a VLAN whose device name is
+unknown); `link_kind` the kind of link a profile can go on (ether, wlan), checked when the
+link's kind is known. `unchecked` lists selectors the agent cannot judge (e.g. networkd's
+Host=); they are assumed to hold, and ip-static says so in its evidence.
 """
 
 import fnmatch
@@ -53,18 +64,73 @@ def method_of(entry: Dict[str, Any], family: str) -> str:
 
 
 def matches(entry: Dict[str, Any], link: Dict[str, Any]) -> bool:
+    if entry.get("binds_no_link"):
+        return False
+    kind = entry.get("link_kind")
+    seen = link.get("type") or link.get("link_type")
+    if kind and seen and seen != kind:
+        return False  # an Ethernet profile does not go on a VLAN that shares the NIC's MAC
     negate = set(entry.get("negate") or [])
+    systemd = entry.get("match_style") == "systemd"
     for key, patterns in (entry.get("match") or {}).items():
         if not patterns:
+            continue
+        if systemd:
+            if not _systemd_strv(key, patterns, link):
+                return False
             continue
         hit = any(_one(key, pattern, link) for pattern in patterns)
         if hit == (key in negate):
             return False
+    for key, patterns in (entry.get("nm_match") or {}).items():
+        if patterns and not _nm_wildcards(key, patterns, link):
+            return False
     return True
 
 
+def _systemd_strv(key: str, patterns: List[str], link: Dict[str, Any]) -> bool:
+    """systemd's net_condition_test_strv: each pattern may be `!`-prefixed (negative)."""
+    positive = matched = False
+    for pattern in patterns:
+        inverted = pattern.startswith("!")
+        if not inverted:
+            positive = True
+        if _one(key, pattern[1:] if inverted else pattern, link):
+            if inverted:
+                return False
+            matched = True
+    return matched if positive else True
+
+
+def _nm_wildcards(key: str, patterns: List[str], link: Dict[str, Any]) -> bool:
+    """NetworkManager's nm_wildcard_match_check (nm-setting-match(5))."""
+    optional_seen = optional_hit = False
+    for pattern in patterns:
+        inverted = mandatory = False
+        if pattern.startswith("&"):
+            pattern, mandatory = pattern[1:], True
+            if pattern.startswith("!"):
+                pattern, inverted = pattern[1:], True
+        elif pattern.startswith("|"):
+            pattern = pattern[1:]
+            if pattern.startswith("!"):
+                pattern, inverted = pattern[1:], True
+        elif pattern.startswith("!"):
+            pattern, inverted, mandatory = pattern[1:], True, True
+        if pattern.startswith("\\"):
+            pattern = pattern[1:]
+        hit = _one(key, pattern, link) != inverted
+        if mandatory:
+            if not hit:
+                return False
+        else:
+            optional_seen = True
+            optional_hit = optional_hit or hit
+    return optional_hit or not optional_seen
+
+
 def _one(key: str, pattern: str, link: Dict[str, Any]) -> bool:
-    if key == "mac":
+    if key in ("mac", "permanent_mac"):
         mac = normalize_mac(link.get("mac"))
         return mac is not None and mac == normalize_mac(pattern)
     value = link.get(key)
@@ -80,6 +146,39 @@ def names_only(entry: Dict[str, Any]) -> Optional[List[str]]:
     names = match.get("name")
     if set(k for k, v in match.items() if v) != {"name"} or entry.get("negate"):
         return None
-    if any(ch in n for n in names for ch in "*?["):
+    if entry.get("binds_no_link") or any((entry.get("nm_match") or {}).values()):
+        return None
+    if any(ch in n for n in names for ch in "*?[") or any(n.startswith("!") for n in names):
         return None
     return list(names)
+
+
+def selector(entry: Dict[str, Any]) -> str:
+    """The interfaces an entry selects, in words ("interfaces matching en*")."""
+    if entry.get("binds_no_link"):
+        return "no interface of its own"
+    words = {
+        "name": "matching",
+        "mac": "with MAC",
+        "permanent_mac": "with permanent MAC",
+        "driver": "with driver",
+        "type": "of type",
+    }
+    parts = []
+    negate = set(entry.get("negate") or [])
+    match = entry.get("match") or {}
+    for key in ("name", "set_name", "mac", "permanent_mac", "driver", "type"):
+        patterns = [str(p) for p in match.get(key) or []]
+        if key == "set_name":
+            parts.extend("renamed to " + p for p in patterns)
+            continue
+        positive = [p for p in patterns if not p.startswith("!") and key not in negate]
+        negative = [p[1:] if p.startswith("!") else p for p in patterns if p not in positive]
+        if positive:
+            parts.append("{} {}".format(words[key], " or ".join(positive)))
+        if negative:
+            parts.append("not {} {}".format(words[key], " or ".join(negative)))
+    for key, patterns in (entry.get("nm_match") or {}).items():
+        if patterns:
+            parts.append("{} {}".format(words.get(key, key), " ".join(patterns)))
+    return "interfaces " + " and ".join(parts) if parts else "every interface"

@@ -58,12 +58,36 @@ def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     }
 
 
+_LOADER = []  # type: List[Any]
+
+
+def _loader() -> Any:
+    """A SafeLoader that reads every plain scalar as a string, as netplan does (libyaml gives
+    it strings; it converts each key itself): `macaddress: 52:54:00:12:34:56` must not become
+    a YAML 1.1 base-60 integer, nor `mtu: 1500` need to be an int. Only null stays, so that
+    `network:` or `ens3:` with nothing under them read as empty. Booleans are read by truthy()
+    from their text, as netplan reads them."""
+    if not _LOADER:
+        import yaml  # lazy: only hosts with netplan files pay for it
+
+        class NetplanLoader(yaml.SafeLoader):
+            pass
+
+        null = "tag:yaml.org,2002:null"
+        NetplanLoader.yaml_implicit_resolvers = {
+            first: [(tag, regexp) for tag, regexp in resolvers if tag == null]
+            for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        }
+        _LOADER.append(NetplanLoader)
+    return _LOADER[0]
+
+
 def load(text: str) -> Dict[str, Any]:
     """The `network:` mapping of one file ({} for an empty file); ValueError if malformed."""
     import yaml  # lazy: only hosts with netplan files pay for it
 
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_loader())  # a SafeLoader subclass: safe
     except yaml.YAMLError as exc:
         raise ValueError("not valid YAML: {}".format(str(exc).replace("\n", " "))) from None
     if doc is None:
@@ -131,9 +155,6 @@ def records(network: Dict[str, Any], origin: Dict[str, List[str]]) -> List[Dict[
                     dhcp6=truthy(settings.get("dhcp6")),
                     addresses=_addresses(settings.get("addresses")),
                     port_of=ports.get(ident),
-                    renderer=settings.get("renderer")
-                    or (network.get(kind) or {}).get("renderer")
-                    or network.get("renderer"),
                 )
             )
     return out
@@ -151,8 +172,9 @@ def _match(kind: str, ident: str, settings: Dict[str, Any]) -> Dict[str, List[st
     driver = match.get("driver")
     if driver is not None:
         out["driver"] = [str(d) for d in driver] if isinstance(driver, list) else [str(driver)]
-    # With set-name the kernel shows the new name: that name selects it too.
-    if settings.get("set-name") and "name" not in out:
+    # With set-name the kernel shows the new name, and netplan's .network for the entry
+    # matches Name=<set-name>: that name selects it too, whatever else `match:` says.
+    if settings.get("set-name"):
         out["set_name"] = [str(settings["set-name"])]
     return out
 
@@ -181,8 +203,8 @@ def _addresses(value: Any) -> List[str]:
 
 
 def truthy(value: Any) -> bool:
-    # YAML 1.1 already turns yes/no/true/false/on/off into booleans; netplan also takes the
-    # strings y/n and quoted forms.
+    # load() keeps scalars as text: netplan's booleans are true/false, yes/no, on/off, y/n
+    # in any case (quoted or not); a real bool comes from facts of earlier agent versions.
     if isinstance(value, str):
         return value.strip().lower() in ("true", "yes", "on", "y", "1")
     return bool(value)

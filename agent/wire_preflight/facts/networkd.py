@@ -22,8 +22,9 @@ LEASES = "/run/systemd/netif/leases"
 _MATCH_KEYS = {
     "Name": "name",
     "MACAddress": "mac",
-    # The permanent MAC is the one the kernel shows unless something changed it.
-    "PermanentMACAddress": "mac",
+    # The permanent MAC is the one the kernel shows unless something changed it; a list of
+    # its own, which must hold as well as MACAddress=.
+    "PermanentMACAddress": "permanent_mac",
     "Type": "type",
     "Driver": "driver",
 }
@@ -54,11 +55,11 @@ def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
 
 
 def _masked(root: str, path: str) -> bool:
-    real = files.under(root, path)
-    if os.path.islink(real) and os.readlink(real) == "/dev/null":
+    link = files.raw(root, path)
+    if os.path.islink(link) and os.readlink(link) == "/dev/null":
         return True
     try:
-        return os.path.getsize(real) == 0
+        return os.path.getsize(files.under(root, path)) == 0
     except OSError:
         return False
 
@@ -96,7 +97,6 @@ def parse_unit(text: str) -> List[Tuple[int, str, str, str]]:
 
 def parse_network(text: str, path: str) -> Dict[str, Any]:
     match = {}  # type: Dict[str, List[str]]
-    negate = []  # type: List[str]
     unchecked = []  # type: List[str]
     dhcp = "no"
     addresses = []  # type: List[str]
@@ -105,19 +105,16 @@ def parse_network(text: str, path: str) -> Dict[str, Any]:
         if section == "Match":
             field = _MATCH_KEYS.get(key)
             if field is None:
-                unchecked.append(key)
+                unchecked.append(f"{key}={value}")
                 continue
             if value == "":  # an empty assignment resets the list
                 match.pop(field, None)
-                if field in negate:
-                    negate.remove(field)
                 continue
-            words = value.split()
-            if words[0].startswith("!"):
-                words[0] = words[0][1:]
-                if field not in negate:
-                    negate.append(field)
-            match.setdefault(field, []).extend(w for w in words if w)
+            # A leading `!` negates the whole line: systemd stores each of its words as
+            # `!word`, so `Name=en*` then `Name=!enp0s31f6` is "en*, but not enp0s31f6".
+            inverted = value.startswith("!") and field not in ("mac", "permanent_mac")
+            words = (value[1:] if inverted else value).split()
+            match.setdefault(field, []).extend(("!" + w) if inverted else w for w in words)
         elif section == "Network":
             if key == "DHCP":
                 dhcp = value.lower()
@@ -137,7 +134,7 @@ def parse_network(text: str, path: str) -> Dict[str, Any]:
         path,
         os.path.basename(path),
         match=match,
-        negate=negate,
+        match_style="systemd",
         unchecked=unchecked,
         dhcp4=dhcp4,
         dhcp6=dhcp6,

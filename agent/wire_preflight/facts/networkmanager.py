@@ -4,8 +4,12 @@ Profiles live in /usr/lib, /etc and /run NetworkManager/system-connections; a pr
 replaces one with the same UUID in /etc, which replaces one in /usr/lib. A profile binds to
 its device by `connection.interface-name` (older bridge/bond/vlan profiles keep it as
 `interface-name` in their own section), by the hardware section's `mac-address`, or, with
-neither, to any device of its type. A bridge/bond/team port (`master=`/`controller=`) has no
-IP configuration of its own. Unset `ipv4.method` means NetworkManager's default, `auto`.
+neither, to any device of its type; `[match] interface-name=` and `driver=` narrow that
+(nm-settings-nmcli(5), "match" setting). Only hardware profiles (ethernet, wifi, infiniband)
+take an existing link: a virtual one (vlan, bond, bridge, wireguard, ...) makes its own device,
+named by interface-name (a VLAN's default is PARENT.ID), and a VPN binds no link at all. A
+bridge/bond/team port (`master=`/`controller=`) has no IP configuration of its own. Unset
+`ipv4.method` means NetworkManager's default, `auto`.
 """
 
 import configparser
@@ -26,6 +30,7 @@ LEASE_DIR = "/var/lib/NetworkManager"
 _IGNORED = re.compile(r"(^\.|~$|\.(bak|orig|rej|swp|tmp|dpkg-[a-z]+|rpm[a-z]+|pacsave|pacnew)$)")
 _HARDWARE = ("ethernet", "802-3-ethernet", "wifi", "802-11-wireless", "infiniband")
 _LEGACY_NAME = ("bridge", "bond", "vlan", "team", "infiniband")
+_IFNAMSIZ = 15
 _TYPES = {  # connection.type -> the link type it can bind to when bound to no name or MAC
     "ethernet": "ether",
     "802-3-ethernet": "ether",
@@ -53,10 +58,27 @@ def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
             if key not in by_uuid:
                 order.append(key)
             by_uuid[key] = profile
-    return {
-        "profiles": [by_uuid[key] for key in order],
-        "leases": leases(root, errors),
-    }
+    profiles = [by_uuid[key] for key in order]
+    _name_vlans(profiles)
+    return {"profiles": profiles, "leases": leases(root, errors)}
+
+
+def _name_vlans(profiles: List[Dict[str, Any]]) -> None:
+    """A VLAN profile without interface-name makes PARENT.ID, its parent given by name or by
+    the UUID of the parent's profile (NetworkManager's nm_utils_new_vlan_name)."""
+    names = {p.get("uuid"): netmatch.names_only(p) for p in profiles if p.get("uuid")}
+    for profile in profiles:
+        parent, vid = profile.pop("vlan_parent", None), profile.pop("vlan_id", None)
+        if not profile.get("binds_no_link") or parent is None or vid is None:
+            continue
+        if parent in names:
+            parent = (names[parent] or [None])[0]
+        elif re.match(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$", parent):
+            parent = None  # a profile that is not here
+        if parent:
+            suffix = f".{vid}"
+            profile["match"] = {"name": [parent[: _IFNAMSIZ - len(suffix)] + suffix]}
+            profile["binds_no_link"] = False
 
 
 def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
@@ -88,10 +110,28 @@ def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
     match = {}  # type: Dict[str, List[str]]
     if name:
         match["name"] = [name]
-    if mac:
+    hardware = kind is None or kind in _HARDWARE
+    if mac and hardware:
         match["mac"] = [mac]
     if not match and kind in _TYPES:
         match["type"] = [_TYPES[kind]]
+    # A virtual device's profile takes only the device it makes (by its name); a VPN, or a
+    # device kind with no name given, takes no link the kernel lists as ethernet.
+    binds_no_link = kind == "vpn" or (not hardware and not name)
+    vlan = {}  # type: Dict[str, Any]
+    if kind == "vlan" and not name:
+        vlan = {"vlan_parent": get("vlan", "parent"), "vlan_id": _int_or_none(get("vlan", "id"))}
+    nm_match = {
+        field: _string_list(parser.get("match", key, fallback=""))
+        for key, field in (("interface-name", "name"), ("driver", "driver"))
+        if parser.get("match", key, fallback="").strip()
+    }
+    # [match] path= and kernel-command-line= are beyond what the agent sees: assumed to hold.
+    unchecked = [
+        f"match.{key}={value.strip()}"
+        for key, value in (parser.items("match") if parser.has_section("match") else [])
+        if key in ("path", "kernel-command-line") and value.strip()
+    ]
     ipv4 = _ip(parser, "ipv4")
     ipv6 = _ip(parser, "ipv6")
     is_port = bool(controller or port_type)
@@ -102,6 +142,10 @@ def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
         uuid=get("connection", "uuid"),
         type=kind,
         match=match,
+        nm_match=nm_match,
+        binds_no_link=binds_no_link,
+        link_kind=_TYPES.get(kind or ""),
+        unchecked=unchecked,
         dhcp4=not is_port and ipv4["method"] == "auto",
         dhcp6=not is_port and ipv6["method"] in ("auto", "dhcp"),
         addresses=[] if is_port else ipv4["addresses"] + ipv6["addresses"],
@@ -110,6 +154,7 @@ def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
         autoconnect=(get("connection", "autoconnect") or "true").lower() not in ("false", "0"),
         priority=_int(get("connection", "autoconnect-priority")),
         timestamp=_int(get("connection", "timestamp")),
+        **vlan,
     )
 
 
@@ -143,6 +188,31 @@ def _mac(value: Optional[str]) -> Optional[str]:
     return normalize_mac(value)
 
 
+def _string_list(value: str) -> List[str]:
+    """A GLib key file string list: `;`-separated, `\\;` a literal `;`, `\\\\` a backslash."""
+    out, item, chars = [], "", iter(value.strip())
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars, "")
+            item += {"s": " ", "n": "\n", "t": "\t", "r": "\r", ";": ";", "\\": "\\"}.get(
+                escaped, "\\" + escaped
+            )
+        elif char == ";":
+            out.append(item)
+            item = ""
+        else:
+            item += char
+    out.append(item)
+    return [i.strip() for i in out if i.strip()]
+
+
+def _int_or_none(value: Optional[str]) -> Optional[int]:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
 def _int(value: Optional[str]) -> int:
     try:
         return int(value) if value else 0
@@ -159,10 +229,12 @@ def best(profiles: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     return max(candidates, key=lambda p: (p.get("priority") or 0, p.get("timestamp") or 0))
 
 
-def leases(root: str, errors: List[Dict[str, str]]) -> Dict[str, Dict[str, Any]]:
-    """Interface -> lease from /var/lib/NetworkManager: internal-UUID-IFACE.lease (its own
-    client, KEY=VALUE) and dhclient-UUID-IFACE.lease (dhclient's format)."""
-    out = {}  # type: Dict[str, Dict[str, Any]]
+def leases(root: str, errors: List[Dict[str, str]]) -> Dict[str, List[Dict[str, Any]]]:
+    """Interface -> its leases from /var/lib/NetworkManager, each with the UUID of the profile
+    it was taken for: internal-UUID-IFACE.lease (its own client, KEY=VALUE) and
+    dhclient-UUID-IFACE.lease (dhclient's format). All are kept: the one that counts is the
+    lease of the profile that applies."""
+    out = {}  # type: Dict[str, List[Dict[str, Any]]]
     for path in files.matching(root, LEASE_DIR + "/*.lease"):
         base = os.path.basename(path)[: -len(".lease")]
         found = re.match(
@@ -182,5 +254,16 @@ def leases(root: str, errors: List[Dict[str, str]]) -> Dict[str, Dict[str, Any]]
             lease = parsed[-1] if parsed else None
         if lease and lease.get("address"):
             lease.update(file=path, uuid=uuid, interface=iface)
-            out[iface] = lease
+            out.setdefault(iface, []).append(lease)
     return out
+
+
+def lease_for(leases: Any, name: Optional[str], uuid: Optional[str]) -> List[Dict[str, Any]]:
+    """The leases that speak for an interface: the applying profile's, when it has one; else
+    every one kept for the interface (also from facts where each interface had one lease)."""
+    found = (leases or {}).get(name) if isinstance(leases, dict) and name else None
+    if not found:
+        return []
+    found = found if isinstance(found, list) else [found]
+    own = [lease for lease in found if uuid and lease.get("uuid") == uuid]
+    return own or found

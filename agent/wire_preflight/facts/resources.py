@@ -3,7 +3,7 @@
 import os
 from typing import Any, Dict, List, Optional
 
-from wire_preflight.facts import read_text
+from wire_preflight.facts import files, read_text
 
 MEMORY_SYSFS = "/sys/devices/system/memory"
 
@@ -20,7 +20,7 @@ def cpu() -> Dict[str, Any]:
 def memory(root: str = "/") -> Dict[str, Any]:
     total = parse_meminfo(read_text("/proc/meminfo", root))
     out = {"total_bytes": total["MemTotal"], "swap_total_bytes": total.get("SwapTotal", 0)}
-    installed = installed_memory(os.path.join(root, MEMORY_SYSFS.lstrip("/")))
+    installed = installed_memory(files.under(root, MEMORY_SYSFS))
     if installed is not None:
         out["installed_bytes"] = installed
         out["installed_source"] = MEMORY_SYSFS

@@ -5,7 +5,7 @@ import platform
 import socket
 from typing import Any, Dict, Optional
 
-from wire_preflight.facts import read_text
+from wire_preflight.facts import files, read_text
 
 
 def hostname() -> str:
@@ -93,7 +93,7 @@ def virtualization(root: str = "/") -> Dict[str, Any]:
 def cpu_has_hypervisor_flag(root: str = "/") -> Optional[bool]:
     """The 'hypervisor' CPU flag: set by every hypervisor that exposes CPUID leaf 0x40000000."""
     try:
-        with open(os.path.join(root, "proc/cpuinfo"), encoding="utf-8", errors="replace") as handle:
+        with open(files.under(root, "/proc/cpuinfo"), encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 if line.startswith("flags"):
                     return "hypervisor" in line.split(":", 1)[1].split()

@@ -4,7 +4,7 @@ the name, kernel and CPUs as the tree's own files say them."""
 import os
 from typing import Any, Dict, Iterable, Optional
 
-from wire_preflight.facts import programs, read_text
+from wire_preflight.facts import files, programs, read_text
 
 
 def hostname(root: str) -> str:
@@ -45,7 +45,7 @@ def tools(names: Iterable[str], root: str) -> Dict[str, Optional[str]]:
     for name in sorted(set(names)):
         out[name] = None
         for directory in programs.SYSTEM_PATH.split(":"):
-            candidate = os.path.join(root, directory.lstrip("/"), name)
+            candidate = files.under(root, directory + "/" + name)
             if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
                 out[name] = os.path.join(directory, name)
                 break

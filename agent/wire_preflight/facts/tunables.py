@@ -8,6 +8,8 @@ import os
 import re
 from typing import Any, Dict, List
 
+from wire_preflight.facts import files
+
 # fact name -> file
 SETTINGS = {
     "vm.max_map_count": "/proc/sys/vm/max_map_count",
@@ -29,7 +31,7 @@ def collect(root: str = "/") -> Dict[str, Any]:
     for name, path in SETTINGS.items():
         values[name] = _read_setting(root, path)
     values["br_netfilter_loaded"] = {
-        "value": os.path.isdir(os.path.join(root, BR_NETFILTER_MODULE.lstrip("/"))),
+        "value": os.path.isdir(files.under(root, BR_NETFILTER_MODULE)),
         "file": BR_NETFILTER_MODULE,
     }
     values["swaps"] = _read_swaps(root)
@@ -38,7 +40,7 @@ def collect(root: str = "/") -> Dict[str, Any]:
 
 def _read_setting(root: str, path: str) -> Dict[str, Any]:
     try:
-        with open(os.path.join(root, path.lstrip("/")), encoding="utf-8") as handle:
+        with open(files.under(root, path), encoding="utf-8") as handle:
             text = handle.read().strip()
     except OSError as exc:
         return {"error": f"{exc.strerror or exc} reading {path}", "file": path}
@@ -58,7 +60,7 @@ def parse_bracketed(text: str) -> str:
 
 def _read_swaps(root: str) -> Dict[str, Any]:
     try:
-        with open(os.path.join(root, PROC_SWAPS.lstrip("/")), encoding="utf-8") as handle:
+        with open(files.under(root, PROC_SWAPS), encoding="utf-8") as handle:
             return {"value": parse_swaps(handle.read()), "file": PROC_SWAPS}
     except OSError as exc:
         return {"error": f"{exc.strerror or exc} reading {PROC_SWAPS}", "file": PROC_SWAPS}

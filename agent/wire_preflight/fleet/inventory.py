@@ -2,18 +2,23 @@
 
 Ansible's own inventory code is not a library one can embed in a 3.6-compatible agent (it is
 ansible-core, tens of MB, Python >= 3.9 today), so the two documented formats are read here:
-`[group]`, `[group:children]`, `[group:vars]`, host lines with key=value vars and numeric
-ranges (`kubenode[1:3]`), and the YAML form with hosts/children/vars. Variables resolve as
-ansible does for these: all < parent group < child group < host.
+`[group]`, `[group:children]`, `[group:vars]`, host lines with key=value vars, a port
+(`host:2222`) and ansible's ranges (`kubenode[1:3]`, `web[01:50:2]`, `db-[a:f]`), and the
+YAML form with hosts/children/vars. Variables resolve as ansible does for these: all <
+parent group < child group < host.
 """
 
+import ipaddress
+import os
 import re
 import shlex
-from typing import Any, Dict, List, Optional
+import string
+from typing import Any, Dict, List, Optional, Tuple
 
 from wire_preflight.model import InputError
 
-_RANGE = re.compile(r"^(.*)\[(\d+):(\d+)\](.*)$")
+_RANGE = re.compile(r"\[[^\]]*:[^\]]*\]")  # ansible's detect_range: a [beg:end(:step)]
+_PORT = re.compile(r"^(.+):(\d+)$")
 
 
 class Inventory:
@@ -79,9 +84,11 @@ def load(path: str) -> Inventory:
         raise InputError(f"cannot read inventory {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise InputError(f"inventory {path} is not UTF-8 text: {exc}") from None
-    if path.endswith((".yml", ".yaml", ".json")) or _looks_like_yaml(text):
-        # Ansible tries its inventory plugins in turn (yaml, then ini): a file the yaml
-        # plugin refuses is read as INI, whatever its name says.
+    extension = os.path.splitext(os.path.basename(path))[1]
+    if extension in (".yml", ".yaml", ".json", "") or _looks_like_yaml(text):
+        # Ansible tries its inventory plugins in turn (yaml, then ini; the yaml plugin takes
+        # files without an extension too): a file the yaml plugin refuses is read as INI,
+        # whatever its name says.
         try:
             return parse_yaml(text, path)
         except InputError as yaml_error:
@@ -103,17 +110,76 @@ def _looks_like_yaml(text: str) -> bool:
         ),
         "",
     )
+    if first.rstrip() == "---":
+        return True  # a YAML document start: ansible's yaml plugin reads it, whatever the name
     return first.rstrip().endswith(":") and not first.startswith("[")
 
 
 def expand(pattern: str) -> List[str]:
-    """`kubenode[1:3]` -> kubenode1..3; `node[01:03]` keeps the zero padding."""
-    match = _RANGE.match(pattern)
-    if not match:
+    """Ansible's expand_hostname_range: `kubenode[1:3]` -> kubenode1..3, `node[01:03]` keeps
+    the zero padding, `web[01:50:2]` steps by 2, `db-[a:f]` runs over letters, and several
+    ranges in one name multiply."""
+    if not _RANGE.search(pattern):
         return [pattern]
-    head, start, end, tail = match.groups()
-    width = len(start) if start.startswith("0") else 0
-    return [head + str(i).zfill(width) + tail for i in range(int(start), int(end) + 1)]
+    head, _, rest = pattern.partition("[")
+    inner, _, tail = rest.partition("]")
+    bounds = inner.split(":")
+    if len(bounds) not in (2, 3):
+        raise InputError(f"host range {pattern!r} must be [begin:end] or [begin:end:step]")
+    begin, end = bounds[0] or "0", bounds[1]
+    step = bounds[2] if len(bounds) == 3 else "1"
+    if not end:
+        raise InputError(f"host range {pattern!r} must give its end")
+    width = len(begin) if begin[0] == "0" and len(begin) > 1 else 0
+    if width and len(end) != width:
+        raise InputError(
+            f"host range {pattern!r} must give begin and end of equal width (zero padding)"
+        )
+    try:
+        stride = int(step)
+        if begin in string.ascii_letters and end in string.ascii_letters:
+            first, last = string.ascii_letters.index(begin), string.ascii_letters.index(end)
+            if first > last:
+                raise InputError(f"host range {pattern!r} must not run backwards")
+            seq = list(string.ascii_letters[first : last + 1 : stride])  # type: List[Any]
+        else:
+            seq = list(range(int(begin), int(end) + 1, stride))
+    except ValueError:
+        raise InputError(f"host range {pattern!r} is neither numeric nor alphabetic") from None
+    out = []
+    for item in seq:
+        out.extend(expand(head + str(item).zfill(width) + tail))
+    return out
+
+
+def split_port(pattern: str) -> Tuple[str, Optional[str]]:
+    """Ansible's parse_address on a host pattern: `host:2222` is host `host` on port 2222,
+    `[2001:db8::1]:2222` an IPv6 address with a port; a bare IPv6 address has no port."""
+    bracketed = re.match(r"^\[([^\]]*:[^\]]*)\]:(\d+)$", pattern)
+    if bracketed and _is_ipv6(bracketed.group(1)):
+        return bracketed.group(1), bracketed.group(2)
+    found = _PORT.match(pattern)
+    if found and ":" not in _RANGE.sub("", found.group(1)):
+        return found.group(1), found.group(2)
+    return pattern, None
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _add_hosts(
+    inventory: "Inventory", group: Optional[str], pattern: str, variables: Dict[str, Any]
+) -> None:
+    name, port = split_port(pattern)
+    if port is not None:
+        variables = dict(variables, ansible_port=int(port))
+    for host in expand(name):
+        inventory.add_host(group, host, dict(variables))
 
 
 def parse_ini(text: str, path: str = "<inventory>") -> Inventory:
@@ -124,7 +190,8 @@ def parse_ini(text: str, path: str = "<inventory>") -> Inventory:
         if not line or line.startswith(("#", ";")):
             continue
         where = f"inventory {path} line {number}"
-        if line.startswith("["):
+        # `[2001:db8::1]:2222` is a host (an IPv6 address with a port), not a section.
+        if line.startswith("[") and split_port(line.split()[0])[1] is None:
             if not line.endswith("]") or len(line) < 3:
                 raise InputError(f"{where}: malformed section header {line!r}")
             name, _, kind = line[1:-1].partition(":")
@@ -159,8 +226,7 @@ def parse_ini(text: str, path: str = "<inventory>") -> Inventory:
                         f"{where}: expected key=value after the host name, got {word!r}"
                     )
                 variables[key] = value
-            for host in expand(words[0]):
-                inventory.add_host(section or "ungrouped", host, variables)
+            _add_hosts(inventory, section or "ungrouped", words[0], variables)
     return inventory
 
 
@@ -201,8 +267,7 @@ def _yaml_group(inventory: Inventory, name: str, body: Any, path: str, where: st
             raise InputError(
                 f"inventory {path}: vars of host '{pattern}' in '{where}' must be a mapping"
             )
-        for host in expand(str(pattern)):
-            inventory.add_host(name, host, dict(variables or {}))
+        _add_hosts(inventory, name, str(pattern), dict(variables or {}))
     group["vars"].update(body.get("vars") or {})
     children = body.get("children") or {}
     if not isinstance(children, dict):
