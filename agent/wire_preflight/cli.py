@@ -123,7 +123,7 @@ def report(
             "give --enroll-secret-file FILE (agents enrol and get their own key) or "
             "--token-file FILE (the admin token)"
         )
-    token = read_token(token_file) if token_file else None
+    token = read_token(token_file)
     enroll_secret = read_token(enroll_secret_file, "--enroll-secret-file")
     if random_delay:
         import random
@@ -320,6 +320,8 @@ def fleet(
     if collector:
         from wire_preflight import send
 
+        if not token_file:
+            raise InputError("fleet --collector needs --token-file FILE")
         doc = send.get_json(collector, "/api/v1/fleet", read_token(token_file), ca_cert)
     else:
         from wire_preflight import profiles
@@ -348,14 +350,14 @@ def fleet(
 
 def _collector_args(ctx: click.Context) -> Dict[str, Any]:
     obj = ctx.obj or {}
-    if not obj.get("collector"):
+    if not obj.get("collector") or not obj.get("token_file"):
         raise InputError(
             f"fleet {ctx.info_name} needs --collector URL and --token-file FILE (before the "
             "subcommand)"
         )
     return {
         "collector": obj["collector"],
-        "token": read_token(obj.get("token_file")),
+        "token": read_token(obj["token_file"]),
         "ca_cert": obj.get("ca_cert"),
     }
 

@@ -196,11 +196,10 @@ def check_options(func: Any) -> Any:
 
 
 def read_token(token_file: Optional[str], option: str = "--token-file") -> Optional[str]:
-    """The one line of a token file. A file with more lines, or a line with spaces, is a
-    mistake to name now (exit 2), not a header the collector would refuse on every run."""
+    """The one line of a token file, or None when no file is given (a caller that needs one
+    says so). A file with more lines, or a line with spaces, is a mistake to name now (exit 2),
+    not a header the collector would refuse on every run."""
     if not token_file:
-        if option == "--token-file":
-            raise InputError("--token-file is required to talk to a collector")
         return None
     try:
         with open(token_file, encoding="utf-8") as handle:
@@ -211,11 +210,19 @@ def read_token(token_file: Optional[str], option: str = "--token-file") -> Optio
         raise InputError(f"{option} {token_file} is not UTF-8 text") from None
     if not lines:
         raise InputError(f"{option} {token_file} is empty")
-    if len(lines) > 1 or any(c.isspace() or not c.isprintable() for c in lines[0]):
+    if len(lines) > 1:
         raise InputError(
             f"{option} {token_file} must hold the token alone on one line "
             f"(found {len(lines)} line(s))"
         )
+    for index, char in enumerate(lines[0]):
+        if char.isspace() or not char.isprintable():
+            what = "a space" if char == " " else "a whitespace or unprintable character"
+            # The position, never the token: it is a secret.
+            raise InputError(
+                f"{option} {token_file}: the token has {what} at character {index + 1}; "
+                "a token is one word of printable characters"
+            )
     return lines[0]
 
 
