@@ -30,6 +30,7 @@ from wire_preflight.cli_options import (
     sft_option,
 )
 from wire_preflight.model import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError
+from wire_preflight.spool import DEFAULT_LIMIT as DEFAULT_SPOOL_LIMIT
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,7 +84,7 @@ def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **o
 @click.option(
     "--spool-max",
     type=click.IntRange(min=1),
-    default=288,
+    default=DEFAULT_SPOOL_LIMIT,
     show_default=True,
     help="Most reports the spool keeps; the oldest are dropped beyond it.",
 )
