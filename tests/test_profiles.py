@@ -210,7 +210,8 @@ def test_every_host_requirements_table_belongs_to_a_check():
 # the facts (`[vm-max-map-count.components]` reached check_max_map_count as a string).
 HOST_UNREADABLE = [
     (
-        '[vm-max-map-count.cassandra]\nwarn_below = 1048575|[vm-max-map-count.components]\ncassandra = "fail"',
+        "[vm-max-map-count.cassandra]\nwarn_below = 1048575"
+        '|[vm-max-map-count.components]\ncassandra = "fail"',
         "field 'vm-max-map-count.components' does not apply to this check",
     ),
     (

@@ -154,7 +154,11 @@ def test_bad_config_is_one_line(tmp_path, text, words):
 @pytest.mark.parametrize(
     "command,text,words",
     [
-        ("check", "[agent]\nroles = cassandra\n[agnet]\nphysical_host = s1\n", "unknown section [agnet]"),
+        (
+            "check",
+            "[agent]\nroles = cassandra\n[agnet]\nphysical_host = s1\n",
+            "unknown section [agnet]",
+        ),
         ("check", "[agnet]\nroles = cassandra\n", "no [agent] section (found [agnet])"),
         ("check", "[DEFAULT]\nroles = cassandra\n[agent]\n", "keys under [DEFAULT] (roles) are"),
         ("check", "[agent]\nroles = cassandra\nrole = minio\n", "both 'roles' and 'role'"),
