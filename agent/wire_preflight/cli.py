@@ -114,7 +114,7 @@ def report(
     **options: Any,
 ) -> int:
     """Run the checks and send the report to a collector (spooling it when it is down)."""
-    from wire_preflight import delivery, pipeline, state
+    from wire_preflight import delivery, pipeline
     from wire_preflight.model import verdict
 
     if not collector:
@@ -131,8 +131,8 @@ def report(
         import time
 
         time.sleep(random.uniform(0, random_delay))
-    results, doc = pipeline.evaluate(pipeline.Options(**options))
-    state_dir = options.get("state_dir") or state.default_dir()
+    evaluation = pipeline.evaluate(pipeline.Options(**options))
+    results, doc, state_dir = evaluation.results, evaluation.report, evaluation.state_dir
     spool_dir = spool_dir or (os.path.join(state_dir, "spool") if state_dir else "")
     credential = delivery.Credential(
         collector, ca_cert, token, enroll_secret, state_dir, doc["facts"]
