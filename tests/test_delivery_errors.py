@@ -119,7 +119,7 @@ def test_a_refused_connection_names_host_and_port(token, tmp_path):
     assert "connection refused" in fleet.stderr and len(fleet.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("text", ["one-token-0123456789\nsecond-line\n", "two words-0123456789\n"])
+@pytest.mark.parametrize("text", ["one-token-0123456789\nsecond-line\n"])
 def test_a_malformed_token_file_exits_2_naming_it(text, tmp_path):
     path = tmp_path / "token"
     path.write_text(text)
@@ -132,3 +132,51 @@ def test_a_malformed_token_file_exits_2_naming_it(text, tmp_path):
     assert not (tmp_path / "state" / "spool").exists() or not any(
         (tmp_path / "state" / "spool").glob("*.json")
     )
+
+
+@pytest.mark.parametrize(
+    "text,what",
+    [
+        ("two words-0123456789\n", "a space at character 4"),
+        ("tab\there-0123456789\n", "a whitespace or unprintable character at character 4"),
+        ("bell\x07-0123456789\n", "a whitespace or unprintable character at character 5"),
+    ],
+)
+def test_a_token_with_a_space_says_so_not_lines(text, what, tmp_path):
+    # One line, so "(found 1 line(s))" was no help; the token itself is never printed.
+    path = tmp_path / "token"
+    path.write_text(text)
+    done = report(f"http://127.0.0.1:{free_port()}", str(path), tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"wire-preflight: error: --token-file {path}: the token has {what}; "
+        "a token is one word of printable characters"
+    )
+    assert "0123456789" not in done.stderr
+
+
+def test_read_token_without_a_file_is_none_for_every_option():
+    from wire_preflight.cli_options import read_token
+
+    # Whether a token is needed is the caller's to say, not a matter of the option's name.
+    assert read_token(None) is None and read_token("", "--enroll-secret-file") is None
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (("fleet", "--collector", "http://127.0.0.1:9"), "fleet --collector needs --token-file"),
+        (
+            ("fleet", "--collector", "http://127.0.0.1:9", "drift"),
+            "fleet drift needs --collector URL and --token-file FILE",
+        ),
+        (
+            ("fleet", "--collector", "http://127.0.0.1:9", "accept", "h1"),
+            "fleet accept needs --collector URL and --token-file FILE",
+        ),
+    ],
+)
+def test_fleet_without_a_token_file_says_which_command_needs_it(args, words):
+    done = run_process(*args)
+    assert done.returncode == 2 and words in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

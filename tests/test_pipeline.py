@@ -84,3 +84,42 @@ def test_plan_table_lists_every_role_and_the_derived_totals():
     assert lines[0] == "profile classic"
     assert [line.split()[0] for line in lines[2 : 2 + len(profile.roles)]] == list(profile.roles)
     assert any(line.startswith("per physical server (") and "11 cores" in line for line in lines)
+
+
+def test_the_evaluation_says_which_state_directory_it_used(tmp_path, private_state_dir):
+    given = pipeline.evaluate(
+        pipeline.Options(roles=["cassandra"], facts_file=FACTS, state_dir=str(tmp_path / "s"))
+    )
+    assert given.state_dir == str(tmp_path / "s")
+    default = pipeline.evaluate(pipeline.Options(roles=["cassandra"], facts_file=FACTS))
+    assert default.state_dir == str(private_state_dir)
+
+
+def test_report_works_out_the_state_directory_once(tmp_path, run_cli, monkeypatch):
+    # The spool and the host key go where evaluate() kept the state: one answer, asked once.
+    import socket
+
+    from wire_preflight import state
+
+    asked = []
+    default_dir = state.default_dir
+    monkeypatch.setattr(state, "default_dir", lambda: asked.append(1) or default_dir())
+    token = tmp_path / "token"
+    token.write_text("pipeline-test-token-0123456789\n")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    _code, out, err = run_cli(
+        "report",
+        "--collector",
+        f"http://127.0.0.1:{port}",
+        "--token-file",
+        str(token),
+        "--role",
+        "cassandra",
+        "--facts",
+        FACTS,
+    )
+    assert "spooled" in out, (out, err)
+    assert len(asked) == 1
+    assert len(list((tmp_path / "state" / "spool").glob("*.json"))) == 1

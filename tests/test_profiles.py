@@ -203,3 +203,87 @@ def test_every_host_requirements_table_belongs_to_a_check():
         if key != "schema"
     }
     assert tables == set(shapes)  # every table has a check, every check's rules are used
+
+
+# Host requirements the checks could not read: each is refused when the profile is loaded, so
+# `check` exits 2 naming the file, the table and the key instead of an error result blaming
+# the facts (`[vm-max-map-count.components]` reached check_max_map_count as a string).
+HOST_UNREADABLE = [
+    (
+        "[vm-max-map-count.cassandra]\nwarn_below = 1048575"
+        '|[vm-max-map-count.components]\ncassandra = "fail"',
+        "field 'vm-max-map-count.components' does not apply to this check",
+    ),
+    (
+        '[nofile]\n|[nofile]\ncomponents = { cassandra = "fail" }\n',
+        "field 'nofile.components' does not apply to this check",
+    ),
+    (
+        '[tools]\n|[tools]\ncomponents = { kubernetes = "fail" }\n',
+        "field 'tools.components' does not apply to this check",
+    ),
+    (
+        '[ports]\n|[ports]\ncomponents = { minio = "warn" }\n',
+        "field 'ports.components' does not apply to this check",
+    ),
+    (
+        "[vm-max-map-count.cassandra]\nwarn_below = 1048575|[vm-max-map-count.cassandra]\n",
+        "field 'vm-max-map-count.cassandra' needs fail_below or warn_below",
+    ),
+    (
+        "fail_below = 262144|fail_below = 2000000",
+        "field 'vm-max-map-count.elasticsearch.fail_below' (2000000) must not be above "
+        "warn_below (1048576)",
+    ),
+    (
+        'warn_below = 1048575|warn_below = 1048575\nseverity = "fail"',
+        "field 'vm-max-map-count.cassandra.severity' is not a known key",
+    ),
+    (
+        'user = "cassandra"\nwarn_below = 100000|user = "cassandra"',
+        "field 'nofile.cassandra' needs fail_below or warn_below or warn_unless_unlimited = true",
+    ),
+    (
+        "warn_unless_unlimited = true|warn_unless_unlimited = true\nwarn_below = 5",
+        "field 'memlock.cassandra.warn_below' is not read when warn_unless_unlimited = true",
+    ),
+    ("schema = 1|schema = true", "field 'schema' must be one of 1, got True"),
+]
+
+
+@pytest.mark.parametrize("edit,message", HOST_UNREADABLE)
+def test_host_requirements_a_check_cannot_read_exit_2(tmp_path, run_cli, edit, message):
+    from conftest import fixture_path
+
+    old, new = edit.split("|")
+    original = _components_text()
+    assert old in original
+    mine = tmp_path / "mine.toml"
+    mine.write_text(original.replace(old, new, 1))
+    profile = tmp_path / "p.toml"
+    profile.write_text('host_requirements = "mine.toml"\n' + _classic_text())
+    code, _out, err = run_cli(
+        "check",
+        "--profile",
+        str(profile),
+        "--role",
+        "cassandra",
+        "--role",
+        "kubernetes",
+        "--role",
+        "minio",
+        "--facts",
+        fixture_path("facts-ubuntu1804-kvm-4g.json"),
+    )
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"wire-preflight: error: host requirements {mine}: {message}"), err
+
+
+def test_a_profile_without_sft_plans_no_sft_cores():
+    # wiab.toml has no [sft]: its users_per_core is never read, whatever --sft-users says.
+    profile = profiles.load("wiab")
+    assert not profile.sft_roles
+    from wire_preflight.requirements import role_cores
+
+    assert all(role_cores(profile, role, 500) == role.cores for role in profile.roles.values())

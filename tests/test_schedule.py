@@ -151,6 +151,42 @@ def test_bad_config_is_one_line(tmp_path, text, words):
     assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "command,text,words",
+    [
+        (
+            "check",
+            "[agent]\nroles = cassandra\n[agnet]\nphysical_host = s1\n",
+            "unknown section [agnet]",
+        ),
+        ("check", "[agnet]\nroles = cassandra\n", "no [agent] section (found [agnet])"),
+        ("check", "[DEFAULT]\nroles = cassandra\n[agent]\n", "keys under [DEFAULT] (roles) are"),
+        ("check", "[agent]\nroles = cassandra\nrole = minio\n", "both 'roles' and 'role'"),
+        ("check", "[agent]\nroles = cassandra\nip = 999.1.1.1\n", "invalid value for 'ip': '999"),
+        ("check", "[agent]\nroles = cassandra\nk8s_cidr = 10.0.0.0/33\n", "for 'k8s_cidr'"),
+        ("check", "[agent]\nroles = cassandra\nsft_users = -1\n", "for 'sft_users': -1 is not"),
+        ("report", "[agent]\nroles = cassandra\nspool_max = 0\n", "for 'spool_max': 0 is not"),
+    ],
+)
+def test_what_the_config_file_cannot_say_names_it(tmp_path, command, text, words):
+    # Silently ignored before (a section, [DEFAULT]), or one key silently winning over the
+    # other, or blamed on an option the command line never gave.
+    config = tmp_path / "agent.conf"
+    config.write_text(text)
+    done = run_process(command, "--config", str(config), "--facts", FACTS)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"config {config}" in done.stderr and words in done.stderr, done.stderr
+
+
+def test_a_bad_value_on_the_command_line_names_the_option_not_the_config(tmp_path):
+    config = tmp_path / "agent.conf"
+    config.write_text("[agent]\nroles = cassandra\nip = 10.0.0.1\n")
+    done = run_process("check", "--config", str(config), "--facts", FACTS, "--ip", "999.1.1.1")
+    assert done.returncode == 2
+    assert "Invalid value for '--ip'" in done.stderr and str(config) not in done.stderr
+
+
 def test_report_needs_a_collector(tmp_path):
     done = run_process("report", "--role", "cassandra", "--facts", FACTS)
     assert done.returncode == 2 and "--collector" in done.stderr

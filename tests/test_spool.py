@@ -315,3 +315,68 @@ def test_without_a_home_nothing_lands_in_the_working_directory(shared_tmp):
     assert done.returncode == {"PASS": 0, "WARN": 4, "FAIL": 3}[verdict], done.stderr
     assert "lost" in done.stdout and "HOME is unset" in done.stdout, done.stdout
     assert os.listdir(str(work)) == []
+
+
+def test_a_flush_lists_the_spool_once_to_forget_fault_counts(tmp_path, monkeypatch):
+    # The fault counts of reports no longer spooled are forgotten: one listing for all of
+    # them, not one per counted report.
+    from wire_preflight import send, spool
+
+    names = [f"{i:020d}-r{i}.json" for i in range(6)]
+    for name in names:
+        (tmp_path / name).write_text(json.dumps({"report_id": name}))
+    (tmp_path / ".faults.json").write_text(json.dumps({name: 1 for name in names}))
+    listings = []
+    entries = spool._entries
+
+    def counted(directory):
+        listings.append(directory)
+        return entries(directory)
+
+    def busy(_doc):
+        raise send.DeliveryError("test says 503", send.RETRY, 503)
+
+    monkeypatch.setattr(spool, "_entries", counted)
+    assert spool.flush(str(tmp_path), busy) == (0, ["spooled reports wait: test says 503"])
+    assert len(listings) == 2  # the reports to send, then what is left
+    assert json.loads((tmp_path / ".faults.json").read_text()) == {name: 1 for name in names}
+
+
+def test_send_makes_the_session_delivery_presents(tmp_path):
+    from wire_preflight import send
+
+    ca = str(tmp_path / "ca.pem")
+    session = send.new_session("the-token", ca)
+    assert session.headers["Authorization"] == "Bearer the-token"
+    assert session.verify == ca
+    assert send.new_session("the-token", None).verify is True
+
+
+def test_post_report_takes_the_session_and_stamps_sent_at():
+    from wire_preflight import send
+
+    class Session:
+        verify = True
+
+        def post(self, url, **kwargs):
+            self.url, self.body = url, json.loads(kwargs["data"])
+
+            class Answer:
+                status_code = 201
+
+                def json(self):
+                    return {"id": 1}
+
+            return Answer()
+
+    session = Session()
+    assert send.post_report("https://c.example:8443/", {"report_id": "r"}, session) == {"id": 1}
+    assert session.url == "https://c.example:8443/api/v1/reports"
+    assert session.body["report_id"] == "r" and session.body["sent_at"] > 0
+
+
+def test_the_spool_limit_is_written_once():
+    from wire_preflight import cli, spool
+
+    (option,) = [p for p in cli.report.params if p.name == "spool_max"]
+    assert option.default == spool.DEFAULT_LIMIT

@@ -30,6 +30,7 @@ from wire_preflight.cli_options import (
     sft_option,
 )
 from wire_preflight.model import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError
+from wire_preflight.spool import DEFAULT_LIMIT as DEFAULT_SPOOL_LIMIT
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,7 +84,7 @@ def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **o
 @click.option(
     "--spool-max",
     type=click.IntRange(min=1),
-    default=288,
+    default=DEFAULT_SPOOL_LIMIT,
     show_default=True,
     help="Most reports the spool keeps; the oldest are dropped beyond it.",
 )
@@ -113,7 +114,7 @@ def report(
     **options: Any,
 ) -> int:
     """Run the checks and send the report to a collector (spooling it when it is down)."""
-    from wire_preflight import delivery, pipeline, state
+    from wire_preflight import delivery, pipeline
     from wire_preflight.model import verdict
 
     if not collector:
@@ -123,15 +124,15 @@ def report(
             "give --enroll-secret-file FILE (agents enrol and get their own key) or "
             "--token-file FILE (the admin token)"
         )
-    token = read_token(token_file) if token_file else None
+    token = read_token(token_file)
     enroll_secret = read_token(enroll_secret_file, "--enroll-secret-file")
     if random_delay:
         import random
         import time
 
         time.sleep(random.uniform(0, random_delay))
-    results, doc = pipeline.evaluate(pipeline.Options(**options))
-    state_dir = options.get("state_dir") or state.default_dir()
+    evaluation = pipeline.evaluate(pipeline.Options(**options))
+    results, doc, state_dir = evaluation.results, evaluation.report, evaluation.state_dir
     spool_dir = spool_dir or (os.path.join(state_dir, "spool") if state_dir else "")
     credential = delivery.Credential(
         collector, ca_cert, token, enroll_secret, state_dir, doc["facts"]
@@ -320,6 +321,8 @@ def fleet(
     if collector:
         from wire_preflight import send
 
+        if not token_file:
+            raise InputError("fleet --collector needs --token-file FILE")
         doc = send.get_json(collector, "/api/v1/fleet", read_token(token_file), ca_cert)
     else:
         from wire_preflight import profiles
@@ -348,14 +351,14 @@ def fleet(
 
 def _collector_args(ctx: click.Context) -> Dict[str, Any]:
     obj = ctx.obj or {}
-    if not obj.get("collector"):
+    if not obj.get("collector") or not obj.get("token_file"):
         raise InputError(
             f"fleet {ctx.info_name} needs --collector URL and --token-file FILE (before the "
             "subcommand)"
         )
     return {
         "collector": obj["collector"],
-        "token": read_token(obj.get("token_file")),
+        "token": read_token(obj["token_file"]),
         "ca_cert": obj.get("ca_cert"),
     }
 

@@ -68,12 +68,31 @@ def sft_option(func: Any) -> Any:
     )(func)
 
 
+# ctx.meta key: the --config file this command read, so an error in a value it set names it.
+CONFIG_FILE = "wire_preflight.config_file"
+
+
 def _load_config(ctx: click.Context, _param: Any, path: Optional[str]) -> None:
-    """--config FILE fills the options the command line does not give (click's default_map)."""
+    """--config FILE fills the options the command line does not give (click's default_map).
+    Its values go through the options' own types and callbacks, as typed ones do."""
     if path:
         from wire_preflight import config
 
         ctx.default_map = dict(ctx.default_map or {}, **config.load(path))
+        ctx.meta[CONFIG_FILE] = path
+
+
+def _from_config(exc: "click.ClickException") -> Optional[str]:
+    """The config file a bad value came from, when it came from one (not the command line)."""
+    ctx, param = getattr(exc, "ctx", None), getattr(exc, "param", None)
+    if not isinstance(exc, click.BadParameter) or ctx is None or param is None:
+        return None
+    from click.core import ParameterSource
+
+    path = ctx.meta.get(CONFIG_FILE)
+    if path and ctx.get_parameter_source(param.name) == ParameterSource.DEFAULT_MAP:
+        return path
+    return None
 
 
 _CHECK_OPTIONS = [
@@ -177,11 +196,10 @@ def check_options(func: Any) -> Any:
 
 
 def read_token(token_file: Optional[str], option: str = "--token-file") -> Optional[str]:
-    """The one line of a token file. A file with more lines, or a line with spaces, is a
-    mistake to name now (exit 2), not a header the collector would refuse on every run."""
+    """The one line of a token file, or None when no file is given (a caller that needs one
+    says so). A file with more lines, or a line with spaces, is a mistake to name now (exit 2),
+    not a header the collector would refuse on every run."""
     if not token_file:
-        if option == "--token-file":
-            raise InputError("--token-file is required to talk to a collector")
         return None
     try:
         with open(token_file, encoding="utf-8") as handle:
@@ -192,11 +210,19 @@ def read_token(token_file: Optional[str], option: str = "--token-file") -> Optio
         raise InputError(f"{option} {token_file} is not UTF-8 text") from None
     if not lines:
         raise InputError(f"{option} {token_file} is empty")
-    if len(lines) > 1 or any(c.isspace() or not c.isprintable() for c in lines[0]):
+    if len(lines) > 1:
         raise InputError(
             f"{option} {token_file} must hold the token alone on one line "
             f"(found {len(lines)} line(s))"
         )
+    for index, char in enumerate(lines[0]):
+        if char.isspace() or not char.isprintable():
+            what = "a space" if char == " " else "a whitespace or unprintable character"
+            # The position, never the token: it is a secret.
+            raise InputError(
+                f"{option} {token_file}: the token has {what} at character {index + 1}; "
+                "a token is one word of printable characters"
+            )
     return lines[0]
 
 
@@ -261,6 +287,14 @@ def error_line(exc: "click.ClickException", prog: str) -> str:
     where = ""
     if ctx is not None:
         where = " ".join(ctx.command_path.split()[1:])
+    config_file = _from_config(exc)
+    if config_file:
+        from wire_preflight.config import key_for
+
+        message = "config {}: invalid value for '{}': {}".format(
+            config_file, key_for(exc.param.name), " ".join(exc.message.split()).rstrip(".")
+        )
+        return "{}: error: {}{}".format(prog, where + ": " if where else "", message)
     hint = ""
     if isinstance(exc, click.NoSuchOption) and ctx is not None and name:
         parent = ctx.parent

@@ -8,7 +8,10 @@ the systemd units and the cron entry are the same file on every VM.
     physical_host = server1
 
 Keys are the long option names with '_' for '-'; lists are comma-separated. Options given on
-the command line win over the file.
+the command line win over the file. Anything the agent would not read is an error naming the
+file: another section (a misspelt [agnet]), keys under [DEFAULT] (configparser would quietly
+add them to [agent]), an unknown key, `roles` and `role` both. The values are judged by the
+options' own checks; cli_options.error_line says when a bad one came from the file.
 """
 
 import configparser
@@ -53,8 +56,22 @@ def load(path: str) -> Dict[str, Any]:
     except (configparser.Error, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0]
         raise InputError(f"config {path} is not valid: {first}") from None
+    others = ", ".join(f"[{name}]" for name in parser.sections() if name != "agent")
     if not parser.has_section("agent"):
-        raise InputError(f"config {path}: no [agent] section")
+        found = f" (found {others})" if others else ""
+        raise InputError(f"config {path}: no [agent] section{found}")
+    if others:
+        raise InputError(f"config {path}: unknown section {others}; the agent reads only [agent]")
+    if parser.defaults():
+        raise InputError(
+            "config {}: keys under [DEFAULT] ({}) are not read: put them under [agent]".format(
+                path, ", ".join(parser.defaults())
+            )
+        )
+    if parser.has_option("agent", "roles") and parser.has_option("agent", "role"):
+        raise InputError(
+            f"config {path}: both 'roles' and 'role' are given: keep one (a comma-separated list)"
+        )
     out = {}  # type: Dict[str, Any]
     for key, raw in parser.items("agent"):
         if key not in KEYS:
@@ -77,3 +94,8 @@ def load(path: str) -> Dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def key_for(param_name: str) -> str:
+    """The config key that sets a click parameter (`target_ip` -> `ip`)."""
+    return next((key for key, (name, _kind) in KEYS.items() if name == param_name), param_name)

@@ -45,7 +45,7 @@ class Credential:
             secret = self.token or hostkey.load(self.state_dir, self.collector)
             if secret is None:
                 secret = self._enroll()
-            self._session = send._session(secret, self.ca_cert)
+            self._session = send.new_session(secret, self.ca_cert)
         return self._session
 
     def _enroll(self) -> str:
@@ -87,10 +87,10 @@ def deliver(
 ) -> Outcome:
     def post(item: Dict[str, Any]) -> Any:
         try:
-            return send.post_report(credential.collector, "", item, None, credential.session())
+            return send.post_report(credential.collector, item, credential.session())
         except send.DeliveryError as exc:
             if exc.kind == send.AUTH and exc.status is not None and credential.renew(exc):
-                return send.post_report(credential.collector, "", item, None, credential.session())
+                return send.post_report(credential.collector, item, credential.session())
             raise
 
     messages = []  # type: List[str]

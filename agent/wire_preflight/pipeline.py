@@ -33,6 +33,12 @@ class Evaluation(NamedTuple):
     # The schema-versioned report (report.build): what `check --json` prints and `report` sends.
     report: Dict[str, Any]
 
+    @property
+    def state_dir(self) -> str:
+        """The state directory evaluate() read and wrote ("" when there is none): `report`
+        keeps its host key and spool there too, never in one worked out a second time."""
+        return self.report["options"]["state_dir"]
+
 
 class Question(NamedTuple):
     """The validated question: the profile, the VM's roles and what they need."""

@@ -24,10 +24,6 @@ class DeliveryError(Exception):
         self.kind = kind
         self.status = status
 
-    @property
-    def retryable(self) -> bool:
-        return self.kind != NEVER
-
 
 def kind_of(status: int) -> str:
     if status in _BY_STATUS:
@@ -35,7 +31,9 @@ def kind_of(status: int) -> str:
     return FAULT if status >= 500 else NEVER
 
 
-def _session(token: str, ca_cert: Optional[str]) -> Any:
+def new_session(token: str, ca_cert: Optional[str]) -> Any:
+    """A requests session presenting `token`, trusting `ca_cert` (else the system's CAs):
+    make one per credential and hand it to post_report for every report of a run."""
     import requests
 
     session = requests.Session()
@@ -45,15 +43,9 @@ def _session(token: str, ca_cert: Optional[str]) -> Any:
     return session
 
 
-def post_report(
-    collector: str,
-    token: str,
-    doc: Dict[str, Any],
-    ca_cert: Optional[str] = None,
-    session: Any = None,
-) -> Dict[str, Any]:
-    """POST one report; stamps `sent_at` so the collector can measure this host's clock."""
-    session = session or _session(token, ca_cert)
+def post_report(collector: str, doc: Dict[str, Any], session: Any) -> Dict[str, Any]:
+    """POST one report with a new_session(); stamps `sent_at` so the collector can measure
+    this host's clock."""
     doc["sent_at"] = time.time()
     return _post(session, collector.rstrip("/") + "/api/v1/reports", doc)
 
@@ -67,7 +59,7 @@ def enroll(
         "hostname": facts.get("hostname"),
         "product_uuid": facts.get("product_uuid"),
     }
-    answer = _post(_session(secret, ca_cert), collector.rstrip("/") + "/api/v1/enroll", body)
+    answer = _post(new_session(secret, ca_cert), collector.rstrip("/") + "/api/v1/enroll", body)
     key = answer.get("host_key") if isinstance(answer, dict) else None
     if not isinstance(key, str) or not key:
         raise DeliveryError(f"{collector} gave no host key at enrolment", FAULT)
@@ -145,7 +137,7 @@ def get_json(
 
     url = collector.rstrip("/") + path
     try:
-        response = _session(token, ca_cert).request(
+        response = new_session(token, ca_cert).request(
             method,
             url,
             params=params,

@@ -15,7 +15,7 @@ import errno
 import json
 import os
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from wire_preflight import send
 from wire_preflight.state import write_atomically
@@ -130,7 +130,8 @@ def flush(spool_dir: str, deliver: Callable[[Dict[str, Any]], Any]) -> Tuple[int
             os.unlink(path)
         faults.pop(name, None)
         delivered += 1
-    _save_faults(spool_dir, {k: v for k, v in faults.items() if k in set(_entries(spool_dir))})
+    left = set(_entries(spool_dir))
+    _save_faults(spool_dir, {k: v for k, v in faults.items() if k in left})
     return delivered, messages
 
 
@@ -178,13 +179,13 @@ def _load_faults(spool_dir: str) -> Dict[str, int]:
     return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, int)}
 
 
-def _save_faults(spool_dir: str, faults: Dict[str, int]) -> Optional[str]:
+def _save_faults(spool_dir: str, faults: Dict[str, int]) -> None:
+    """Best effort: a count that cannot be kept only delays setting a report aside."""
     try:
         if faults:
             write_atomically(os.path.join(spool_dir, _ATTEMPTS), json.dumps(faults))
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(spool_dir, _ATTEMPTS))
-    except OSError as exc:
-        return str(exc)
-    return None
+    except OSError:
+        pass

@@ -3,6 +3,7 @@ use is open, and each miss says which firewall rule to open."""
 
 from typing import Any, Dict, List
 
+from wire_preflight import model
 from wire_preflight.model import ERROR, FAIL, PASS, WARN, CheckResult
 
 SOURCE = 'wire-server-deploy: ports between hosts (docs/sources.md, "Ports between hosts")'
@@ -66,10 +67,10 @@ def judge(probes: List[Dict[str, Any]], me: str, my_address: str) -> List[CheckR
                 )
             )
         results.append(
-            CheckResult(
-                id="reach",
+            model.result(
+                "reach",
+                status,
                 role=probe["from_role"],
-                status=status,
                 observed=probe["state"],
                 expected="open or refused",
                 message=message,

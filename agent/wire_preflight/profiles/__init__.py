@@ -159,7 +159,9 @@ def _parse(path: str, data: Dict[str, Any]) -> Profile:
             "disk_free_warn_fraction": float(units["disk_free_warn_fraction"]),
             "source": units.get("source", ""),
         },
-        sft_users_per_core=sft.get("users_per_core", 100),
+        # The schema requires users_per_core in [sft]; a profile without [sft] gives no role
+        # SFT cores (sft_roles is empty), so its number is never read.
+        sft_users_per_core=sft["users_per_core"] if sft else 0,
         sft_roles=sft.get("roles", []),
         sft_source=sft.get("source", ""),
         hostname_severity=hostname.get("severity", "fail"),

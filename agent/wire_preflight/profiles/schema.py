@@ -75,7 +75,9 @@ def fraction(value: Any, field: str) -> None:
 
 def one_of(*choices: Any) -> Validator:
     def check(value: Any, field: str) -> None:
-        if value not in choices:
+        # Of the same type too: `true in (1,)` and `1.0 in (1,)` hold in Python, and a file
+        # saying schema = true is a mistake, not schema 1.
+        if not any(type(value) is type(choice) and value == choice for choice in choices):
             shown = ", ".join(str(c) for c in choices)
             raise SchemaError(field, f"must be one of {shown}, got {value!r}")
 
@@ -260,43 +262,94 @@ PROFILE = table(
 # (checks.REGISTRY, `host_rules`); the ids themselves are written only there.
 
 SEVERITY = one_of(*SEVERITIES)
-_COMMON = {"source": string, "components": map_of(SEVERITY)}
-_THRESHOLDS = {"fail_below": integer(0), "warn_below": integer(0), "severity": SEVERITY}
+_COMMON = {"source": string}
+# `components = {name = severity}`: only for checks that take a component's rule as a severity
+# string (kernel.py's _severity, minio-drive, host-firewall). The others read one sub-table
+# per component, and a severity string there would reach the check as `rule.get(...)`.
+_BY_SEVERITY = {"components": map_of(SEVERITY)}
+_BELOW = ("fail_below", "warn_below")
+# vm-max-map-count and the limits: no `severity`, as neither check reads one (fail_below fails,
+# warn_below warns).
+_THRESHOLDS = {"fail_below": integer(0), "warn_below": integer(0)}
 
 
-def _rules(extra: Dict[str, Validator], per_component: Optional[Dict[str, Validator]] = None):
-    fields = dict(_COMMON, **extra)
-    return table(fields, other=table(per_component) if per_component is not None else None)
+def thresholds(fields: Dict[str, Validator], alternative: str = "") -> Validator:
+    """A component's thresholds: fail_below, warn_below or both (fail_below <= warn_below);
+    `alternative` names a flag that judges without them (warn_unless_unlimited) and then
+    stands alone, as the check reads nothing else."""
+    shape = table(fields)
+    wanted = " or ".join(_BELOW + ((alternative + " = true",) if alternative else ()))
+
+    def check(value: Any, field: str) -> None:
+        shape(value, field)
+        given = [key for key in _BELOW if key in value]
+        if alternative and value.get(alternative):
+            if given:
+                raise SchemaError(
+                    _join(field, given[0]),
+                    f"is not read when {alternative} = true: give one or the other",
+                )
+            return
+        if not given:
+            raise SchemaError(field, f"needs {wanted}")
+        if len(given) == 2 and value["fail_below"] > value["warn_below"]:
+            raise SchemaError(
+                _join(field, "fail_below"),
+                "({}) must not be above warn_below ({})".format(
+                    value["fail_below"], value["warn_below"]
+                ),
+            )
+
+    return check
+
+
+def _by_severity(extra: Dict[str, Validator]) -> Validator:
+    """`components = {name = severity}` and the check's own keys."""
+    return table(dict(_COMMON, **_BY_SEVERITY, **extra))
+
+
+def _per_component(component: Validator) -> Validator:
+    """One sub-table per component ([CHECK.NAME]), nothing else but `source`."""
+    shape = table(_COMMON, other=component)
+
+    def check(value: Any, field: str) -> None:
+        if isinstance(value, dict) and "components" in value:
+            raise SchemaError(
+                _join(field, "components"),
+                "does not apply to this check: give each component its own table, "
+                f"[{field}.NAME], with the keys this check reads",
+            )
+        shape(value, field)
+
+    return check
 
 
 RULE_SHAPES = {
     # {source, severity}: one rule for every host
     "severity": table({"source": string, "severity": SEVERITY}),
     # components = {name = severity}
-    "components": _rules({}),
-    "allowed-values": _rules({"allowed": strings}),
-    "filesystems": _rules({"recommended_fstypes": strings, "refused_fstypes": strings}),
+    "components": _by_severity({}),
+    "allowed-values": _by_severity({"allowed": strings}),
+    "filesystems": _by_severity({"recommended_fstypes": strings, "refused_fstypes": strings}),
     # one sub-table per component
-    "thresholds": _rules({}, _THRESHOLDS),
-    "limits": _rules(
-        {},
-        dict(
-            _THRESHOLDS,
-            service=string,
-            user=string,
-            warn_unless_unlimited=boolean,
-        ),
+    "thresholds": _per_component(thresholds(_THRESHOLDS)),
+    "limits": _per_component(
+        thresholds(
+            dict(_THRESHOLDS, service=string, user=string, warn_unless_unlimited=boolean),
+            alternative="warn_unless_unlimited",
+        )
     ),
-    "tools": _rules({}, {"required": strings, "recommended": strings}),
-    "ports": _rules(
-        {},
-        {
-            "fail_tcp": list_of(port),
-            "fail_udp": list_of(port),
-            "warn_tcp": list_of(port),
-            "warn_udp": list_of(port),
-            "owners": strings,
-        },
+    "tools": _per_component(table({"required": strings, "recommended": strings})),
+    "ports": _per_component(
+        table(
+            {
+                "fail_tcp": list_of(port),
+                "fail_udp": list_of(port),
+                "warn_tcp": list_of(port),
+                "warn_udp": list_of(port),
+                "owners": strings,
+            }
+        )
     ),
 }
 
@@ -311,8 +364,13 @@ def port_or_range(value: Any, field: str) -> None:
     port(value, field)
 
 
-RULE_SHAPES["firewall"] = _rules(
-    {}, {"severity": SEVERITY, "tcp": list_of(port_or_range), "udp": list_of(port_or_range)}
+# host-firewall takes both: `components = {name = severity}` (any host firewall in the way, no
+# ports named) or a sub-table per component with its own severity and the ports to keep open.
+RULE_SHAPES["firewall"] = table(
+    dict(_COMMON, **_BY_SEVERITY),
+    other=table(
+        {"severity": SEVERITY, "tcp": list_of(port_or_range), "udp": list_of(port_or_range)}
+    ),
 )
 
 
