@@ -7,6 +7,7 @@ under every Python in $(pyenv root)/versions.
 
 import json
 import os
+import platform
 import re
 import shutil
 import socket
@@ -121,9 +122,11 @@ def deb():
         pytest.skip("Debian's dpkg-deb and help2man are needed (.ci/run installs them)")
     done = run(["./packaging/build-deb"])
     assert done.returncode == 0, done.stderr[-3000:]
-    found = [n for n in os.listdir(os.path.join(ROOT, "dist")) if n.endswith(".deb")]
-    assert len(found) == 1
-    return os.path.join(ROOT, "dist", found[0])
+    # By its name: dist/ may also hold the collector's .deb (the e2e suite builds it too).
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
+    deb = os.path.join(ROOT, "dist", f"wire-preflight_{version()}_{arch}.deb")
+    assert os.path.exists(deb), os.listdir(os.path.join(ROOT, "dist"))
+    return deb
 
 
 def test_deb_control_and_contents(deb):
