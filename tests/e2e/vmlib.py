@@ -158,15 +158,15 @@ class VM:
     """A booted Debian VM; run() executes a command in it as root through the control
     channel (virtio-serial), independent of its network."""
 
-    def __init__(self, image_dir, link, workdir, memory=1536, cpus=2, payload=None):
+    def __init__(self, image_dir, link, workdir, memory=1536, cpus=2):
         self.image_dir = image_dir
-        self.payload = payload  # a directory the VM sees, read-only, as /dev/vdb (ext4)
         self.link = link
         self.workdir = workdir
         self.memory = memory
         self.cpus = cpus
         self.console = os.path.join(workdir, "console.log")
         self.socket_path = os.path.join(workdir, "control.sock")
+        self.qmp_path = os.path.join(workdir, "qmp.sock")
         self.proc = None
         self.chan = None
         self.next_id = 1
@@ -174,16 +174,6 @@ class VM:
 
     def argv(self):
         accel = os.environ.get("WP_E2E_ACCEL", "tcg")
-        extra = []
-        if self.payload:
-            # Large files (the .debs) on a disk of their own: the control channel is too slow
-            # for megabytes under TCG.
-            image = os.path.join(self.workdir, "payload.img")
-            size = sum(
-                os.path.getsize(os.path.join(self.payload, n)) for n in os.listdir(self.payload)
-            )
-            sh("mkfs.ext4", "-q", "-F", "-d", self.payload, image, f"{size // 1048576 + 64}M")
-            extra = ["-drive", f"file={image},if=virtio,format=raw,readonly=on"]
         return self.link.netns_argv(
             "qemu-system-x86_64",
             "-accel",
@@ -221,7 +211,9 @@ class VM:
             "virtserialport,chardev=ctl,name=wpe2e",
             "-serial",
             "file:" + self.console,
-            *extra,
+            # QEMU's machine protocol: attach_disk() plugs a disk in after the boot.
+            "-qmp",
+            f"unix:{self.qmp_path},server=on,wait=off",
         )
 
     def console_tail(self, chars=6000):
@@ -325,9 +317,47 @@ class VM:
         if answer["rc"] != 0:
             raise VMError(f"writing {path} in the VM: {answer}")
 
-    def put_file(self, path, local, mode=0o644):
-        with open(local, "rb") as handle:
-            self.put(path, handle.read(), mode)
+    def attach_disk(self, directory, mountpoint, timeout=120):
+        """Hot-plug DIRECTORY's files as a read-only ext4 disk and mount it at MOUNTPOINT.
+        Large files (the .debs) travel this way: the control channel is too slow for megabytes
+        under TCG, and plugging the disk in after the boot lets the VM boot while they build."""
+        image = os.path.join(self.workdir, "payload.img")
+        size = sum(os.path.getsize(os.path.join(directory, n)) for n in os.listdir(directory))
+        sh("mkfs.ext4", "-q", "-F", "-d", directory, image, f"{size // 1048576 + 64}M")
+        self.qmp(
+            "blockdev-add",
+            driver="raw",
+            **{"node-name": "payload", "read-only": True},
+            file={"driver": "file", "filename": image, "read-only": True},
+        )
+        self.qmp("device_add", driver="virtio-blk-pci", drive="payload", id="payload0")
+        # The disk's serial-less name is the next virtio disk: vdb, once udev has seen it.
+        self.run(
+            f"for i in $(seq {timeout * 2}); do [ -b /dev/vdb ] && break; sleep 0.5; done; "
+            f"mkdir -p {mountpoint} && mount -o ro /dev/vdb {mountpoint}",
+            timeout=timeout + 30,
+            check=True,
+        )
+
+    def qmp(self, command, **arguments):
+        """One QMP command on a connection of its own; its "return", or VMError."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(60)
+            sock.connect(self.qmp_path)
+            stream = sock.makefile("rw")
+            json.loads(stream.readline())  # the greeting
+            answers = []
+            for execute, args in (("qmp_capabilities", {}), (command, arguments)):
+                stream.write(json.dumps({"execute": execute, "arguments": args}) + "\n")
+                stream.flush()
+                while True:
+                    answer = json.loads(stream.readline())
+                    if "event" not in answer:  # events may come between: not ours
+                        break
+                answers.append(answer)
+        if "error" in answers[-1] or "error" in answers[0]:
+            raise VMError(f"QMP {command} {arguments}: {answers}")
+        return answers[-1]["return"]
 
     def shutdown(self):
         if self.proc is None:
