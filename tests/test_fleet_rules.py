@@ -336,6 +336,10 @@ def test_one_matcher_name_first_then_either_address():
     assert match({"hostname": "x", "addresses": ["10.0.0.1"]}, planned)["name"] == "a"
     assert match({"hostname": "x", "addresses": ["192.168.0.1"]}, planned)["name"] == "a"
     assert match({"hostname": "x", "addresses": ["192.168.0.9"]}, planned) is None
+    # Addresses matching two entries: the inventory's first, whatever the host's order.
+    both = {"hostname": "x", "addresses": ["192.168.0.2", "10.0.0.1"]}
+    assert match(both, planned)["name"] == "a"
+    assert rules.planned_matcher(planned)(both)["name"] == "a"
     hosts = [
         {"hostname": "x", "addresses": ["192.168.0.1"], "roles": []},
         {"hostname": "b", "addresses": ["10.0.0.1"], "roles": ["kubernetes"]},

@@ -7,7 +7,7 @@ the planned fleet from an inventory. Each returns findings:
 """
 
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from wire_preflight.model import FAIL, PASS, SKIP, WARN
 from wire_preflight.profiles import Profile
@@ -105,7 +105,8 @@ def not_reporting(
     hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]]
 ) -> List[Dict[str, Any]]:
     """The planned hosts (with roles) that no reported host matches."""
-    matched = {(match_planned(h, planned) or {}).get("name") for h in hosts}
+    match = planned_matcher(planned)
+    matched = {(match(h) or {}).get("name") for h in hosts}
     return [p for p in planned if p["roles"] and p["name"] not in matched]
 
 
@@ -122,26 +123,45 @@ def fill_from_inventory(
     hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]]
 ) -> List[Dict[str, Any]]:
     """A host that did not say its physical server takes the inventory's physical_host."""
+    match = planned_matcher(planned)
     out = []
     for host in hosts:
-        match = match_planned(host, planned)
-        if match and not host.get("physical_host") and match.get("physical_host"):
-            host = dict(host, physical_host=match["physical_host"])
+        entry = match(host)
+        if entry and not host.get("physical_host") and entry.get("physical_host"):
+            host = dict(host, physical_host=entry["physical_host"])
         out.append(host)
     return out
 
 
 def match_planned(host: Dict[str, Any], planned: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     """The inventory entry a host is: by hostname first, else by one of its addresses
-    (the entry's ansible_host or ip). The one matcher: the fleet rules, etcd membership and
-    `wire-preflight ports` (finding this VM in the inventory) all use it."""
-    by_name = next((p for p in planned if p["name"] == host.get("hostname")), None)
-    if by_name:
-        return by_name
-    addresses = set(host.get("addresses") or [])
-    return next(
-        (p for p in planned if p.get("ansible_host") in addresses or p.get("ip") in addresses), None
-    )
+    (the entry's ansible_host or ip), the inventory's first such entry. The one matcher: the
+    fleet rules, etcd membership and `wire-preflight ports` (finding this VM in the
+    inventory) all use it."""
+    return planned_matcher(planned)(host)
+
+
+def planned_matcher(
+    planned: List[Dict[str, Any]],
+) -> Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]:
+    """match_planned for a whole fleet: the inventory indexed once, so matching every host
+    is linear (scanning the inventory per host took seconds at a few thousand hosts)."""
+    by_name: Dict[str, Dict[str, Any]] = {}
+    by_address: Dict[str, Tuple[int, Dict[str, Any]]] = {}
+    for position, entry in enumerate(planned):
+        by_name.setdefault(entry["name"], entry)
+        for key in ("ansible_host", "ip"):
+            if entry.get(key) is not None:
+                by_address.setdefault(entry[key], (position, entry))
+
+    def match(host: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        found = by_name.get(host.get("hostname"))  # type: ignore[arg-type]
+        if found:
+            return found
+        candidates = [by_address[a] for a in host.get("addresses") or [] if a in by_address]
+        return min(candidates, key=lambda c: c[0])[1] if candidates else None
+
+    return match
 
 
 def _production_roles(hosts: List[Dict[str, Any]], profile: Profile) -> List[str]:
@@ -321,11 +341,12 @@ def etcd_members(
     reports, as planned (marked not_reporting); without that group, the reported Kubernetes
     nodes."""
     if planned and any(p["etcd"] for p in planned):
+        match = planned_matcher(planned)
         reported = {}  # type: Dict[str, Dict[str, Any]]
         for host in hosts:
-            match = match_planned(host, planned)
-            if match:
-                reported.setdefault(match["name"], host)
+            entry = match(host)
+            if entry:
+                reported.setdefault(entry["name"], host)
         return [
             reported.get(p["name"]) or dict(planned_as_host(p), not_reporting=True)
             for p in planned
@@ -535,10 +556,11 @@ def host_checks(hosts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 def inventory_rules(
     hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]]
 ) -> List[Dict[str, Any]]:
+    match = planned_matcher(planned)
     out = []
     matched = {}  # type: Dict[str, Dict[str, Any]]
     for host in hosts:
-        plan = match_planned(host, planned)
+        plan = match(host)
         if plan is None:
             out.append(
                 finding(
