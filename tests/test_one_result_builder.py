@@ -1,6 +1,6 @@
-"""One way to make a result: model.result (or a check Context's result, which calls it). A
-CheckResult(...) built anywhere else can leave out what model.result fills in and drifts
-from it unnoticed (#13)."""
+"""One way to make a result: model.result (or a check Context's result, which calls it), by
+keyword. A CheckResult(...) built anywhere else can leave out what model.result fills in and
+drift from it unnoticed, and one built by position lets `expected` and `message` swap."""
 
 import ast
 import os
@@ -9,25 +9,43 @@ AGENT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(AGENT, "wire_preflight", "model.py")
 
 
-def _constructed(path):
-    with open(path, encoding="utf-8") as handle:
-        tree = ast.parse(handle.read(), path)
-    for node in ast.walk(tree):
+def constructions(source, path="<source>"):
+    """(line, built by position?) of each CheckResult(...) call in source; *args counts as
+    by position, **fields does not."""
+    found = []
+    for node in ast.walk(ast.parse(source, path)):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
             if name == "CheckResult":
-                yield node.lineno
+                found.append((node.lineno, bool(node.args)))
+    return found
 
 
-def test_only_model_result_constructs_a_check_result():
-    offenders = []
+def test_only_model_result_constructs_a_check_result_and_by_keyword():
+    offenders, seen = [], []
     for folder, _dirs, files in os.walk(AGENT):
         for name in sorted(files):
             path = os.path.join(folder, name)
-            if name.endswith(".py") and path != MODEL:
-                offenders += [f"{os.path.relpath(path, AGENT)}:{n}" for n in _constructed(path)]
+            if not name.endswith(".py"):
+                continue
+            seen.append(os.path.relpath(path, AGENT))
+            with open(path, encoding="utf-8") as handle:
+                calls = constructions(handle.read(), path)
+            where = os.path.relpath(path, AGENT)
+            # model.result itself builds by keyword, so `expected` and `message` cannot swap.
+            offenders += [f"{where}:{n}" for n, positional in calls if path != MODEL or positional]
+    assert os.path.join("wire_preflight", "checks", "network.py") in seen, AGENT
     assert offenders == [], "use model.result(...) or context.result(...): " + ", ".join(offenders)
+
+
+def test_the_walker_sees_every_construction():
+    assert constructions('CheckResult("cpu", None, "pass", 1, 2, "ok")') == [(1, True)]
+    assert constructions('model.CheckResult("cpu", role=None)') == [(1, True)]
+    assert constructions("x = 1\nCheckResult(*fields)") == [(2, True)]
+    assert constructions('CheckResult(id="cpu", role=None, status="pass")') == [(1, False)]
+    assert constructions("CheckResult(**fields)") == [(1, False)]
+    assert constructions("result(check_id='cpu')") == []
 
 
 def test_reach_results_are_model_results():
