@@ -602,6 +602,19 @@ def test_collector_deb_runs_as_a_service_with_credentials_and_tls(e2e):
     uid = vm.run(f"ps -o uid= -p {pid}").out.strip()
     assert uid and uid != "0", f"the collector runs as uid {uid!r}"
     assert vm.run("stat -c %a /etc/wire-preflight/collector").out.strip() == "700"
+    # Its secrets reach it as systemd credentials, copies only the service can read: the
+    # dynamic user never reads /etc/wire-preflight/collector (root's, mode 700).
+    assert "DynamicUser=yes" in show, show
+    creds = vm.run("ls /run/credentials/wire-preflight-collector.service", check=True).out
+    assert sorted(creds.split()) == [
+        "admin-token",
+        "enroll-secret",
+        "tls.crt",
+        "tls.key",
+        "viewer-token",
+    ], creds
+    environ = vm.run(f"tr '\\0' '\\n' < /proc/{pid}/environ", check=True).out
+    assert "CREDENTIALS_DIRECTORY=/run/credentials/wire-preflight-collector.service" in environ
     # The certificate made at install names the address agents use.
     san = vm.run(
         "openssl x509 -in /etc/wire-preflight/collector/tls.crt -noout -ext subjectAltName",
