@@ -261,7 +261,7 @@ def build_packages():
 def e2e(tmp_path_factory):
     if os.environ.get("WP_E2E", "") == "0":
         pytest.skip("!!! the end-to-end VM suite is NOT run: WP_E2E=0 turned it off")
-    why = vmlib.missing_tools()
+    why = vmlib.missing_tools() or vmlib.unbuildable_image()
     if why:
         pytest.skip(f"!!! the end-to-end VM suite is NOT run: {why}")
     ctx = E2E()

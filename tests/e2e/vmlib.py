@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -61,9 +62,28 @@ def image_key():
     return digest.hexdigest()[:16]
 
 
+def image_dir():
+    return os.path.join(CACHE, "image-" + image_key())
+
+
+def unbuildable_image():
+    """Why the image can be neither found cached nor built here, or None: its first build
+    needs the Debian mirror (debootstrap cannot run without it)."""
+    if os.path.exists(os.path.join(image_dir(), "root.img")):
+        return None
+    mirror = os.environ.get("WP_E2E_MIRROR", "http://deb.debian.org/debian")
+    url = mirror.rstrip("/") + "/dists/bookworm/Release"
+    try:
+        with urllib.request.urlopen(url, timeout=20) as answer:
+            answer.read(1)
+    except (OSError, ValueError) as exc:
+        return f"the VM image is not cached and its build cannot reach {url} ({exc})"
+    return None
+
+
 def image(log):
     """The cached image's directory, built when its inputs changed."""
-    out = os.path.join(CACHE, "image-" + image_key())
+    out = image_dir()
     if os.path.exists(os.path.join(out, "root.img")):
         log(f"image: cached {out}")
         return out
