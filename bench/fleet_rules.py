@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The fleet rules with an inventory, run by hand: `wire-preflight fleet --inventory` and the
 collector's page (`serve --inventory`) judge the reporting fleet and the planned one on every
-call. A synthetic fleet of N planned hosts, nine in ten reporting (a fifth of them under
+call. A synthetic fleet of N planned hosts, nine in ten reporting (one in nine of those under
 another hostname, matched by address), judged in-process.
 
     python3 bench/fleet_rules.py --hosts 3000

@@ -339,13 +339,57 @@ def test_one_matcher_name_first_then_either_address():
     # Addresses matching two entries: the inventory's first, whatever the host's order.
     both = {"hostname": "x", "addresses": ["192.168.0.2", "10.0.0.1"]}
     assert match(both, planned)["name"] == "a"
-    assert rules.planned_matcher(planned)(both)["name"] == "a"
     hosts = [
         {"hostname": "x", "addresses": ["192.168.0.1"], "roles": []},
         {"hostname": "b", "addresses": ["10.0.0.1"], "roles": ["kubernetes"]},
     ]
     # etcd membership goes through the same matcher: by ansible_host too, and b is b by name
     assert [h["hostname"] for h in rules.etcd_members(hosts, planned)] == ["x"]
+
+
+def _scan(host, planned):
+    """The matcher as it was, one inventory scan per host: the index must agree with it."""
+    by_name = next((p for p in planned if p["name"] == host.get("hostname")), None)
+    if by_name:
+        return by_name
+    addresses = set(host.get("addresses") or [])
+    return next(
+        (p for p in planned if p.get("ansible_host") in addresses or p.get("ip") in addresses), None
+    )
+
+
+def test_the_indexed_matcher_agrees_with_a_scan_of_the_inventory():
+    import random
+
+    rng = random.Random(20261129)
+    pool = [f"10.0.0.{n}" for n in range(12)]  # few addresses: shared and repeated ones
+    for _ in range(300):
+        planned = [
+            {
+                "name": rng.choice(["a", "b", "c", "d", "e"]),  # repeated names too
+                "ansible_host": rng.choice([*pool, None]),
+                "ip": rng.choice([*pool, None, None]),
+            }
+            for _ in range(rng.randint(0, 8))
+        ]
+        match = rules.planned_matcher(planned)
+        for _ in range(10):
+            host = {
+                "hostname": rng.choice(["a", "b", "x", None]),
+                "addresses": rng.sample(pool, rng.randint(0, 4)),
+            }
+            assert match(host) is _scan(host, planned), (host, planned)
+
+
+def test_the_matcher_skips_what_is_not_a_string():
+    planned = [
+        {"name": "a", "ansible_host": ["10.0.0.1"], "ip": None},  # a YAML list, by mistake
+        {"name": "b", "ansible_host": "10.0.0.2", "ip": None},
+    ]
+    match = rules.planned_matcher(planned)
+    assert match({"hostname": "b", "addresses": []})["name"] == "b"
+    assert match({"hostname": "x", "addresses": ["10.0.0.2"]})["name"] == "b"
+    assert match({"hostname": ["b"], "addresses": [None]}) is None
 
 
 # -- a partly reporting fleet is judged on the plan ---------------------------------------------

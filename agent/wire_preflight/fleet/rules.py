@@ -145,20 +145,25 @@ def planned_matcher(
     planned: List[Dict[str, Any]],
 ) -> Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]:
     """match_planned for a whole fleet: the inventory indexed once, so matching every host
-    is linear (scanning the inventory per host took seconds at a few thousand hosts)."""
+    is linear (scanning the inventory per host took seconds at a few thousand hosts). Names
+    and addresses are strings; anything else in an inventory or a report (a YAML list, a
+    null) matches nothing rather than failing the whole fleet's judgement."""
     by_name: Dict[str, Dict[str, Any]] = {}
     by_address: Dict[str, Tuple[int, Dict[str, Any]]] = {}
     for position, entry in enumerate(planned):
-        by_name.setdefault(entry["name"], entry)
+        if isinstance(entry.get("name"), str):
+            by_name.setdefault(entry["name"], entry)
         for key in ("ansible_host", "ip"):
-            if entry.get(key) is not None:
+            if isinstance(entry.get(key), str):
                 by_address.setdefault(entry[key], (position, entry))
 
     def match(host: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-        found = by_name.get(host.get("hostname"))  # type: ignore[arg-type]
+        hostname = host.get("hostname")
+        found = by_name.get(hostname) if isinstance(hostname, str) else None
         if found:
             return found
-        candidates = [by_address[a] for a in host.get("addresses") or [] if a in by_address]
+        addresses = [a for a in host.get("addresses") or [] if isinstance(a, str)]
+        candidates = [by_address[a] for a in addresses if a in by_address]
         return min(candidates, key=lambda c: c[0])[1] if candidates else None
 
     return match
