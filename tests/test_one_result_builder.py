@@ -10,8 +10,8 @@ MODEL = os.path.join(AGENT, "wire_preflight", "model.py")
 
 
 def constructions(source, path="<source>"):
-    """(line, built by position?) of each CheckResult(...) call in source; *args counts as
-    by position, **fields does not."""
+    """(line, built by position?) of each CheckResult(...) or CheckResult._make(...) call in
+    source (_make takes its fields by position); *args counts as by position, **fields not."""
     found = []
     for node in ast.walk(ast.parse(source, path)):
         if isinstance(node, ast.Call):
@@ -19,6 +19,12 @@ def constructions(source, path="<source>"):
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
             if name == "CheckResult":
                 found.append((node.lineno, bool(node.args)))
+            elif (
+                name == "_make"
+                and isinstance(func, ast.Attribute)
+                and getattr(func.value, "id", getattr(func.value, "attr", "")) == "CheckResult"
+            ):
+                found.append((node.lineno, True))
     return found
 
 
@@ -46,6 +52,8 @@ def test_the_walker_sees_every_construction():
     assert constructions('CheckResult(id="cpu", role=None, status="pass")') == [(1, False)]
     assert constructions("CheckResult(**fields)") == [(1, False)]
     assert constructions("result(check_id='cpu')") == []
+    assert constructions("model.CheckResult._make(fields)") == [(1, True)]
+    assert constructions("found._replace(status='warn')") == []  # a copy, not a new result
 
 
 def test_reach_results_are_model_results():
