@@ -5,8 +5,9 @@ namespace this suite makes (192.0.2.0/24, documentation space). The host's side 
 holds dnsmasq (DHCP) and a collector over TLS.
 
 The tests share one VM and run in file order: each phase starts from the state the previous
-left, as an operator's day would. It runs in every full run (.ci/run); without root, qemu or
-debootstrap, or with WP_E2E=0, every test skips and says why. Timings of each part:
+left, as an operator's day would. It runs in every full run (.ci/run); without root, qemu,
+debootstrap or dnsmasq, with no image cached and the Debian mirror unreachable, or with
+WP_E2E=0, every test skips and says why. Timings of each part:
 docs/e2e.md.
 """
 
@@ -50,18 +51,37 @@ class timed:
         log(f"{self.what}: {seconds:.1f} s")
 
 
+BUILDS = []  # package builds running in the background thread: stop_builds() ends them
+
+
 def build(argv, env=None):
-    done = subprocess.run(
+    proc = subprocess.Popen(
         argv,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         universal_newlines=True,
-        timeout=900,
         env=env,
+        start_new_session=True,  # its own process group: stop_builds() ends its children too
     )
-    assert done.returncode == 0, done.stdout[-4000:]
-    return done.stdout
+    BUILDS.append(proc)
+    try:
+        out, _ = proc.communicate(timeout=900)
+    finally:
+        stop_builds()
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
+def stop_builds():
+    while True:
+        try:
+            proc = BUILDS.pop()  # both threads may call this: pop, never check-then-pop
+        except IndexError:
+            return
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def python_for(minor):
@@ -232,9 +252,13 @@ def build_packages():
     """(agent .deb, collector .deb or None, why the collector is not tested or None), built
     by the branch's own packaging scripts."""
     with timed("build the agent .deb (packaging/build-deb)"):
-        build(["./packaging/build-deb"])
-    debs = sorted(os.listdir(os.path.join(ROOT, "dist")))
-    agent_deb = os.path.join(ROOT, "dist", [d for d in debs if d.startswith("wire-preflight_")][-1])
+        build(["./packaging/build-deb", "x86_64"])
+    # By version and architecture: dist/ may hold an arm64 .deb from the packaging tests.
+    about = {}
+    with open(os.path.join(ROOT, "agent", "wire_preflight", "__init__.py")) as handle:
+        exec(handle.read(), about)
+    agent_deb = os.path.join(ROOT, "dist", f"wire-preflight_{about['__version__']}_amd64.deb")
+    assert os.path.exists(agent_deb), os.listdir(os.path.join(ROOT, "dist"))
     if not os.path.exists(os.path.join(ROOT, "packaging", "build-collector")):
         return (
             agent_deb,
@@ -248,13 +272,12 @@ def build_packages():
     if python is None:
         return agent_deb, None, f"no Python {VM_PYTHON} with venv here to build its .deb"
     with timed(f"build the collector .deb for Python {VM_PYTHON} (packaging/build-collector)"):
-        build(["./packaging/build-collector"], env=dict(os.environ, PYTHON=python))
-    found = [
-        d
-        for d in os.listdir(os.path.join(ROOT, "dist"))
-        if d.startswith("wire-preflight-collector_") and "+py311_" in d
-    ]
-    return agent_deb, os.path.join(ROOT, "dist", sorted(found)[-1]), None
+        build(["./packaging/build-collector", "x86_64"], env=dict(os.environ, PYTHON=python))
+    tag = VM_PYTHON.replace(".", "")
+    name = f"wire-preflight-collector_{about['__version__']}+py{tag}_amd64.deb"
+    collector_deb = os.path.join(ROOT, "dist", name)
+    assert os.path.exists(collector_deb), os.listdir(os.path.join(ROOT, "dist"))
+    return agent_deb, collector_deb, None
 
 
 @pytest.fixture(scope="module")
@@ -269,10 +292,11 @@ def e2e(tmp_path_factory):
     log(f"work directory {ctx.dir}")
     # The packages build while the image builds (or is found cached) and the VM boots: the
     # .debs reach the VM on a disk plugged in afterwards. The two sums of timings overlap.
+    # A SIGTERM (a CI timeout) unwinds like ^C, so the VM, dnsmasq, the namespace and the
+    # builds go too.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     packages = pool.submit(build_packages)
-    # A SIGTERM (a CI timeout) unwinds like ^C, so the VM, dnsmasq and the namespace go too.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     ctx.link = ctx.vm = ctx.collector = None
     try:
         with timed("VM image (debootstrap; cached by its inputs)"):
@@ -293,13 +317,14 @@ def e2e(tmp_path_factory):
             ctx.vm.attach_disk(payload, "/mnt/payload")
         yield ctx
     finally:
-        pool.shutdown(wait=True)
         if ctx.vm is not None:
             ctx.vm.shutdown()
         if ctx.collector is not None:
             ctx.collector.stop()
         if ctx.link is not None:
             ctx.link.__exit__()
+        stop_builds()  # on a failure before the builds ended: do not wait for them
+        pool.shutdown(wait=True)
         signal.signal(signal.SIGTERM, previous)
         total = sum(seconds for _what, seconds in TIMINGS)
         log("timings: " + "; ".join(f"{w}: {s} s" for w, s in TIMINGS) + f"; sum {total:.0f} s")

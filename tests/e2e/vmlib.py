@@ -16,6 +16,9 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CACHE = os.environ.get("WP_E2E_CACHE", "/var/cache/wire-preflight-e2e")
+# The VM's Debian: build-image takes both from here.
+MIRROR = os.environ.get("WP_E2E_MIRROR", "http://deb.debian.org/debian")
+SUITE = "bookworm"
 HOST_IP = "192.0.2.1"
 VM_MAC = "52:54:00:e2:e0:01"
 VM_DHCP_IP = "192.0.2.123"  # dnsmasq's reservation for VM_MAC
@@ -55,7 +58,7 @@ def missing_tools():
 
 
 def image_key():
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(SUITE.encode() + b"\0")
     for name in ("build-image", "guest-control"):
         with open(os.path.join(HERE, name), "rb") as handle:
             digest.update(name.encode() + b"\0" + handle.read() + b"\0")
@@ -71,8 +74,7 @@ def unbuildable_image():
     needs the Debian mirror (debootstrap cannot run without it)."""
     if os.path.exists(os.path.join(image_dir(), "root.img")):
         return None
-    mirror = os.environ.get("WP_E2E_MIRROR", "http://deb.debian.org/debian")
-    url = mirror.rstrip("/") + "/dists/bookworm/Release"
+    url = f"{MIRROR.rstrip('/')}/dists/{SUITE}/Release"
     try:
         with urllib.request.urlopen(url, timeout=20) as answer:
             answer.read(1)
@@ -90,7 +92,7 @@ def image(log):
     os.makedirs(CACHE, exist_ok=True)
     started = time.time()
     done = subprocess.run(
-        [os.path.join(HERE, "build-image"), out, os.path.join(CACHE, "debs")],
+        [os.path.join(HERE, "build-image"), out, MIRROR, SUITE, os.path.join(CACHE, "debs")],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         universal_newlines=True,
@@ -350,30 +352,40 @@ class VM:
             **{"node-name": "payload", "read-only": True},
             file={"driver": "file", "filename": image, "read-only": True},
         )
-        self.qmp("device_add", driver="virtio-blk-pci", drive="payload", id="payload0")
-        # The disk's serial-less name is the next virtio disk: vdb, once udev has seen it.
-        self.run(
-            f"for i in $(seq {timeout * 2}); do [ -b /dev/vdb ] && break; sleep 0.5; done; "
-            f"mkdir -p {mountpoint} && mount -o ro /dev/vdb {mountpoint}",
-            timeout=timeout + 30,
-            check=True,
+        serial = "wpe2e-payload"
+        self.qmp(
+            "device_add", driver="virtio-blk-pci", drive="payload", id="payload0", serial=serial
         )
+        # By its serial, as udev names it: not by a guess at the kernel's next vdX.
+        device = f"/dev/disk/by-id/virtio-{serial}"
+        found = self.run(
+            f"for i in $(seq {timeout * 2}); do [ -b {device} ] && exit 0; sleep 0.5; done; exit 1",
+            timeout=timeout + 30,
+        )
+        if found.rc != 0:
+            self.fail(f"the plugged-in disk did not appear as {device} within {timeout} s")
+        self.run(f"mkdir -p {mountpoint} && mount -o ro {device} {mountpoint}", check=True)
 
     def qmp(self, command, **arguments):
         """One QMP command on a connection of its own; its "return", or VMError."""
-        with socket.socket(socket.AF_UNIX) as sock:
+
+        def receive():
+            line = stream.readline()
+            if not line:
+                self.fail(f"QEMU closed its QMP socket during {command}")
+            return json.loads(line)
+
+        with socket.socket(socket.AF_UNIX) as sock, sock.makefile("rw") as stream:
             sock.settimeout(60)
             sock.connect(self.qmp_path)
-            stream = sock.makefile("rw")
-            json.loads(stream.readline())  # the greeting
+            receive()  # the greeting
             answers = []
             for execute, args in (("qmp_capabilities", {}), (command, arguments)):
                 stream.write(json.dumps({"execute": execute, "arguments": args}) + "\n")
                 stream.flush()
-                while True:
-                    answer = json.loads(stream.readline())
-                    if "event" not in answer:  # events may come between: not ours
-                        break
+                answer = receive()
+                while "event" in answer:  # events may come between: not ours
+                    answer = receive()
                 answers.append(answer)
         if "error" in answers[-1] or "error" in answers[0]:
             raise VMError(f"QMP {command} {arguments}: {answers}")
