@@ -247,14 +247,19 @@ def test_inventory_rules(base_facts):
     assert ip["hosts"] == ["kubenode2"] and "ip=192.168.10.12" in ip["message"]
 
 
-def test_planned_fleet_is_judged_too(base_facts, tmp_path):
+def planned_with_cassandra3_on_server1(tmp_path):
+    """The classic inventory with a bad plan: two of three Cassandra VMs on server1."""
     text = read_fixture("inventory", "hosts.ini").replace(
         "cassandra3 ansible_host=192.168.10.23 physical_host=server3",
         "cassandra3 ansible_host=192.168.10.23 physical_host=server1",
     )
     path = tmp_path / "hosts.ini"
     path.write_text(text)
-    planned = inventory.planned_hosts(inventory.load(str(path)), CLASSIC.inventory_groups)
+    return inventory.planned_hosts(inventory.load(str(path)), CLASSIC.inventory_groups)
+
+
+def test_planned_fleet_is_judged_too(base_facts, tmp_path):
+    planned = planned_with_cassandra3_on_server1(tmp_path)
     findings = judge([], planned)
     # Nothing has reported: the fleet is judged as planned, and that is said once.
     fails = by_id(findings, "physical-spread", "fail")
@@ -457,13 +462,7 @@ def test_a_reported_placement_against_the_plan_names_the_server_and_who_is_missi
 
 
 def test_a_bad_plan_is_said_once_when_the_fleet_follows_it(base_facts, tmp_path):
-    text = read_fixture("inventory", "hosts.ini").replace(
-        "cassandra3 ansible_host=192.168.10.23 physical_host=server3",
-        "cassandra3 ansible_host=192.168.10.23 physical_host=server1",
-    )
-    path = tmp_path / "hosts.ini"
-    path.write_text(text)
-    planned = inventory.planned_hosts(inventory.load(str(path)), CLASSIC.inventory_groups)
+    planned = planned_with_cassandra3_on_server1(tmp_path)
     reports = [make_report(base_facts, "cassandra1", ["cassandra"], address="192.168.10.21")]
     failed = by_id(judge(reports, planned), "physical-spread", "fail")
     assert len(failed) == 1 and failed[0]["server"] == "server1"
