@@ -23,6 +23,7 @@ def collect(
     """Snapshot the live host. `disk_paths` are the directories whose filesystems matter,
     `services` the systemd units whose limits matter, `tool_names` the programs to look for."""
     from wire_preflight.facts import (
+        cpuinfo,
         disks,
         firewall,
         limits,
@@ -52,6 +53,8 @@ def collect(
         ("kernel", system.kernel),
         ("os", lambda: system.os_release(root)),
         ("cpu", resources.cpu),
+        ("cpu_clock", lambda: cpuinfo.clock(root)),
+        ("hardware_virtualization", lambda: cpuinfo.hardware_virtualization(root)),
         ("memory", lambda: resources.memory(root)),
         ("disks", lambda: disks.for_paths(sorted(set(disk_paths)))),
         ("network", network.collect),
@@ -79,6 +82,7 @@ def _collect_tree(
 ) -> Dict[str, Any]:
     """The facts of a captured tree (a mounted image, a support bundle): its files only."""
     from wire_preflight.facts import (
+        cpuinfo,
         firewall,
         limits,
         netconfig,
@@ -106,6 +110,8 @@ def _collect_tree(
         ("kernel", lambda: tree.kernel(root)),
         ("os", lambda: system.os_release(root)),
         ("cpu", lambda: tree.cpu(root)),
+        ("cpu_clock", lambda: cpuinfo.clock(root)),
+        ("hardware_virtualization", lambda: cpuinfo.hardware_virtualization(root)),
         ("memory", lambda: resources.memory(root)),
         ("network_config", lambda: netconfig.collect(root)),
         ("firewall", lambda: firewall.collect(root)),
