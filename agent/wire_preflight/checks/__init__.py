@@ -10,6 +10,9 @@ Where to find a check by its id:
     br-netfilter, thp, zone-reclaim           -> checks/kernel.py
     nofile, nproc, memlock                    -> checks/limits.py
     ports, tools                              -> checks/services.py
+    disk-rotational, cpu-clock,
+    virtualization                            -> checks/hardware.py
+    apt-lock, assets-headroom                 -> checks/install.py
 
 Run by their own commands, not by `check` (not in the registry below):
     dns, dns-private, dns-optional, dns-srv   -> checks/dns.py      (`wire-preflight dns`)
@@ -64,6 +67,11 @@ REGISTRY = (
     Check("ports", "services", "check_ports", "ports"),
     Check("tools", "services", "check_tools", "tools"),
     Check("minio-drive", "resources", "check_minio_drive", "filesystems"),
+    Check("disk-rotational", "hardware", "check_disk_rotational", "components"),
+    Check("cpu-clock", "hardware", "check_cpu_clock", "clock"),
+    Check("virtualization", "hardware", "check_virtualization", "severity"),
+    Check("apt-lock", "install", "check_apt_lock", "severity"),
+    Check("assets-headroom", "install", "check_assets_headroom", "headroom"),
 )
 
 
@@ -133,6 +141,21 @@ class Context(NamedTuple):
             role=roles_label(self.needs.roles) if role is None else role,
             source=self.source() if source is None else source,
             evidence=evidence,
+        )
+
+    def absent(self, key: str, role: Optional[str] = None) -> CheckResult:
+        """`missing`, except for facts saved by an agent older than the check: those lack the
+        key altogether, and judging them skips the check instead of failing the run."""
+        if key in self.facts:
+            return self.missing(key, role)
+        return self.result(
+            model.SKIP,
+            observed=None,
+            expected=None,
+            message=f"the facts have no {key} (saved by an older agent)",
+            remedy="re-collect facts with this agent to run this check",
+            role=role,
+            source="",
         )
 
     def missing(self, key: str, role: Optional[str] = None) -> CheckResult:

@@ -23,6 +23,8 @@ def collect(
     """Snapshot the live host. `disk_paths` are the directories whose filesystems matter,
     `services` the systemd units whose limits matter, `tool_names` the programs to look for."""
     from wire_preflight.facts import (
+        apt,
+        assets,
         cpuinfo,
         disks,
         firewall,
@@ -65,6 +67,8 @@ def collect(
         ("listeners", programs.listeners),
         ("tools", lambda: programs.tools(tool_names)),
         ("time", timesync.collect),
+        ("apt", lambda: apt.collect(root)),
+        ("assets", lambda: assets.usage(root)),
     ]
     for key, reader in areas:
         _collect_one(facts, errors, key, reader)
@@ -82,6 +86,8 @@ def _collect_tree(
 ) -> Dict[str, Any]:
     """The facts of a captured tree (a mounted image, a support bundle): its files only."""
     from wire_preflight.facts import (
+        apt,
+        assets,
         cpuinfo,
         firewall,
         limits,
@@ -118,6 +124,9 @@ def _collect_tree(
         ("tunables", lambda: tunables.collect(root)),
         ("limits", lambda: limits.collect(services, root)),
         ("tools", lambda: tree.tools(tool_names, root)),
+        # The tree's apt settings; its locks are not asked (no processes in a capture).
+        ("apt", lambda: apt.collect(root)),
+        ("assets", lambda: assets.usage(root)),
     ]
     for key, reader in areas:
         _collect_one(facts, errors, key, reader)

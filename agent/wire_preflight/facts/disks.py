@@ -67,4 +67,76 @@ def block_device(st_dev: int, sys_root: str = "/sys") -> Dict[str, Any]:
         "device": "/dev/" + os.path.basename(real),
         "device_size_bytes": sectors * 512,
         "disk": "/dev/" + disk,
+        "backing": backing_disks(real),
     }
+
+
+# Names and strings by which a disk says it is emulated by a hypervisor: virtio-blk (vd*),
+# Xen (xvd*), and the vendor/model strings QEMU, VMware, Hyper-V and VirtualBox give their
+# emulated SCSI, SATA and NVMe disks.
+_VIRTUAL_NAME_PREFIXES = (("vd", "virtio-blk"), ("xvd", "Xen virtual block device"))
+_VIRTUAL_STRINGS = ("QEMU", "VMWARE", "VIRTUAL", "VBOX", "MSFT", "RED HAT", "XEN")
+_MAX_STACK_DEPTH = 16  # dm on md on partitions is 3 deep; a cycle in /sys is not possible
+
+
+def backing_disks(device_dir: str, depth: int = 0) -> List[Dict[str, Any]]:
+    """The whole disks under a block device's /sys directory, through partitions, LVM and
+    other device-mapper targets (dm-crypt, multipath) and md RAID: the kernel lists a stacked
+    device's members in its slaves/ directory. Each with its queue/rotational flag and what
+    says whether a hypervisor emulates it."""
+    real = os.path.realpath(device_dir)
+    if os.path.exists(os.path.join(real, "partition")):
+        real = os.path.dirname(real)
+    slaves_dir = os.path.join(real, "slaves")
+    try:
+        slaves = sorted(os.listdir(slaves_dir))
+    except OSError:
+        slaves = []
+    if slaves and depth < _MAX_STACK_DEPTH:
+        out = []  # type: List[Dict[str, Any]]
+        for slave in slaves:
+            for disk in backing_disks(os.path.join(slaves_dir, slave), depth + 1):
+                if disk not in out:
+                    out.append(disk)
+        return out
+    return [describe_disk(real)]
+
+
+def _read_stripped(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+def describe_disk(disk_dir: str) -> Dict[str, Any]:
+    name = os.path.basename(disk_dir)
+    rotational = _read_stripped(os.path.join(disk_dir, "queue/rotational"))
+    vendor = _read_stripped(os.path.join(disk_dir, "device/vendor"))
+    model = _read_stripped(os.path.join(disk_dir, "device/model"))
+    driver = os.path.join(disk_dir, "device/driver")
+    driver_name = os.path.basename(os.path.realpath(driver)) if os.path.islink(driver) else None
+    return {
+        "name": name,
+        "rotational": None if rotational not in ("0", "1") else rotational == "1",
+        "vendor": vendor,
+        "model": model,
+        "driver": driver_name,
+        "virtual": virtual_evidence(name, vendor, model, driver_name),
+    }
+
+
+def virtual_evidence(
+    name: str, vendor: Optional[str], model: Optional[str], driver: Optional[str]
+) -> Optional[str]:
+    """Why this disk is taken for one a hypervisor emulates, or None."""
+    for prefix, what in _VIRTUAL_NAME_PREFIXES:
+        if name.startswith(prefix):
+            return f"{what} ({name})"
+    if driver and driver.startswith(("virtio", "vmw_pvscsi", "xen", "hv_storvsc")):
+        return f"driver {driver}"
+    label = " ".join(part for part in (vendor, model) if part)
+    if any(word in label.upper() for word in _VIRTUAL_STRINGS):
+        return f"vendor/model {label!r}"
+    return None

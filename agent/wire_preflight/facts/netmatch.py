@@ -23,8 +23,8 @@ link's kind is known. `unchecked` lists selectors the agent cannot judge (e.g. n
 Host=); they are assumed to hold, and ip-static says so in its evidence.
 """
 
-import fnmatch
-from typing import Any, Dict, List, Optional
+import re
+from typing import Any, Dict, List, Optional, Tuple
 
 from wire_preflight.facts.links import normalize_mac
 
@@ -137,7 +137,97 @@ def _one(key: str, pattern: str, link: Dict[str, Any]) -> bool:
     if key == "type" and value is None:
         value = link.get("link_type")
     # A property the agent could not see (a driver with no /sys) cannot be shown to match.
-    return value is not None and fnmatch.fnmatchcase(str(value), str(pattern))
+    return value is not None and glob_match(str(pattern), str(value))
+
+
+_GLOB_CACHE = {}  # type: Dict[str, Any]
+_POSIX_CLASSES = {
+    "alnum": "a-zA-Z0-9",
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "lower": "a-z",
+    "upper": "A-Z",
+    "xdigit": "0-9A-Fa-f",
+    "space": " \\t\\n\\r\\f\\v",
+    "blank": " \\t",
+    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+}
+
+
+def glob_match(pattern: str, name: str) -> bool:
+    """fnmatch(3) with no flags, as systemd (Name=, Driver=), netplan's `match:` (rendered to
+    networkd's Name= or NetworkManager's match) and NetworkManager's wildcards test names:
+    `*`, `?`, `[...]` with `!` or `^` to negate, ranges and [:class:], and a backslash that
+    makes the next character literal. Python's fnmatch differs on the last two."""
+    compiled = _GLOB_CACHE.get(pattern)
+    if compiled is None:
+        compiled = _GLOB_CACHE[pattern] = re.compile(_glob_regex(pattern), re.DOTALL)
+    return compiled.match(name) is not None
+
+
+def _glob_regex(pattern: str) -> str:
+    out = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "\\":
+            if i == n:
+                return "(?!)"  # a trailing backslash escapes nothing: fnmatch(3) matches nothing
+            out.append(re.escape(pattern[i]))
+            i += 1
+        elif ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[":
+            klass, end = _glob_class(pattern, i)
+            if klass is None:
+                out.append(re.escape("["))  # no closing ']': a literal '['
+            else:
+                out.append(klass)
+                i = end
+        else:
+            out.append(re.escape(ch))
+    return "".join(out) + r"\Z"
+
+
+def _glob_class(pattern: str, i: int) -> Tuple[Optional[str], int]:
+    """The regex of a bracket expression starting after '[', and where it ends."""
+    n = len(pattern)
+    negate = i < n and pattern[i] in "!^"
+    if negate:
+        i += 1
+    parts = []
+    first = True
+    while i < n:
+        ch = pattern[i]
+        if ch == "]" and not first:
+            if not parts:  # only reversed ranges: the class holds nothing
+                return ("." if negate else "(?!)"), i + 1
+            return ("[^" if negate else "[") + "".join(parts) + "]", i + 1
+        first = False
+        if ch == "[" and pattern.startswith("[:", i):
+            end = pattern.find(":]", i + 2)
+            if end != -1 and pattern[i + 2 : end] in _POSIX_CLASSES:
+                parts.append(_POSIX_CLASSES[pattern[i + 2 : end]])
+                i = end + 2
+                continue
+        if ch == "\\" and i + 1 < n:
+            i += 1
+            ch = pattern[i]
+        if i + 2 < n and pattern[i + 1] == "-" and pattern[i + 2] != "]":
+            low, high = ch, pattern[i + 2]
+            if high == "\\" and i + 3 < n:
+                high = pattern[i + 3]
+                i += 1
+            if low <= high:
+                parts.append(re.escape(low) + "-" + re.escape(high))
+            i += 3
+            continue
+        parts.append(re.escape(ch))
+        i += 1
+    return None, i
 
 
 def names_only(entry: Dict[str, Any]) -> Optional[List[str]]:

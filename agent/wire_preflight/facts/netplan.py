@@ -8,7 +8,7 @@ leaves out keeps its earlier value (netplan(5), netplan-generate(8)).
 """
 
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from wire_preflight.facts import files, netmatch
 
@@ -36,6 +36,7 @@ def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     ordered = [by_name[name] for name in sorted(by_name)]
     merged = {}  # type: Dict[str, Any]
     origin = {}  # type: Dict[str, List[str]]  # "kind/id" -> files that define it
+    created = {}  # type: Dict[str, Optional[str]]  # ID -> section renderer where first defined
     for path in ordered:
         text = files.read(root, path, errors)
         if text is None:
@@ -46,10 +47,11 @@ def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
             errors.append({"file": path, "error": str(exc)})
             continue
         for kind in KINDS:
-            for ident in network.get(kind) or {}:
+            for ident in devices(network.get(kind)):
                 origin.setdefault(f"{kind}/{ident}", []).append(path)
+        section_renderers(network, created)
         merge(merged, network)
-    entries = records(merged, origin)
+    entries = records(merged, origin, created)
     return {
         "files": ordered,
         "renderer": merged.get("renderer"),
@@ -104,9 +106,57 @@ def load(text: str) -> Dict[str, Any]:
         if not isinstance(section, dict):
             raise ValueError(f"'network.{kind}' must be a mapping")
         for ident, settings in section.items():
+            if ident == "renderer":
+                continue  # the section's renderer, not a device
             if settings is not None and not isinstance(settings, dict):
                 raise ValueError(f"'network.{kind}.{ident}' must be a mapping")
     return network
+
+
+# netplan's renderers (parse.c parse_renderer); anything else is an error there. A VLAN's
+# `renderer: sriov` asks for hardware VLAN filtering, and chooses no renderer.
+RENDERERS = ("networkd", "NetworkManager")
+DEFAULT_RENDERER = "networkd"
+
+
+def devices(section: Any) -> List[Any]:
+    """The device IDs of a section, in file order: every key but the section's `renderer`."""
+    return [k for k in section if k != "renderer"] if isinstance(section, dict) else []
+
+
+def section_renderers(network: Dict[str, Any], created: Dict[str, Optional[str]]) -> None:
+    """Record, for each device a file defines first, the renderer its section had set by then.
+
+    netplan (parse.c, handle_network_type) reads a section's keys in order: `renderer:` sets
+    the backend of the devices defined after it in that section of that file, at their
+    creation; a device already defined by an earlier file keeps its own. IDs are one namespace
+    across sections (netplan keeps one table of definitions)."""
+    for kind in KINDS:
+        section = network.get(kind)
+        if not isinstance(section, dict):
+            continue
+        current = None  # type: Optional[str]
+        for key, _settings in section.items():
+            if key == "renderer":
+                current = str(_settings) if str(_settings) in RENDERERS else current
+                continue
+            created.setdefault(str(key), current)
+
+
+def renderer_of(
+    settings: Dict[str, Any], section_renderer: Optional[str], global_renderer: Any
+) -> str:
+    """The backend that renders a device, as netplan decides it: the device's own `renderer:`
+    (the last file's), else its section's when it was first defined, else the global
+    `network: renderer:` (the last file's, applied after all files are read), else networkd."""
+    own = settings.get("renderer")
+    if own is not None and str(own) in RENDERERS:
+        return str(own)
+    if section_renderer:
+        return section_renderer
+    if global_renderer is not None and str(global_renderer) in RENDERERS:
+        return str(global_renderer)
+    return DEFAULT_RENDERER
 
 
 def merge(into: Dict[str, Any], later: Dict[str, Any]) -> None:
@@ -130,16 +180,26 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def records(network: Dict[str, Any], origin: Dict[str, List[str]]) -> List[Dict[str, Any]]:
+def records(
+    network: Dict[str, Any],
+    origin: Dict[str, List[str]],
+    created: Optional[Dict[str, Optional[str]]] = None,
+) -> List[Dict[str, Any]]:
+    if created is None:  # one file's network: its own sections say it
+        created = {}
+        section_renderers(network, created)
     ports = {}  # type: Dict[str, str]  # member ID -> bond/bridge ID
     for kind in ("bonds", "bridges"):
-        for ident, settings in (network.get(kind) or {}).items():
-            for member in (settings or {}).get("interfaces") or []:
+        for ident in devices(network.get(kind)):
+            for member in (network[kind].get(ident) or {}).get("interfaces") or []:
                 ports[str(member)] = str(ident)
     out = []
     for kind in KINDS:
-        for ident, settings in (network.get(kind) or {}).items():
-            settings = settings or {}
+        section = network.get(kind) or {}
+        for ident in devices(section):
+            settings = section.get(ident) or {}
+            if not isinstance(settings, dict):
+                settings = {}
             ident = str(ident)
             where = origin.get(f"{kind}/{ident}") or [""]
             out.append(
@@ -155,6 +215,7 @@ def records(network: Dict[str, Any], origin: Dict[str, List[str]]) -> List[Dict[
                     dhcp6=truthy(settings.get("dhcp6")),
                     addresses=_addresses(settings.get("addresses")),
                     port_of=ports.get(ident),
+                    renderer=renderer_of(settings, created.get(ident), network.get("renderer")),
                 )
             )
     return out

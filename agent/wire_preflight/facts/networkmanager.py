@@ -8,7 +8,9 @@ neither, to any device of its type; `[match] interface-name=` and `driver=` narr
 (nm-settings-nmcli(5), "match" setting). Only hardware profiles (ethernet, wifi, infiniband)
 take an existing link: a virtual one (vlan, bond, bridge, wireguard, ...) makes its own device,
 named by interface-name (a VLAN's default is PARENT.ID), and a VPN binds no link at all. A
-bridge/bond/team port (`master=`/`controller=`) has no IP configuration of its own. Unset
+port (`master=`/`controller=`) of a bridge, bond, team or OVS port has no IP configuration of
+its own; a VRF's member (`slave-type=vrf`/`port-type=vrf`) and an `ovs-interface` keep theirs
+(libnm's _supports_addr_family: the controller decides, except for those two). Unset
 `ipv4.method` means NetworkManager's default, `auto`.
 """
 
@@ -134,7 +136,8 @@ def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
     ]
     ipv4 = _ip(parser, "ipv4")
     ipv6 = _ip(parser, "ipv6")
-    is_port = bool(controller or port_type)
+    is_port = port_without_ip(kind, controller, port_type)
+    vrf = controller if controller and (port_type or "").strip() == "vrf" else None
     return netmatch.record(
         "networkmanager",
         path,
@@ -149,13 +152,26 @@ def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
         dhcp4=not is_port and ipv4["method"] == "auto",
         dhcp6=not is_port and ipv6["method"] in ("auto", "dhcp"),
         addresses=[] if is_port else ipv4["addresses"] + ipv6["addresses"],
-        port_of=controller or (port_type and "?"),
+        port_of=(controller or "?") if is_port else None,
+        vrf=vrf,
         ipv4_method="disabled" if is_port else ipv4["method"],
         autoconnect=(get("connection", "autoconnect") or "true").lower() not in ("false", "0"),
         priority=_int(get("connection", "autoconnect-priority")),
         timestamp=_int(get("connection", "timestamp")),
         **vlan,
     )
+
+
+def port_without_ip(
+    kind: Optional[str], controller: Optional[str], port_type: Optional[str]
+) -> bool:
+    """Is this profile a port whose own IP configuration NetworkManager drops? A profile with a
+    controller is, unless it is a VRF's member or an ovs-interface (which carry addresses on
+    their own). A port type with no controller is a profile NetworkManager refuses to load;
+    it is kept as a port (of an unknown controller), configuring no address, as before."""
+    if (port_type or "").strip() == "vrf" or kind == "ovs-interface":
+        return False
+    return bool(controller or (port_type or "").strip())
 
 
 def _ip(parser: configparser.ConfigParser, section: str) -> Dict[str, Any]:

@@ -248,9 +248,30 @@ def os_alternatives() -> Dict[str, Alternative]:
     return out
 
 
-def _load_host(profile_path: str, name: str) -> Dict[str, Any]:
+def _load_host(profile_path: str, names: Any) -> Dict[str, Any]:
     """The component requirements a profile uses: `host_requirements` names a file beside
-    the profile or in profiles/host/ (default: the built-in components.toml)."""
+    the profile or in profiles/host/ (default: the built-in components.toml), or a list of
+    them whose check tables add up; a check given by two of them is an error, not an
+    override, so no rule is dropped without a word."""
+    host = {"schema": 1}  # type: Dict[str, Any]
+    origin = {}  # type: Dict[str, str]
+    for name in [names] if isinstance(names, str) else names:
+        path, table = _load_host_file(profile_path, name)
+        for check_id, rules in table.items():
+            if check_id == "schema":
+                continue
+            if check_id in origin:
+                raise _fail(
+                    profile_path,
+                    "host_requirements",
+                    f"gives [{check_id}] twice: in {origin[check_id]} and in {path}",
+                )
+            origin[check_id] = path
+            host[check_id] = rules
+    return host
+
+
+def _load_host_file(profile_path: str, name: str) -> Tuple[str, Dict[str, Any]]:
     from wire_preflight.checks import host_rule_shapes
 
     candidates = [
@@ -274,7 +295,7 @@ def _load_host(profile_path: str, name: str) -> Dict[str, Any]:
         schema.host_requirements(host_rule_shapes())(host, "")
     except schema.SchemaError as exc:
         raise InputError(f"host requirements {path}: {exc}") from None
-    return host
+    return path, host
 
 
 def host_services(profile: Profile) -> List[str]:

@@ -182,6 +182,15 @@ ROLE = table(
     required=("vms", "cores", "memory_gb", "disk_gb"),
 )
 
+
+def string_or_strings(value: Any, field: str) -> None:
+    """One name, or a list of names read in order (host_requirements)."""
+    if isinstance(value, list):
+        list_of(string, non_empty=True)(value, field)
+    else:
+        string(value, field)
+
+
 PROFILE = table(
     {
         "schema": integer(),
@@ -251,7 +260,7 @@ PROFILE = table(
         "name": string,
         "description": string,
         "source": string,
-        "host_requirements": string,
+        "host_requirements": string_or_strings,
     },
     required=("schema", "name", "os", "units", "roles"),
 )
@@ -340,6 +349,19 @@ RULE_SHAPES = {
         )
     ),
     "tools": _per_component(table({"required": strings, "recommended": strings})),
+    # issue 21's host requirements: one rule for every host with a threshold, and the asset
+    # host's room for the next release
+    "clock": table({"source": string, "severity": SEVERITY, "min_ghz": number()}),
+    "headroom": _per_component(
+        table(
+            {
+                "path": string,
+                "releases": number(),
+                "min_free_gb": number(allow_zero=True),
+                "severity": SEVERITY,
+            }
+        )
+    ),
     "ports": _per_component(
         table(
             {
