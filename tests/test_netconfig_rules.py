@@ -6,6 +6,7 @@ expired or belong to another profile, and a captured tree's absolute symlinks.""
 import json
 import os
 
+import pytest
 from conftest import judge, one, with_changes
 from nettree import link, write
 from wire_preflight.facts import files, ifupdown, netconfig, netmatch, netplan, networkd
@@ -447,3 +448,239 @@ def test_remedy_for_a_glob_entry_says_a_new_definition_alone_does_not_win(base_f
     result = one(judge(facts, ["cassandra"]), "ip-static")
     assert result.status == WARN
     assert "take ens3 out of entry all-en's match" in result.remedy
+
+
+# -- netplan's renderer: device, then section (at first definition), then global, then networkd -
+
+
+def renderers(tmp_path, files):
+    write(tmp_path, files)
+    found = netplan.collect(str(tmp_path), [])
+    return {e["id"]: e["renderer"] for e in found["entries"]}
+
+
+def test_netplan_renderer_defaults_to_networkd(tmp_path):
+    got = renderers(tmp_path, {"/etc/netplan/a.yaml": "network:\n  ethernets:\n    ens3: {}\n"})
+    assert got == {"ens3": "networkd"}
+
+
+def test_netplan_global_renderer_applies_to_every_device_of_every_file(tmp_path):
+    got = renderers(
+        tmp_path,
+        {
+            "/etc/netplan/10-a.yaml": "network:\n  ethernets:\n    ens3: {dhcp4: true}\n",
+            # A later file's global renderer reaches the devices of earlier files too: netplan
+            # gives the global backend to undecided devices after reading every file.
+            "/etc/netplan/90-b.yaml": "network:\n  renderer: NetworkManager\n  bridges:\n"
+            "    br0: {}\n",
+        },
+    )
+    assert got == {"ens3": "NetworkManager", "br0": "NetworkManager"}
+
+
+def test_netplan_last_global_renderer_wins(tmp_path):
+    got = renderers(
+        tmp_path,
+        {
+            "/etc/netplan/10-a.yaml": "network:\n  renderer: NetworkManager\n  ethernets:\n"
+            "    ens3: {}\n",
+            "/etc/netplan/20-b.yaml": "network:\n  renderer: networkd\n",
+        },
+    )
+    assert got == {"ens3": "networkd"}
+
+
+def test_netplan_section_renderer_covers_the_devices_after_it_in_that_section(tmp_path):
+    got = renderers(
+        tmp_path,
+        {
+            "/etc/netplan/10-a.yaml": (
+                "network:\n  renderer: networkd\n  ethernets:\n"
+                "    ens2: {}\n"  # before the section's renderer: the global one
+                "    renderer: NetworkManager\n"
+                "    ens3: {}\n    ens4: {}\n"
+                "  vlans:\n    vlan10: {id: 10, link: ens3}\n"  # another section: global
+            )
+        },
+    )
+    assert got == {
+        "ens2": "networkd",
+        "ens3": "NetworkManager",
+        "ens4": "NetworkManager",
+        "vlan10": "networkd",
+    }
+
+
+def test_netplan_section_renderer_does_not_change_a_device_an_earlier_file_defined(tmp_path):
+    got = renderers(
+        tmp_path,
+        {
+            "/etc/netplan/10-a.yaml": "network:\n  ethernets:\n    ens3: {dhcp4: true}\n",
+            "/etc/netplan/20-b.yaml": "network:\n  ethernets:\n    renderer: NetworkManager\n"
+            "    ens3: {dhcp6: true}\n    ens4: {}\n",
+        },
+    )
+    assert got == {"ens3": "networkd", "ens4": "NetworkManager"}
+
+
+def test_netplan_device_renderer_beats_section_and_global_and_the_last_file_wins(tmp_path):
+    got = renderers(
+        tmp_path,
+        {
+            "/etc/netplan/10-a.yaml": (
+                "network:\n  renderer: NetworkManager\n  ethernets:\n    renderer: NetworkManager\n"
+                "    ens3:\n      renderer: networkd\n    ens4: {}\n"
+            ),
+            "/etc/netplan/20-b.yaml": (
+                "network:\n  ethernets:\n    ens4:\n      renderer: networkd\n"
+            ),
+        },
+    )
+    assert got == {"ens3": "networkd", "ens4": "networkd"}
+
+
+def test_netplan_vlan_sriov_renderer_is_not_a_backend(tmp_path):
+    got = renderers(
+        tmp_path,
+        {
+            "/etc/netplan/a.yaml": (
+                "network:\n  renderer: NetworkManager\n  vlans:\n"
+                "    vlan7:\n      id: 7\n      link: ens3\n      renderer: sriov\n"
+            )
+        },
+    )
+    assert got == {"vlan7": "NetworkManager"}
+
+
+def test_netplan_section_renderer_key_is_not_a_device_and_the_file_still_counts(tmp_path):
+    config = host(
+        tmp_path,
+        {
+            "/etc/netplan/01-netcfg.yaml": (
+                "network:\n  version: 2\n  ethernets:\n    renderer: networkd\n"
+                "    ens3:\n      addresses: [192.168.7.3/24]\n"
+            )
+        },
+    )
+    assert config["errors"] == []
+    assert [e["id"] for e in config["netplan"]["entries"]] == ["ens3"]
+    assert config["interfaces"]["ens3"]["method"] == "static"
+    assert config["interfaces"]["ens3"]["renderer"] == "networkd"
+
+
+# -- netplan `match:`: every key given must hold; name and driver are fnmatch(3) globs -----------
+
+
+def matched(tmp_path, match_yaml, links):
+    config = host(
+        tmp_path,
+        {
+            "/etc/netplan/50-m.yaml": "network:\n  ethernets:\n    sel:\n      match:\n"
+            + match_yaml
+            + "      dhcp4: true\n"
+        },
+        links=links,
+    )
+    return sorted(n for n, i in config["interfaces"].items() if i["id"] == "sel")
+
+
+LINKS = (
+    ("ens3", MAC3, 2, "virtio_net"),
+    ("ens4", MAC4, 3, "e1000e"),
+    ("eth0", "52:54:00:12:34:58", 4, "ixgbe"),
+    ("enp1s0f1", "52:54:00:12:34:59", 5, "i40e"),
+)
+
+
+@pytest.mark.parametrize(
+    "match_yaml, selected",
+    [
+        ("        name: en*\n", ["enp1s0f1", "ens3", "ens4"]),
+        ("        name: ens?\n", ["ens3", "ens4"]),
+        ('        name: "ens[34]"\n', ["ens3", "ens4"]),
+        ('        name: "ens[!3]"\n', ["ens4"]),
+        ('        name: "ens[^3]"\n', ["ens4"]),  # fnmatch(3) negates with ^ too
+        ('        name: "e*[0-9]"\n', ["enp1s0f1", "ens3", "ens4", "eth0"]),
+        ('        name: "ens\\\\3"\n', ["ens3"]),  # a backslash quotes the next character
+        ("        name: ENS3\n", []),  # case matters
+        # name and macaddress together: both must hold
+        (f"        name: en*\n        macaddress: {MAC4}\n", ["ens4"]),
+        (f"        name: eth*\n        macaddress: {MAC4}\n", []),
+        (f"        macaddress: {MAC3.upper()}\n", ["ens3"]),  # MACs compare case-blind
+        # driver: a glob, or a list of globs of which one must hold
+        ("        driver: e1000*\n", ["ens4"]),
+        ("        driver: [virtio_net, 'i40*']\n", ["enp1s0f1", "ens3"]),
+        ("        driver: ixgbe\n        name: en*\n", []),
+        ("        {}\n", ["enp1s0f1", "ens3", "ens4", "eth0"]),  # an empty match takes all
+    ],
+)
+def test_netplan_match(tmp_path, match_yaml, selected):
+    assert matched(tmp_path, match_yaml, LINKS) == selected
+
+
+def test_glob_match_agrees_with_the_c_library_fnmatch():
+    """The readers' globs are fnmatch(3)'s: checked against glibc's own on patterns netplan,
+    networkd and NetworkManager configurations use, and on edge cases of the syntax."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    patterns = [
+        "en*", "en?", "eth[0-9]", "eth[!0-9]", "eth[^0-9]", "eth\\*", "e*[]]", "[]a]*",
+        "[!]a]x", "eth[", "[a-]x", "[[:digit:]]*", "[[:alpha:]][[:digit:]]", "*\\", "\\e*",
+        "[\\]]", "en[o-p]s*", "[z-a]", "[!z-a]", "*", "", "[a\\-z]", "ens[3-5]*0",
+        "[[:upper:]]*", "?*?", "e[[:alnum:]]?[!3]", "wl*", "vlan.[0-9][0-9]",
+    ]  # fmt: skip
+    names = [
+        "en0", "ens3", "ens30", "enp1s0", "eth0", "etha", "eth^", "eth*", "e]", "]abc", "ax",
+        "x", "eth[", "-x", "1", "a1", "e", "\\", "]", "", "ens40", "z", "a-z", "-", "Eth0",
+        "en", "ens4", "wlp2s0", "vlan.10",
+    ]  # fmt: skip
+    for pattern in patterns:
+        for name in names:
+            expected = libc.fnmatch(pattern.encode(), name.encode(), 0) == 0
+            assert netmatch.glob_match(pattern, name) is expected, (pattern, name)
+
+
+# -- NetworkManager: which ports lose their own IP configuration (libnm _supports_addr_family) --
+
+
+def nm_method(
+    tmp_path, connection, kind="ethernet", ipv4="[ipv4]\nmethod=manual\naddress1=192.168.9.3/24\n"
+):
+    config = host(
+        tmp_path,
+        {
+            NM + "member.nmconnection": (
+                f"[connection]\nid=member\ntype={kind}\ninterface-name=ens3\n{connection}\n{ipv4}"
+            )
+        },
+    )
+    return config["interfaces"]["ens3"]
+
+
+@pytest.mark.parametrize(
+    "connection, method",
+    [
+        ("master=vrf-blue\nslave-type=vrf\n", "static"),
+        ("controller=vrf-blue\nport-type=vrf\n", "static"),
+        ("master=bond0\nslave-type=bond\n", "port"),
+        ("master=br0\nslave-type=bridge\n", "port"),
+        ("master=team0\nslave-type=team\n", "port"),
+        ("controller=ovs-port-1\nport-type=ovs-port\n", "port"),
+        ("master=br0\n", "port"),  # the controller alone makes a port
+        ("", "static"),
+    ],
+)
+def test_nm_port_types(tmp_path, connection, method):
+    assert nm_method(tmp_path, connection)["method"] == method
+
+
+def test_nm_vrf_member_keeps_its_dhcp(tmp_path):
+    member = nm_method(tmp_path, "master=vrf-blue\nslave-type=vrf\n", ipv4="[ipv4]\nmethod=auto\n")
+    assert member["method"] == "dhcp" and member["port_of"] is None
+
+
+def test_nm_ovs_interface_keeps_its_addresses(tmp_path):
+    ovs = nm_method(tmp_path, "controller=ovs-port-1\nport-type=ovs-port\n", kind="ovs-interface")
+    assert ovs["method"] == "static" and ovs["addresses"] == ["192.168.9.3/24"]

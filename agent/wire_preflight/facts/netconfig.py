@@ -197,6 +197,8 @@ def summary(resolved: Dict[str, Any]) -> Dict[str, Any]:
         "method6": applies["method6"] if applies else None,
         "addresses": list(applies["addresses"]) if applies else [],
         "port_of": applies.get("port_of") if applies else None,
+        # netplan only: the backend that renders it (networkd or NetworkManager).
+        "renderer": applies.get("renderer") if applies else None,
         "also": [
             {"source": e["source"], "file": e["file"], "method": e["method"]}
             for e in resolved.get("also") or []
