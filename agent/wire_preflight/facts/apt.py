@@ -74,7 +74,7 @@ def unattended_upgrades(root: str = "/") -> Dict[str, Any]:
     errors = []  # type: List[Dict[str, str]]
     for path in files.matching(root, APT_CONF_DIR + "/*"):
         name = os.path.basename(path)
-        if not _apt_reads(name):
+        if not _apt_reads(name) or not os.path.isfile(files.under(root, path)):
             continue
         text = files.read(root, path, errors)
         for line in (text or "").splitlines():
@@ -95,8 +95,11 @@ def unattended_upgrades(root: str = "/") -> Dict[str, Any]:
 
 
 def _apt_reads(name: str) -> bool:
-    """apt.conf(5): apt reads a part whose name has only alphanumerics, '-', '_' and '.' and
-    no extension or ".conf" (so 20auto-upgrades.dpkg-old is skipped)."""
+    """apt.conf(5) and apt-pkg's GetListOfFilesInDir: apt reads a regular file not starting
+    with '.', whose name has only alphanumerics, '-', '_' and '.', with no extension or
+    ".conf" (so 20auto-upgrades.dpkg-old is skipped)."""
+    if name.startswith("."):
+        return False
     if not re.match(r"^[A-Za-z0-9_.\-]+$", name):
         return False
     return "." not in name or name.endswith(".conf")
