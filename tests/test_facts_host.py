@@ -291,3 +291,38 @@ def test_assets_usage_counts_blocks_once_per_file(tmp_path):
     assert found["bytes"] >= 150_000
     assert assets.usage(str(tmp_path), max_entries=2)["complete"] is False
     assert assets.usage(str(tmp_path / "nowhere"))["exists"] is False
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"apt": "busy"}, "apt"),
+        ({"apt": {"locks": "none", "unattended_upgrades": {}}}, "apt.locks"),
+        ({"cpu_clock": [2.5]}, "cpu_clock"),
+        ({"hardware_virtualization": True}, "hardware_virtualization"),
+        ({"assets": 12}, "assets"),
+    ],
+)
+def test_a_malformed_new_fact_is_refused_naming_its_field(base_facts, change, field):
+    import copy
+
+    from wire_preflight.facts.load import validate
+    from wire_preflight.model import InputError
+
+    facts = copy.deepcopy(base_facts)
+    facts.update(change)
+    with pytest.raises(InputError, match=f"field '{field}'"):
+        validate(facts, "f.json")
+
+
+def test_a_malformed_disk_backing_is_refused(base_facts):
+    import copy
+
+    from wire_preflight.facts.load import validate
+    from wire_preflight.model import InputError
+
+    facts = copy.deepcopy(base_facts)
+    facts["disks"][0]["backing"] = ["vda"]
+    with pytest.raises(InputError, match=r"disks\[0\].backing"):
+        validate(facts, "f.json")
+    validate(base_facts, "f.json")  # the fixture itself is fine

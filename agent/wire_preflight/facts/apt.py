@@ -72,12 +72,21 @@ def unattended_upgrades(root: str = "/") -> Dict[str, Any]:
     last setting wins, as apt reads them), and the file that set it."""
     settings = {}  # type: Dict[str, Dict[str, str]]
     errors = []  # type: List[Dict[str, str]]
-    for path in files.matching(root, APT_CONF_DIR + "/*"):
-        name = os.path.basename(path)
-        if not _apt_reads(name) or not os.path.isfile(files.under(root, path)):
-            continue
-        text = files.read(root, path, errors)
-        for line in (text or "").splitlines():
+    try:
+        # scandir, not glob: the parts' names are all that decides, in sorted order.
+        parts = sorted(
+            entry.name
+            for entry in os.scandir(files.under(root, APT_CONF_DIR))
+            if _apt_reads(entry.name) and _is_file(root, entry)
+        )
+    except OSError:
+        parts = []
+    for name in parts:
+        path = APT_CONF_DIR + "/" + name
+        text = files.read(root, path, errors) or ""
+        if "Periodic" not in text:
+            continue  # most parts set other things: skip the line-by-line reading
+        for line in text.splitlines():
             if line.lstrip().startswith("#"):
                 continue
             found = _SETTING.match(line.split("//", 1)[0])
@@ -92,6 +101,13 @@ def unattended_upgrades(root: str = "/") -> Dict[str, Any]:
         "file": setting["file"] if setting else None,
         "errors": errors,
     }
+
+
+def _is_file(root: str, entry: Any) -> bool:
+    if root == "/":
+        return entry.is_file()
+    # In a captured tree a link is followed inside the tree, never onto this machine.
+    return os.path.isfile(files.under(root, APT_CONF_DIR + "/" + entry.name))
 
 
 def _apt_reads(name: str) -> bool:

@@ -67,7 +67,7 @@ def block_device(st_dev: int, sys_root: str = "/sys") -> Dict[str, Any]:
         "device": "/dev/" + os.path.basename(real),
         "device_size_bytes": sectors * 512,
         "disk": "/dev/" + disk,
-        "backing": backing_disks(real),
+        "backing": backing_disks(real, resolved=True),
     }
 
 
@@ -79,12 +79,13 @@ _VIRTUAL_STRINGS = ("QEMU", "VMWARE", "VIRTUAL", "VBOX", "MSFT", "RED HAT", "XEN
 _MAX_STACK_DEPTH = 16  # dm on md on partitions is 3 deep; a cycle in /sys is not possible
 
 
-def backing_disks(device_dir: str, depth: int = 0) -> List[Dict[str, Any]]:
+def backing_disks(device_dir: str, depth: int = 0, resolved: bool = False) -> List[Dict[str, Any]]:
     """The whole disks under a block device's /sys directory, through partitions, LVM and
     other device-mapper targets (dm-crypt, multipath) and md RAID: the kernel lists a stacked
     device's members in its slaves/ directory. Each with its queue/rotational flag and what
     says whether a hypervisor emulates it."""
-    real = os.path.realpath(device_dir)
+    # realpath walks every component of a deep /sys path: skip it when the caller resolved it.
+    real = device_dir if resolved else os.path.realpath(device_dir)
     if os.path.exists(os.path.join(real, "partition")):
         real = os.path.dirname(real)
     slaves_dir = os.path.join(real, "slaves")
@@ -115,8 +116,10 @@ def describe_disk(disk_dir: str) -> Dict[str, Any]:
     rotational = _read_stripped(os.path.join(disk_dir, "queue/rotational"))
     vendor = _read_stripped(os.path.join(disk_dir, "device/vendor"))
     model = _read_stripped(os.path.join(disk_dir, "device/model"))
-    driver = os.path.join(disk_dir, "device/driver")
-    driver_name = os.path.basename(os.path.realpath(driver)) if os.path.islink(driver) else None
+    try:  # the link's last component names the driver: no need to resolve the whole path
+        driver_name = os.path.basename(os.readlink(os.path.join(disk_dir, "device/driver")))
+    except OSError:
+        driver_name = None
     return {
         "name": name,
         "rotational": None if rotational not in ("0", "1") else rotational == "1",

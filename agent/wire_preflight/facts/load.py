@@ -27,6 +27,12 @@ _CONTRACT = [
     ("network.primary.interface", (str,), False),
     ("machine_id", (str,), False),
     ("errors", (dict,), False),
+    ("cpu_clock", (dict,), False),
+    ("hardware_virtualization", (dict,), False),
+    ("apt", (dict,), False),
+    ("apt.unattended_upgrades", (dict,), False),
+    ("apt.locks", (list,), False),
+    ("assets", (dict,), False),
 ]  # type: List[Tuple[str, Tuple[type, ...], bool]]
 
 _DISK_FIELDS = [("path", (str,)), ("total_bytes", (int,)), ("free_bytes", (int,))]
@@ -68,6 +74,11 @@ def validate(data: Any, origin: str) -> Dict[str, Any]:
     for index, disk in enumerate(data.get("disks") or []):
         if not isinstance(disk, dict):
             raise fail(f"disks[{index}]", "must be an object")
+        backing = disk.get("backing")
+        if backing is not None and (
+            not isinstance(backing, list) or not all(isinstance(d, dict) for d in backing)
+        ):
+            raise fail(f"disks[{index}].backing", "must be a list of objects")
         for name, kinds in _DISK_FIELDS:
             value = disk.get(name)
             if isinstance(value, bool) or not isinstance(value, kinds):
