@@ -9,7 +9,15 @@ import os
 import pytest
 from conftest import judge, one, with_changes
 from nettree import link, write
-from wire_preflight.facts import files, ifupdown, netconfig, netmatch, netplan, networkd
+from wire_preflight.facts import (
+    files,
+    ifupdown,
+    netconfig,
+    netmatch,
+    netplan,
+    networkd,
+    networkmanager,
+)
 from wire_preflight.model import ERROR, PASS, WARN
 
 MAC3, MAC4 = "52:54:00:12:34:56", "52:54:00:12:34:57"
@@ -684,3 +692,13 @@ def test_nm_vrf_member_keeps_its_dhcp(tmp_path):
 def test_nm_ovs_interface_keeps_its_addresses(tmp_path):
     ovs = nm_method(tmp_path, "controller=ovs-port-1\nport-type=ovs-port\n", kind="ovs-interface")
     assert ovs["method"] == "static" and ovs["addresses"] == ["192.168.9.3/24"]
+
+
+def test_nm_dummy_and_wireguard_without_ipv4_are_not_dhcp():
+    for kind in ("dummy", "wireguard"):
+        profile = networkmanager.parse_keyfile(
+            f"[connection]\nid=d\ntype={kind}\ninterface-name=dummy0\n"
+        )
+        assert profile["method"] == "none" and profile["ipv4_method"] == "disabled", kind
+    ethernet = networkmanager.parse_keyfile("[connection]\nid=e\ntype=ethernet\n")
+    assert ethernet["method"] == "dhcp"

@@ -134,8 +134,8 @@ def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
         for key, value in (parser.items("match") if parser.has_section("match") else [])
         if key in ("path", "kernel-command-line") and value.strip()
     ]
-    ipv4 = _ip(parser, "ipv4")
-    ipv6 = _ip(parser, "ipv6")
+    ipv4 = _ip(parser, "ipv4", kind)
+    ipv6 = _ip(parser, "ipv6", kind)
     is_port = port_without_ip(kind, controller, port_type)
     vrf = controller if controller and (port_type or "").strip() == "vrf" else None
     return netmatch.record(
@@ -174,7 +174,9 @@ def port_without_ip(
     return bool(controller or (port_type or "").strip())
 
 
-def _ip(parser: configparser.ConfigParser, section: str) -> Dict[str, Any]:
+def _ip(
+    parser: configparser.ConfigParser, section: str, kind: Optional[str] = None
+) -> Dict[str, Any]:
     addresses = []
     if parser.has_section(section):
         for key, value in parser.items(section):
@@ -188,6 +190,9 @@ def _ip(parser: configparser.ConfigParser, section: str) -> Dict[str, Any]:
                 if item:
                     addresses.append(item)
     method = parser.get(section, "method", fallback="").strip()
+    if not method and not parser.has_section(section) and kind in ("wireguard", "dummy"):
+        # libnm's _normalize_ip_config: these get "disabled" when the section is missing.
+        method = "disabled"
     if not method:
         # The documented default is auto; a profile that lists addresses without a method is
         # read as manual (a static address), the only reading under which they all apply.
