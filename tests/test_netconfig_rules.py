@@ -702,3 +702,21 @@ def test_nm_dummy_and_wireguard_without_ipv4_are_not_dhcp():
         assert profile["method"] == "none" and profile["ipv4_method"] == "disabled", kind
     ethernet = networkmanager.parse_keyfile("[connection]\nid=e\ntype=ethernet\n")
     assert ethernet["method"] == "dhcp"
+
+
+def test_vrf_members_keep_their_addresses_in_netplan_and_networkd(tmp_path):
+    config = host(
+        tmp_path,
+        {
+            "/etc/netplan/10-vrf.yaml": (
+                "network:\n  ethernets:\n    ens3:\n      addresses: [192.168.20.3/24]\n"
+                "  vrfs:\n    vrf-blue:\n      table: 1000\n      interfaces: [ens3]\n"
+            ),
+            "/etc/systemd/network/20-ens4.network": (
+                "[Match]\nName=ens4\n\n[Network]\nVRF=vrf-red\nDHCP=ipv4\n"
+            ),
+        },
+    )
+    assert config["interfaces"]["ens3"]["method"] == "static"
+    assert config["interfaces"]["ens3"]["port_of"] is None
+    assert config["interfaces"]["ens4"]["method"] == "dhcp"
