@@ -10,6 +10,7 @@ Where to find a check by its id:
     br-netfilter, thp, zone-reclaim           -> checks/kernel.py
     nofile, nproc, memlock                    -> checks/limits.py
     ports, tools                              -> checks/services.py
+    vm-host                                   -> checks/hypervisor.py
 
 Run by their own commands, not by `check` (not in the registry below):
     dns, dns-private, dns-optional, dns-srv   -> checks/dns.py      (`wire-preflight dns`)
@@ -64,6 +65,7 @@ REGISTRY = (
     Check("ports", "services", "check_ports", "ports"),
     Check("tools", "services", "check_tools", "tools"),
     Check("minio-drive", "resources", "check_minio_drive", "filesystems"),
+    Check("vm-host", "hypervisor", "check_vm_host", "components"),
 )
 
 

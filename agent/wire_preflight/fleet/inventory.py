@@ -25,7 +25,8 @@ import re
 import shlex
 import string
 import warnings
-from typing import Any, Dict, List, Optional, Tuple
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from wire_preflight.model import InputError
 
@@ -449,9 +450,16 @@ def _text(value: Any) -> Optional[str]:
 
 
 def planned_hosts(
-    inventory: Inventory, group_roles: Dict[str, str], etcd_group: str = "etcd"
+    inventory: Inventory,
+    group_roles: Dict[str, str],
+    etcd_group: str = "etcd",
+    interface_vars: Optional[Dict[str, List[str]]] = None,
+    cidr_vars: Sequence[str] = (),
 ) -> List[Dict[str, Any]]:
-    """The fleet the inventory plans: each host with the roles its groups map to."""
+    """The fleet the inventory plans: each host with the roles its groups map to, the
+    interface its roles' services bind (the first of the roles' `interface_vars` its vars
+    set) and the networks Kubernetes keeps that its vars name (`cidr_vars`)."""
+    interface_vars = interface_vars or {}
     out = []
     for name, host in sorted(inventory.hosts().items()):
         roles = []
@@ -460,6 +468,11 @@ def planned_hosts(
             if role and role not in roles:
                 roles.append(role)
         variables = host["vars"]
+        interfaces = OrderedDict()  # type: Dict[str, str]
+        for role in roles:
+            for var in interface_vars.get(role, []):
+                if isinstance(variables.get(var), str) and variables[var]:
+                    interfaces[var] = variables[var]
         out.append(
             {
                 "name": name,
@@ -469,7 +482,39 @@ def planned_hosts(
                 "ansible_host": _text(variables.get("ansible_host")),
                 "ip": _text(variables.get("ip")),
                 "physical_host": _text(variables.get("physical_host")),
+                "interface": next(iter(interfaces.values()), None),
+                "interfaces": dict(interfaces),
+                "k8s_cidrs": _networks(variables, cidr_vars),
                 "vars": variables,
             }
         )
     return out
+
+
+def _networks(variables: Dict[str, Any], names: Sequence[str]) -> List[str]:
+    """The networks the inventory's variables name (pod_network_cidr: "10.233.0.0/16"...).
+    A value that is a template (`{{ ... }}`) or no network is left to ansible."""
+    out = []  # type: List[str]
+    for name in names:
+        value = variables.get(name)
+        if not isinstance(value, str):
+            continue
+        try:
+            network = str(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            continue
+        if network not in out:
+            out.append(network)
+    return out
+
+
+def planned_for(inventory: Inventory, profile: Any) -> List[Dict[str, Any]]:
+    """planned_hosts with the profile's mapping: groups to roles, the etcd group, the
+    interface variables of each role and the variables naming Kubernetes' networks."""
+    return planned_hosts(
+        inventory,
+        profile.inventory_groups,
+        profile.etcd_group,
+        profile.interface_vars,
+        profile.cidr_vars,
+    )
