@@ -199,3 +199,15 @@ def test_the_2026_static_inventory_interfaces(path, expected):
     assert planned["cassandra1"]["interface"] == "enp1s0"  # "cassandra_network_interface = enp1s0"
     assert planned["rabbitmq2"]["interface"] == "enp7s0"
     assert planned["kubenode1"]["interface"] is None
+
+
+def test_fleet_roles_gives_the_rollout_each_hosts_interface(run_cli):
+    code, out, _ = run_cli(
+        "fleet", "--inventory", STAGING_YML, "--profile", "wiab-staging", "roles"
+    )
+    assert code == 0
+    hosts = json.loads(out)["hosts"]
+    assert hosts["datanode2"]["interface"] == "enp1s0"
+    assert hosts["datanode2"]["roles"] == ["datanode"]
+    assert hosts["kubenode1"]["interface"] is None and hosts["kubenode1"]["etcd"] is True
+    assert hosts["kubenode1"]["k8s_cidrs"] == []

@@ -4,7 +4,7 @@ from typing import Any, Dict, List, Tuple
 
 from wire_preflight.checks import Context, roles_label
 from wire_preflight.model import ERROR, FAIL, PASS, WARN, CheckResult
-from wire_preflight.units import decimal, gb, size
+from wire_preflight.units import count, decimal, gb, size
 
 
 def _source(context: Context) -> str:
@@ -18,7 +18,7 @@ def check_cpu(context: Context) -> List[CheckResult]:
         return [context.missing("cpu")]
     have = cpu["logical_count"]
     want = needs.cores
-    expected = f">= {want:g} cores"
+    expected = ">= " + count(want, "core")
     if needs.sft_cores:
         expected += f" (includes {needs.sft_cores} for SFT)"
     evidence = {"logical_count": have, "required": want, "sft_cores": needs.sft_cores}
@@ -26,7 +26,7 @@ def check_cpu(context: Context) -> List[CheckResult]:
         return [
             context.result(
                 PASS,
-                observed=f"{have} cores",
+                observed=count(have, "core"),
                 expected=expected,
                 message="enough cores",
                 source=_source(context),
@@ -36,9 +36,9 @@ def check_cpu(context: Context) -> List[CheckResult]:
     return [
         context.result(
             FAIL,
-            observed=f"{have} cores",
+            observed=count(have, "core"),
             expected=expected,
-            message=f"{have} cores, {want:g} needed",
+            message="{}, {} needed".format(count(have, "core"), count(want, "core")),
             remedy=f"give the VM at least {want:g} vCPUs",
             source=_source(context),
             evidence=evidence,

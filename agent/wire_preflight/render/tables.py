@@ -7,6 +7,8 @@ import time
 from typing import Any, Dict, List, Sequence
 
 from wire_preflight.render.text import printable
+from wire_preflight.units import count as _count
+from wire_preflight.units import number as _number
 
 _FACT_KEYS = (
     "hostname",
@@ -45,16 +47,6 @@ def facts_lines(snapshot: Dict[str, Any]) -> List[str]:
     for key, reason in sorted((snapshot.get("errors") or {}).items()):
         lines.append("{:<15} {}: {}".format("unreadable", key, reason))
     return lines
-
-
-def _number(value: float) -> str:
-    """At most two decimals, no trailing zeros: 4, 4.5, 4.29 (a GiB row in GB)."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def _count(value: float, unit: str) -> str:
-    """`1 VM`, `7 VMs`, `1 core`, `0.5 cores`."""
-    return "{} {}{}".format(_number(value), unit, "" if value == 1 else "s")
 
 
 def _memory(gb: float, gib: Any) -> str:
