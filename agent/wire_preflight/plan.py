@@ -77,6 +77,6 @@ def plan_notes(profile: Profile, derived_vms: int) -> List[str]:
             )
         )
     for role in profile.roles.values():
-        if role.placement == "each-server" and role.note:
+        if (role.placement == "each-server" or role.carries) and role.note:
             notes.append(f"{role.name}: {role.note}")
     return notes
