@@ -134,6 +134,8 @@ REFUSED = {
     "header-never-closed.ini": "[web\nh1\n",
     "group-priority-not-a-number.ini": "[web]\nh1\n[web:vars]\nansible_group_priority=high\n",
     "children-with-a-blank.ini": "[p:children]\ntwo words\n[two]\n",
+    "children-loop.ini": "[a:children]\nb\n[b:children]\na\n[a]\nh1\n",
+    "yaml-children-loop.yml": "a:\n  children:\n    b:\n      children:\n        a: {}\n",
     "yaml-hosts-as-a-list.yml": "all:\n  hosts: [a, b]\n",
     "yaml-host-vars-not-a-mapping.yml": "all:\n  hosts:\n    a: 5\n",
     "yaml-host-name-a-number.yml": "all:\n  hosts:\n    10:\n",

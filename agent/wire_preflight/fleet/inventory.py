@@ -363,6 +363,7 @@ def parse_ini(text: str, path: str = "<inventory>") -> Inventory:
                 f"inventory {path} line {number}: {named_in} names group {group!r}, "
                 "which no [section] of the file declares"
             )
+    inventory.depths()  # refuses a loop in :children now, as ansible does while reading
     return inventory
 
 
@@ -405,6 +406,7 @@ def parse_yaml(text: str, path: str = "<inventory>") -> Inventory:
         inventory.group(name)
     for name, body in doc.items():
         _yaml_group(inventory, str(name), body, path, str(name))
+    inventory.depths()  # refuses a loop in children
     return inventory
 
 
