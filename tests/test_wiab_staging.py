@@ -190,3 +190,13 @@ def test_plan_text_for_the_staging_machine(staging):
     assert "fleet (without standalone roles): 7 VMs, 29 cores, 55 GiB" in text
     assert "adminhost carries 1 asset, 3 kubernetes, 3 datanode: 29 cores" in text
     assert "per physical server" not in text  # no role on every server of several
+
+
+def test_memory_is_said_in_the_plans_gib(base_facts):
+    result = one(judge(staging_vm(base_facts, 4, 6, 100), ["datanode"], "wiab-staging"), "memory")
+    assert result.status == FAIL
+    assert result.expected.startswith("8 GiB (8.59 GB): ")
+    assert "the plan asks 8 GiB" in result.message
+    machine = judge(staging_vm(base_facts, 8, 16, 100), ["adminhost"], "wiab-staging")
+    assert "machine with at least 29 CPUs" in one(machine, "cpu").remedy
+    assert one(machine, "memory").expected.startswith("55 GiB (59.06 GB)")
