@@ -255,6 +255,19 @@ def physical_spread(
     etcd: Optional[List[Dict[str, Any]]] = None,
     scope: str = "reported",
 ) -> List[Dict[str, Any]]:
+    if profile.fleet.get("min_physical_servers") == 1 and not profile.fleet.get("quorum_roles"):
+        # One physical machine by design (WIAB staging, the demo): losing it loses all, and
+        # there is no spread to judge, for etcd neither.
+        if scope != "reported" or not hosts:
+            return []
+        return [
+            finding(
+                "physical-spread",
+                PASS,
+                "the profile plans one physical server and no quorum across servers: "
+                "nothing to spread",
+            )
+        ]
     out = []
     # A planned host that has not reported and has no physical_host in the inventory is
     # simply not placed: the planned scope says so, it did not fail to say anything.
