@@ -68,6 +68,7 @@ def test_primary_address_follows_the_lowest_metric_default_route():
         "address": "192.168.122.21",
         "prefixlen": 24,
         "family": "inet",
+        "mtu": 1500,
     }
 
 

@@ -41,6 +41,8 @@ def namespace():
     try:
         steps = [
             ("-n", name, "link", "add", "wp0", "type", "veth", "peer", "name", "wp1"),
+            # An MTU no default gives: the agent must read the kernel's, not assume one.
+            ("-n", name, "link", "set", "wp0", "mtu", "1412"),
             ("-n", name, "link", "set", "wp0", "up"),
             ("-n", name, "link", "set", "wp1", "up"),
             ("-n", name, "link", "set", "lo", "up"),
@@ -98,7 +100,9 @@ def test_the_kernel_sees_what_the_test_made(namespace, tmp_path):
         "address": "192.168.50.10",
         "prefixlen": 24,
         "family": "inet",
+        "mtu": 1412,
     }
+    assert iface["mtu"] == 1412
 
 
 def test_static_primary_address(namespace, tmp_path):

@@ -334,9 +334,7 @@ def fleet(
             click.echo(f"wire-preflight: skipped {problem}", err=True)
         planned = None
         if inventory_file:
-            planned = inventory.planned_hosts(
-                inventory.load(inventory_file), profile.inventory_groups, profile.etcd_group
-            )
+            planned = inventory.planned_for(inventory.load(inventory_file), profile)
         doc = document.build(hosts, profile, planned, problems)
     if as_json:
         print_json(doc)
@@ -478,9 +476,7 @@ def fleet_roles(ctx: click.Context) -> int:
     if not obj.get("inventory"):
         raise InputError("fleet roles needs --inventory FILE (before the subcommand)")
     profile = profiles.load(obj.get("profile"))
-    planned = inventory.planned_hosts(
-        inventory.load(obj["inventory"]), profile.inventory_groups, profile.etcd_group
-    )
+    planned = inventory.planned_for(inventory.load(obj["inventory"]), profile)
     print_json(
         {
             "schema": "wire-preflight/inventory-roles/1",
@@ -488,7 +484,16 @@ def fleet_roles(ctx: click.Context) -> int:
             "hosts": {
                 host["name"]: {
                     key: host[key]
-                    for key in ("roles", "physical_host", "ip", "ansible_host", "etcd")
+                    for key in (
+                        "roles",
+                        "physical_host",
+                        "ip",
+                        "ansible_host",
+                        "etcd",
+                        # agent.conf's `interface` and `k8s_cidr` (docs/fleet.md).
+                        "interface",
+                        "k8s_cidrs",
+                    )
                 }
                 for host in planned
             },

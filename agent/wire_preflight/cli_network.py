@@ -205,9 +205,7 @@ def ports(
     profile = profiles.load(profile_name)
     for role in from_roles:
         profile.role(role)
-    planned = inventory.planned_hosts(
-        inventory.load(inventory_file), profile.inventory_groups, profile.etcd_group
-    )
+    planned = inventory.planned_for(inventory.load(inventory_file), profile)
     hostname = socket.gethostname()
     mine = network.local_addresses(global_only=True)
     me = match_planned({"hostname": hostname, "addresses": mine}, planned)

@@ -11,7 +11,17 @@ import click
 
 from wire_preflight.model import InputError
 
-_PROFILE_HELP = "Profile name (built-in: classic, current) or path to a profile TOML file."
+
+def _profile_help() -> str:
+    # Listed from the files themselves, so a new built-in profile is never left out.
+    from wire_preflight.profiles import builtin_names
+
+    return "Profile name (built-in: {}) or path to a profile TOML file.".format(
+        ", ".join(builtin_names())
+    )
+
+
+_PROFILE_HELP = _profile_help()
 
 
 def _address(_ctx: Any, param: Any, value: Any) -> Any:

@@ -18,8 +18,10 @@ def fleet_plan(profile: Profile, sft_users: int = 0) -> Dict[str, Any]:
                 "vms": role.vms,
                 "cores": cores,
                 "memory_gb": role.memory_gb,
+                "memory_gib": role.memory_gib,
                 "disk_gb": role.disk_gb,
                 "note": role.note,
+                "carries": list(role.carries),
             }
         )
     production = [r for r in rows if r["placement"] != "standalone"]
@@ -31,6 +33,10 @@ def fleet_plan(profile: Profile, sft_users: int = 0) -> Dict[str, Any]:
         "cores": sum(r["cores"] * r["vms"] for r in production),
         "memory_gb": sum(r["memory_gb"] * r["vms"] for r in production),
         "disk_gb": sum(r["disk_gb"] * r["vms"] for r in production),
+        # In GiB too when every row states GiB, as the plan does.
+        "memory_gib": None
+        if any(r["memory_gib"] is None for r in production)
+        else sum(r["memory_gib"] * r["vms"] for r in production),
     }
     return {
         "profile": profile.name,
@@ -71,6 +77,6 @@ def plan_notes(profile: Profile, derived_vms: int) -> List[str]:
             )
         )
     for role in profile.roles.values():
-        if role.placement == "each-server" and role.note:
+        if (role.placement == "each-server" or role.carries) and role.note:
             notes.append(f"{role.name}: {role.note}")
     return notes

@@ -24,6 +24,10 @@ class Needs(NamedTuple):
     memory_gb: float
     disks: List[DiskNeed]
     sft_cores: int
+    # The memory in GiB when every role states GiB (the plan's own unit), else None.
+    memory_gib: Optional[float] = None
+    # Whether this machine carries other roles' VMs (a hypervisor, not a VM).
+    carries: bool = False
 
 
 def sft_extra_cores(profile: Profile, role: Role, sft_users: int) -> int:
@@ -80,4 +84,13 @@ def needs_for(
         per_path[path] = DiskNeed(
             path, (prior.gb if prior else 0) + role.disk_gb, (prior.roles if prior else []) + [name]
         )
-    return Needs(list(roles), cores, memory, list(per_path.values()), extra)
+    stated = [profile.role(name).memory_gib for name in roles]
+    return Needs(
+        list(roles),
+        cores,
+        memory,
+        list(per_path.values()),
+        extra,
+        memory_gib=None if None in stated or not stated else sum(stated),
+        carries=any(profile.role(name).carries for name in roles),
+    )

@@ -178,9 +178,7 @@ def serve(
     profile = profiles.load(profile_name)
     planned = None
     if inventory_file:
-        planned = inventory.planned_hosts(
-            inventory.load(inventory_file), profile.inventory_groups, profile.etcd_group
-        )
+        planned = inventory.planned_for(inventory.load(inventory_file), profile)
     store = _open_store(db_path)
     hook = Webhook(webhook) if webhook else None
     settings = Settings(

@@ -13,6 +13,7 @@ Where to find a check by its id:
     disk-rotational, cpu-clock,
     virtualization                            -> checks/hardware.py
     apt-lock, assets-headroom                 -> checks/install.py
+    vm-host                                   -> checks/hypervisor.py
 
 Run by their own commands, not by `check` (not in the registry below):
     dns, dns-private, dns-optional, dns-srv   -> checks/dns.py      (`wire-preflight dns`)
@@ -72,6 +73,7 @@ REGISTRY = (
     Check("virtualization", "hardware", "check_virtualization", "severity"),
     Check("apt-lock", "install", "check_apt_lock", "severity"),
     Check("assets-headroom", "install", "check_assets_headroom", "headroom"),
+    Check("vm-host", "hypervisor", "check_vm_host", "components"),
 )
 
 

@@ -438,7 +438,10 @@ def check_ip_range(context: Context) -> List[CheckResult]:
         if prefix is not None
         else ipaddress.ip_network(str(address))
     )
-    expected = "outside {} and 10.0.0.0/8".format(", ".join(cidrs))
+    # A profile without Kubernetes ranges of its own still keeps the node out of 10.x.
+    expected = (
+        "outside {} and 10.0.0.0/8".format(", ".join(cidrs)) if cidrs else "outside 10.0.0.0/8"
+    )
     observed = str(network) if prefix is not None else str(address)
     observed = f"{address} ({observed})" if prefix is not None else observed
     evidence = {"address": str(address), "network": str(network), "k8s_cidrs": cidrs}
@@ -464,9 +467,9 @@ def check_ip_range(context: Context) -> List[CheckResult]:
                     expected=expected,
                     message=f"{address} is {what} Kubernetes' range {cidr}: pods or services "
                     "would shadow this node",
-                    remedy="move the node to a 192.168.x.x or 172.16-31.x.x network, or "
-                    "change the cluster's ranges (kube_service_addresses, "
-                    "kube_pods_subnet) and pass them with --k8s-cidr",
+                    remedy=f"move the node to a network clear of {', '.join(cidrs)} and 10.x "
+                    "(a 192.168.x.x or 172.16-31.x.x network), or change the cluster's ranges "
+                    "(kube_service_addresses, kube_pods_subnet) and pass them with --k8s-cidr",
                     source=source,
                     evidence=evidence,
                 )

@@ -4,7 +4,7 @@ from typing import Any, Dict, List, Tuple
 
 from wire_preflight.checks import Context, roles_label
 from wire_preflight.model import ERROR, FAIL, PASS, WARN, CheckResult
-from wire_preflight.units import decimal, gb, size
+from wire_preflight.units import count, decimal, gb, number, size
 
 
 def _source(context: Context) -> str:
@@ -18,7 +18,7 @@ def check_cpu(context: Context) -> List[CheckResult]:
         return [context.missing("cpu")]
     have = cpu["logical_count"]
     want = needs.cores
-    expected = f">= {want:g} cores"
+    expected = ">= " + count(want, "core")
     if needs.sft_cores:
         expected += f" (includes {needs.sft_cores} for SFT)"
     evidence = {"logical_count": have, "required": want, "sft_cores": needs.sft_cores}
@@ -26,7 +26,7 @@ def check_cpu(context: Context) -> List[CheckResult]:
         return [
             context.result(
                 PASS,
-                observed=f"{have} cores",
+                observed=count(have, "core"),
                 expected=expected,
                 message="enough cores",
                 source=_source(context),
@@ -36,10 +36,12 @@ def check_cpu(context: Context) -> List[CheckResult]:
     return [
         context.result(
             FAIL,
-            observed=f"{have} cores",
+            observed=count(have, "core"),
             expected=expected,
-            message=f"{have} cores, {want:g} needed",
-            remedy=f"give the VM at least {want:g} vCPUs",
+            message="{}, {} needed".format(count(have, "core"), count(want, "core")),
+            remedy=f"run the VMs on a machine with at least {want:g} CPUs"
+            if needs.carries
+            else f"give the VM at least {want:g} vCPUs",
             source=_source(context),
             evidence=evidence,
         )
@@ -62,8 +64,11 @@ def check_memory(context: Context) -> List[CheckResult]:
         return [context.missing("memory")]
     basis, have, threshold = memory_threshold(context, memory)
     want = context.needs.memory_gb
+    gib = context.needs.memory_gib
+    # In the plan's own unit: "8 GiB (8.59 GB)" where it states GiB.
+    asked = f"{number(gib)} GiB ({gb(want)})" if gib else gb(want)
     observed = f"{size(have)} {basis}"
-    expected = f"{gb(want)}: {basis} >= {decimal(threshold)}"
+    expected = f"{asked}: {basis} >= {decimal(threshold)}"
     evidence = {
         "basis": basis,
         "observed_bytes": have,
@@ -87,8 +92,10 @@ def check_memory(context: Context) -> List[CheckResult]:
             FAIL,
             observed=observed,
             expected=expected,
-            message=f"{size(have)} of {basis}, the plan asks {gb(want)}",
-            remedy=f"give the VM at least {gb(want)} of RAM",
+            message=f"{size(have)} of {basis}, the plan asks {asked}",
+            remedy="give the {} at least {} of RAM".format(
+                "machine" if context.needs.carries else "VM", asked
+            ),
             source=_source(context),
             evidence=evidence,
         )

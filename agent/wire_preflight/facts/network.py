@@ -79,6 +79,7 @@ def parse_addresses(links: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
                 "link_type": link.get("link_type"),
                 "state": link.get("operstate"),
                 "flags": link.get("flags", []),
+                "mtu": link.get("mtu"),
                 "addresses": addresses,
             }
         )
@@ -138,6 +139,7 @@ def primary_address(
                         "address": addr["address"],
                         "prefixlen": addr["prefixlen"],
                         "family": family,
+                        "mtu": iface.get("mtu"),
                     }
     return None
 

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from wire_preflight.model import FAIL, PASS, SKIP, WARN
 from wire_preflight.profiles import Profile
+from wire_preflight.units import count
 
 # Worst first: how findings are sorted and the fleet's verdict is chosen.
 ORDER = {FAIL: 0, WARN: 1, SKIP: 2, PASS: 3}
@@ -61,6 +62,7 @@ def judge(
     findings += clock_skew(hosts, profile)
     findings += host_checks(hosts)
     findings += reachability(hosts)
+    findings += same_mtu(hosts, profile)
     if planned is not None:
         as_hosts = [planned_as_host(p) for p in planned]
         said = {_same(f) for f in findings}
@@ -74,6 +76,8 @@ def judge(
             if _same(found) not in said:
                 findings.append(found)
         findings += inventory_rules(hosts, planned)
+        findings += inventory_hostname(hosts, planned, profile)
+        findings += inventory_interface(hosts, planned)
     return sorted(findings, key=lambda f: (ORDER[f["status"]], f["id"]))
 
 
@@ -220,7 +224,9 @@ def role_count(
                 finding(
                     "role-count",
                     PASS,
-                    f"{name}: {len(members)} VMs (plan: {role.vms}){_absent(members)}",
+                    "{}: {} (plan: {}){}".format(
+                        name, count(len(members), "VM"), role.vms, _absent(members)
+                    ),
                     [name],
                     names,
                     scope=scope,
@@ -249,6 +255,19 @@ def physical_spread(
     etcd: Optional[List[Dict[str, Any]]] = None,
     scope: str = "reported",
 ) -> List[Dict[str, Any]]:
+    if profile.fleet.get("min_physical_servers") == 1 and not profile.fleet.get("quorum_roles"):
+        # One physical machine by design (WIAB staging, the demo): losing it loses all, and
+        # there is no spread to judge, for etcd neither.
+        if scope != "reported" or not hosts:
+            return []
+        return [
+            finding(
+                "physical-spread",
+                PASS,
+                "the profile plans one physical server and no quorum across servers: "
+                "nothing to spread",
+            )
+        ]
     out = []
     # A planned host that has not reported and has no physical_host in the inventory is
     # simply not placed: the planned scope says so, it did not fail to say anything.
@@ -623,6 +642,157 @@ def inventory_rules(
                     "run `wire-preflight report` on it (see packaging/)",
                 )
             )
+    return out
+
+
+# -- mtu ----------------------------------------------------------------------------------------
+
+
+def same_mtu(hosts: List[Dict[str, Any]], profile: Profile) -> List[Dict[str, Any]]:
+    """Every host's primary interface has the same MTU (`[fleet] mtu` turns the rule on and
+    says what a difference is). The value most hosts share is the reference and the others
+    are named; when no value has a majority, every group is named."""
+    severity = profile.fleet.get("mtu")
+    if not severity:
+        return []
+    by_mtu = OrderedDict()  # type: Dict[int, List[str]]
+    unknown = []
+    for host in sorted(hosts, key=lambda h: h["hostname"]):
+        mtu = host.get("primary_mtu")
+        if isinstance(mtu, int) and not isinstance(mtu, bool):
+            by_mtu.setdefault(mtu, []).append(host["hostname"])
+        else:
+            unknown.append(host["hostname"])
+    known = sum(len(names) for names in by_mtu.values())
+    if known < 2:
+        return []
+    tail = "; MTU not reported by {}".format(", ".join(unknown)) if unknown else ""
+    if len(by_mtu) == 1:
+        mtu = next(iter(by_mtu))
+        return [
+            finding(
+                "mtu",
+                PASS,
+                f"the primary interfaces of all {known} hosts have MTU {mtu}{tail}",
+                hosts=by_mtu[mtu],
+            )
+        ]
+
+    def named(mtu: int) -> str:
+        return "{} on {}".format(mtu, ", ".join(by_mtu[mtu]))
+
+    ranked = sorted(by_mtu, key=lambda m: (-len(by_mtu[m]), m))
+    top = ranked[0]
+    if len(by_mtu[top]) * 2 > known:
+        odd = [name for mtu in ranked[1:] for name in by_mtu[mtu]]
+        return [
+            finding(
+                "mtu",
+                severity,
+                "MTU {} where the other {} host(s) have {}{}".format(
+                    "; ".join(named(m) for m in ranked[1:]), len(by_mtu[top]), top, tail
+                ),
+                hosts=odd,
+                remedy=f"give the primary interface of {', '.join(odd)} MTU {top} "
+                "(netplan: mtu:), or set calico_mtu for the smallest",
+            )
+        ]
+    return [
+        finding(
+            "mtu",
+            severity,
+            "no MTU is shared by most hosts: {}{}".format(
+                "; ".join(named(m) for m in ranked), tail
+            ),
+            hosts=[name for names in by_mtu.values() for name in names],
+            remedy="give every VM's primary interface the same MTU (ip link show; netplan: mtu:)",
+        )
+    ]
+
+
+# -- inventory-hostname, inventory-interface -----------------------------------------------------
+
+
+def _dns_name(name: Any) -> str:
+    """As DNS compares names: case does not matter, nor a final dot."""
+    return str(name or "").rstrip(".").lower()
+
+
+def inventory_hostname(
+    hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]], profile: Profile
+) -> List[Dict[str, Any]]:
+    """Each reporting host's hostname is its inventory name (`[fleet] inventory_hostname`
+    turns the rule on: RabbitMQ's cluster, for one, names its nodes by hostname)."""
+    severity = profile.fleet.get("inventory_hostname")
+    if not severity:
+        return []
+    match = planned_matcher(planned)
+    out = []
+    judged = 0
+    for host in sorted(hosts, key=lambda h: h["hostname"]):
+        plan = match(host)
+        if plan is None:
+            continue  # inventory-unexpected says so
+        judged += 1
+        if _dns_name(host["hostname"]) != _dns_name(plan["name"]):
+            out.append(
+                finding(
+                    "inventory-hostname",
+                    severity,
+                    "{} is {} in the inventory (matched by its address): the names differ".format(
+                        host["hostname"], plan["name"]
+                    ),
+                    plan["roles"] or host.get("roles", []),
+                    [host["hostname"], plan["name"]],
+                    f"hostnamectl set-hostname {plan['name']} on it, or rename it in the inventory",
+                )
+            )
+    if judged and not out:
+        out.append(
+            finding(
+                "inventory-hostname",
+                PASS,
+                f"the hostnames of all {judged} reporting host(s) are their inventory names",
+            )
+        )
+    return out
+
+
+def inventory_interface(
+    hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]]
+) -> List[Dict[str, Any]]:
+    """The interface the inventory says a host's services bind (cassandra_network_interface
+    and the like) exists on it and carries an IPv4 address."""
+    match = planned_matcher(planned)
+    out = []
+    for host in sorted(hosts, key=lambda h: h["hostname"]):
+        plan = match(host)
+        interfaces = host.get("interfaces")
+        if not plan or not plan.get("interface") or not isinstance(interfaces, dict):
+            continue  # nothing named, or a report from before interfaces were summarised
+        name = plan["interface"]
+        variables = ", ".join(
+            f"{var}={value}" for var, value in (plan.get("interfaces") or {}).items()
+        )
+        addresses = [a for a in interfaces.get(name) or [] if isinstance(a, str) and "." in a]
+        if name not in interfaces:
+            problem = "names no interface of the host (it has {})".format(
+                ", ".join(sorted(interfaces)) or "none"
+            )
+        elif not addresses:
+            problem = f"names {name}, which carries no IPv4 address"
+        else:
+            continue
+        out.append(
+            finding(
+                "inventory-interface",
+                FAIL,
+                f"{host['hostname']}: the inventory's {variables} {problem}",
+                plan["roles"],
+                [host["hostname"]],
+                "set the interface variable to the interface the node's address is on",
+            )
+        )
     return out
 
 

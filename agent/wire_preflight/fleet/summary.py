@@ -49,7 +49,10 @@ def summarize(report: Dict[str, Any], received_at: Optional[float] = None) -> Di
         "failing": failing,
         "warnings": warnings,
         "primary_address": (network.get("primary") or {}).get("address"),
+        "primary_interface": _text((network.get("primary") or {}).get("interface")),
+        "primary_mtu": primary_mtu(network),
         "addresses": global_addresses(network),
+        "interfaces": interface_addresses(network),
         "macs": _macs(network),
         "os": "{} {}".format(os_facts.get("id", ""), os_facts.get("version_id", "")).strip(),
         "cpu": (facts.get("cpu") or {}).get("logical_count"),
@@ -64,6 +67,40 @@ def summarize(report: Dict[str, Any], received_at: Optional[float] = None) -> Di
             for probe in (report.get("reachability") or {}).get("probes", [])
         ],
     }
+
+
+def _text(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) else None
+
+
+def _mtu(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def primary_mtu(network: Dict[str, Any]) -> Optional[int]:
+    """The MTU of the primary interface; None from agents that did not report MTUs."""
+    primary = network.get("primary") or {}
+    if _mtu(primary.get("mtu")):
+        return primary["mtu"]
+    for iface in network.get("interfaces") or []:
+        if iface.get("name") and iface.get("name") == primary.get("interface"):
+            return _mtu(iface.get("mtu"))
+    return None
+
+
+def interface_addresses(network: Dict[str, Any]) -> Dict[str, List[str]]:
+    """Each of the host's own interfaces (not docker0, veth...) -> its global addresses."""
+    out = {}  # type: Dict[str, List[str]]
+    for iface in network.get("interfaces") or []:
+        name = iface.get("name")
+        if not isinstance(name, str) or name.startswith(VIRTUAL_PREFIXES):
+            continue
+        out[name] = sorted(
+            a["address"]
+            for a in iface.get("addresses") or []
+            if a.get("scope") == "global" and isinstance(a.get("address"), str)
+        )
+    return out
 
 
 def global_addresses(network: Dict[str, Any]) -> List[str]:

@@ -22,6 +22,14 @@ else:  # pragma: no cover - exercised on the older interpreters in CI
 BUILTIN_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PROFILE = "classic"
 PLACEMENTS = schema.PLACEMENTS
+# The variables of Wire's inventories that name Kubernetes' own networks: kubespray's service
+# and pod networks, and WIAB dev's Minikube pod network and node subnet (docs/sources.md).
+DEFAULT_CIDR_VARS = (
+    "kube_service_addresses",
+    "kube_pods_subnet",
+    "pod_network_cidr",
+    "minikube_node_subnet",
+)
 
 
 class Role(NamedTuple):
@@ -36,6 +44,10 @@ class Role(NamedTuple):
     note: str = ""
     # The components this role runs, whose own host requirements apply (profiles/host/*.toml).
     components: Tuple[str, ...] = ()
+    # The memory in GiB where the plan states GiB (memory_gb is then its value in GB).
+    memory_gib: Optional[float] = None
+    # The roles whose VMs this machine carries (its size is theirs, added up), with their VMs.
+    carries: Tuple[str, ...] = ()
 
 
 class Profile(NamedTuple):
@@ -64,6 +76,10 @@ class Profile(NamedTuple):
     dns: Dict[str, Any]
     # Who must reach whom: [{"from": role, "to": role, "tcp": [...], "udp": [...]}].
     reach: List[Dict[str, Any]]
+    # role -> inventory variables that name the interface its services bind, first found wins.
+    interface_vars: Dict[str, List[str]] = {}
+    # Inventory variables that name networks Kubernetes keeps for itself (pod_network_cidr...).
+    cidr_vars: List[str] = []
 
     def role(self, name: str) -> Role:
         try:
@@ -123,23 +139,9 @@ def _parse(path: str, data: Dict[str, Any]) -> Profile:
         schema.PROFILE(data, "")
     except schema.SchemaError as exc:
         raise InputError(f"profile {path}: {exc}") from None
-    roles = {
-        name: Role(
-            name=name,
-            title=spec.get("title", name),
-            vms=spec["vms"],
-            cores=spec["cores"],
-            memory_gb=spec["memory_gb"],
-            disk_gb=spec["disk_gb"],
-            data_dir=spec.get("data_dir", "/"),
-            placement=spec.get("placement", "each-server"),
-            note=spec.get("note", ""),
-            components=tuple(spec.get("components", [name])),
-        )
-        for name, spec in data["roles"].items()
-    }
-    _check_role_names(path, data, roles)
     os_table, units = data["os"], data["units"]
+    roles = _roles(path, data["roles"], units["bytes_per_gb"])
+    _check_role_names(path, data, roles)
     sft = data.get("sft", {})
     hostname = data.get("hostname", {})
     inventory = data.get("inventory", {})
@@ -172,6 +174,8 @@ def _parse(path: str, data: Dict[str, Any]) -> Profile:
         k8s_cidrs=data.get("kubernetes", {}).get("cidrs", []),
         inventory_groups=dict(inventory.get("groups", {})),
         etcd_group=inventory.get("etcd_group", "etcd"),
+        interface_vars={k: list(v) for k, v in inventory.get("interface_vars", {}).items()},
+        cidr_vars=list(inventory.get("cidr_vars", DEFAULT_CIDR_VARS)),
         dns={
             "required": dns.get("required", []),
             "optional": dict(dns.get("optional", {})),
@@ -190,6 +194,62 @@ def _parse(path: str, data: Dict[str, Any]) -> Profile:
     )
 
 
+def _roles(path: str, specs: Dict[str, Any], bytes_per_gb: float) -> Dict[str, Role]:
+    """The rows as written, then the carrying machines' rows added up from them."""
+    roles = {}
+    for name, spec in specs.items():
+        if "carries" in spec:
+            continue
+        gib = spec.get("memory_gib")
+        roles[name] = Role(
+            name=name,
+            title=spec.get("title", name),
+            vms=spec["vms"],
+            cores=spec["cores"],
+            memory_gb=spec["memory_gb"] if gib is None else gib * 2**30 / bytes_per_gb,
+            disk_gb=spec["disk_gb"],
+            data_dir=spec.get("data_dir", "/"),
+            placement=spec.get("placement", "each-server"),
+            note=spec.get("note", ""),
+            components=tuple(spec.get("components", [name])),
+            memory_gib=gib,
+        )
+    for name, spec in specs.items():
+        if "carries" not in spec:
+            continue
+        carried = []
+        for index, other in enumerate(spec["carries"]):
+            if other not in roles:
+                problem = (
+                    "carries VMs itself; a carried role must have its own size"
+                    if other in specs
+                    else "is not a role of this profile"
+                )
+                raise _fail(
+                    path, f"roles.{name}.carries[{index}]", f"names {other!r}, which {problem}"
+                )
+            carried.append(roles[other])
+        stated_gib = [r.memory_gib for r in carried]
+        roles[name] = Role(
+            name=name,
+            title=spec.get("title", name),
+            vms=spec["vms"],
+            cores=sum(r.vms * r.cores for r in carried),
+            memory_gb=sum(r.vms * r.memory_gb for r in carried),
+            disk_gb=sum(r.vms * r.disk_gb for r in carried),
+            data_dir=spec.get("data_dir", "/"),
+            placement=spec.get("placement", "standalone"),
+            note=spec.get("note", ""),
+            components=tuple(spec.get("components", [name])),
+            memory_gib=None
+            if None in stated_gib
+            else sum(r.vms * g for r, g in zip(carried, stated_gib)),
+            carries=tuple(r.name for r in carried),
+        )
+    # In the file's order, as `plan` and `profiles` list them.
+    return {name: roles[name] for name in specs}
+
+
 def _check_role_names(path: str, data: Dict[str, Any], roles: Dict[str, Role]) -> None:
     """Every role another table names must be a role of this profile."""
 
@@ -199,6 +259,10 @@ def _check_role_names(path: str, data: Dict[str, Any], roles: Dict[str, Role]) -
 
     for role in data.get("sft", {}).get("roles", []):
         known("sft.roles", role, "names {role!r}, which is not a role of this profile")
+    for role in data.get("inventory", {}).get("interface_vars", {}):
+        known(
+            "inventory.interface_vars." + role, role, "names {role!r}, not a role of this profile"
+        )
     for group, role in data.get("inventory", {}).get("groups", {}).items():
         known(
             "inventory.groups." + group,

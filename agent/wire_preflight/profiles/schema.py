@@ -166,21 +166,49 @@ def _join(field: str, key: str) -> str:
 
 # -- a profile ---------------------------------------------------------------------------------
 
-ROLE = table(
+_ROLE_FIELDS = table(
     {
         "title": string,
         "vms": integer(1),
         "cores": number(),
         "memory_gb": number(),
+        "memory_gib": number(),
         "disk_gb": number(),
         "data_dir": absolute_path,
         "placement": one_of(*PLACEMENTS),
         "note": string,
         "components": strings,
+        "carries": list_of(string, non_empty=True),
         "source": string,
     },
-    required=("vms", "cores", "memory_gb", "disk_gb"),
+    required=("vms",),
 )
+_SIZES = ("cores", "memory", "disk_gb")
+SEVERITY_VALUE = one_of(*SEVERITIES)
+
+
+def ROLE(value: Any, field: str) -> None:
+    """A role's row. Its size is given (cores, memory_gb or memory_gib, disk_gb), or, for the
+    machine that carries other roles' VMs (`carries`), added up from their rows: never both."""
+    _ROLE_FIELDS(value, field)
+    given = [k for k in ("cores", "memory_gb", "memory_gib", "disk_gb") if k in value]
+    if "memory_gb" in value and "memory_gib" in value:
+        raise SchemaError(_join(field, "memory_gib"), "and memory_gb: give the plan's one unit")
+    if "carries" in value:
+        if given:
+            raise SchemaError(
+                _join(field, given[0]),
+                "is added up from the roles in `carries`; give one or the other",
+            )
+        return
+    for key in _SIZES:
+        present = (
+            ("memory_gb" in value or "memory_gib" in value) if key == "memory" else (key in value)
+        )
+        if not present:
+            name = "memory_gb" if key == "memory" else key
+            raise SchemaError(_join(field, name), "is missing")
+
 
 
 def string_or_strings(value: Any, field: str) -> None:
@@ -228,10 +256,22 @@ PROFILE = table(
                 "max_clock_skew_ms": number(),
                 "quorum_roles": strings,
                 "redundant_roles": strings,
+                # Fleet rules a profile turns on, with the status a miss gets.
+                "mtu": SEVERITY_VALUE,
+                "inventory_hostname": SEVERITY_VALUE,
                 "source": string,
             }
         ),
-        "inventory": table({"etcd_group": string, "groups": map_of(string)}),
+        "inventory": table(
+            {
+                "etcd_group": string,
+                "groups": map_of(string),
+                # role -> the inventory variables naming the interface its services bind.
+                "interface_vars": map_of(list_of(string, non_empty=True)),
+                # inventory variables naming networks Kubernetes keeps (ip-range avoids them).
+                "cidr_vars": strings,
+            }
+        ),
         "plan": table(
             {
                 "stated_vm_totals": list_of(

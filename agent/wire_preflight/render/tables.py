@@ -7,6 +7,8 @@ import time
 from typing import Any, Dict, List, Sequence
 
 from wire_preflight.render.text import printable
+from wire_preflight.units import count as _count
+from wire_preflight.units import number as _number
 
 _FACT_KEYS = (
     "hostname",
@@ -47,40 +49,72 @@ def facts_lines(snapshot: Dict[str, Any]) -> List[str]:
     return lines
 
 
+def _memory(gb: float, gib: Any) -> str:
+    return f"{_number(gib)} GiB ({_number(gb)} GB)" if gib else _number(gb) + " GB"
+
+
+def _sizes(block: Dict[str, Any]) -> str:
+    return "{}, {} memory, {} GB disk".format(
+        _count(block["cores"], "core"),
+        _memory(block["memory_gb"], block.get("memory_gib")),
+        _number(block["disk_gb"]),
+    )
+
+
 def plan_lines(doc: Dict[str, Any], profile_name: str, sft_users: int) -> List[str]:
-    """The fleet a profile asks for (plan.fleet_plan's document) as a table and totals."""
+    """The fleet a profile asks for (plan.fleet_plan's document) as a table and totals.
+    Lines that would say nothing for this profile (no fleet beside a standalone VM, no role
+    on every server) are left out."""
+    rows = doc["roles"]
+    cells = [
+        (
+            r["role"],
+            r["placement"],
+            str(r["vms"]),
+            _number(r["cores"]),
+            "{} GiB".format(_number(r["memory_gib"]))
+            if r.get("memory_gib")
+            else _number(r["memory_gb"]) + " GB",
+            _number(r["disk_gb"]) + " GB",
+        )
+        for r in rows
+    ]
+    header = ("ROLE", "PLACEMENT", "VMS", "CORES", "MEMORY", "DISK")
+    widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
+    # Names left-aligned, numbers right-aligned, each column as wide as its widest cell.
+    row = "  ".join("{:" + ("<" if i < 2 else ">") + str(w) + "}" for i, w in enumerate(widths))
     lines = [
         "profile {}{}".format(profile_name, f" with {sft_users} SFT users" if sft_users else ""),
-        "{:<14} {:<12} {:>4} {:>6} {:>10} {:>8}".format(
-            "ROLE", "PLACEMENT", "VMS", "CORES", "MEMORY GB", "DISK GB"
-        ),
+        row.format(*header),
     ]
-    for r in doc["roles"]:
-        lines.append(
-            "{:<14} {:<12} {:>4} {:>6g} {:>10g} {:>8g}".format(
-                r["role"], r["placement"], r["vms"], r["cores"], r["memory_gb"], r["disk_gb"]
-            )
-        )
+    lines += [row.format(*c).rstrip() for c in cells]
     total = doc["fleet_total"]
-    lines.append(
-        "fleet (without standalone roles): {} VMs, {:g} cores, {:g} GB memory, {:g} GB disk".format(
-            total["vms"], total["cores"], total["memory_gb"], total["disk_gb"]
-        )
-    )
-    for label, key in (
-        ("per physical server", "per_server"),
-        ("per physical server with any-server roles", "per_server_with_any_server_roles"),
-    ):
-        block = doc[key]
+    if total["vms"]:
         lines.append(
-            "{} ({}): {:g} cores, {:g} GB memory, {:g} GB disk".format(
-                label,
-                ", ".join(block["roles"]),
-                block["cores"],
-                block["memory_gb"],
-                block["disk_gb"],
+            "fleet (without standalone roles): {}, {}".format(
+                _count(total["vms"], "VM"), _sizes(total)
             )
         )
+    each = doc["per_server"]
+    if each["roles"]:
+        lines.append("per physical server ({}): {}".format(", ".join(each["roles"]), _sizes(each)))
+        wider = doc["per_server_with_any_server_roles"]
+        if wider["roles"] != each["roles"]:
+            lines.append(
+                "per physical server with any-server roles ({}): {}".format(
+                    ", ".join(wider["roles"]), _sizes(wider)
+                )
+            )
+    for r in rows:
+        if r.get("carries"):
+            carried = {c["role"]: c["vms"] for c in rows if c["role"] in r["carries"]}
+            lines.append(
+                "{} carries {}: {}".format(
+                    r["role"],
+                    ", ".join(f"{n} {name}" for name, n in carried.items()),
+                    _sizes(r),
+                )
+            )
     if doc["min_physical_servers"]:
         lines.append("physical servers: at least {}".format(doc["min_physical_servers"]))
     lines += ["note: " + note for note in doc["notes"]]
