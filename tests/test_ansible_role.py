@@ -226,11 +226,24 @@ def test_cron_replaces_the_timer_and_back(pyz, tmp_path):
     assert (units / "wire-preflight.timer").exists() and not cron.exists()
 
 
-def test_bad_setting_is_refused_with_what_is_accepted(tmp_path):
+@pytest.mark.parametrize(
+    "setting, words",
+    [
+        ("wire_preflight_schedule=hourly", "wire_preflight_schedule must be one of: systemd, cron"),
+        ("wire_preflight_mode=install-now", "wire_preflight_mode must be one of: install, oneshot"),
+        (
+            "wire_preflight_profile=mine",
+            "wire_preflight_group_roles has no entry for profile 'mine'",
+        ),
+    ],
+)
+def test_bad_setting_is_refused_with_what_is_accepted(tmp_path, setting, words):
     inventory = classic_inventory(tmp_path, "eth0")
-    done = play(inventory, "-e", "wire_preflight_schedule=hourly", tmp_path=tmp_path)
+    vm = tmp_path / "vm"
+    done = play(inventory, "-e", setting, "-e", f"wire_preflight_root={vm}", tmp_path=tmp_path)
     assert done.rc == 2, done.explain()
-    assert "wire_preflight_schedule systemd or cron" in done.out
+    assert words in done.out
+    assert not vm.exists()
 
 
 # -- one-shot mode: the fleet judged on the controller --------------------------------------------
