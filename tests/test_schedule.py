@@ -226,3 +226,39 @@ def test_textfile_for_node_exporter(tmp_path):
         str(tmp_path / "missing" / "x.prom"),
     )
     assert unwritable.returncode == 2 and "cannot write --textfile" in unwritable.stderr
+
+
+def test_one_schedule_at_a_time_and_it_says_what_it_removed(tmp_path):
+    units = tmp_path / "etc/systemd/system"
+    cron = tmp_path / "etc/cron.d/wire-preflight"
+    assert run_process("install-timer", "--root", str(tmp_path)).returncode == 0
+    # An image whose timer was enabled (the symlink systemctl enable makes).
+    wants = units / "timers.target.wants"
+    wants.mkdir()
+    (wants / "wire-preflight.timer").symlink_to("../wire-preflight.timer")
+
+    to_cron = run_process("install-timer", "--root", str(tmp_path), "--cron")
+    assert to_cron.returncode == 0, to_cron.stderr
+    assert cron.exists()
+    assert not (units / "wire-preflight.timer").exists()
+    assert not (units / "wire-preflight.service").exists()
+    assert not os.path.lexists(wants / "wire-preflight.timer")
+    assert f"removed {units}/wire-preflight.timer (the cron entry replaces" in to_cron.stdout
+
+    to_timer = run_process("install-timer", "--root", str(tmp_path))
+    assert to_timer.returncode == 0, to_timer.stderr
+    assert (units / "wire-preflight.timer").exists() and not cron.exists()
+    assert f"removed {cron} (the systemd timer replaces the cron entry)" in to_timer.stdout
+
+
+def test_cron_is_refused_while_the_packages_timer_is_enabled(tmp_path):
+    # The .deb's timer lives in /lib/systemd/system: install-timer did not put it there and
+    # does not remove it, but will not add a second schedule beside it.
+    wants = tmp_path / "etc/systemd/system/timers.target.wants"
+    wants.mkdir(parents=True)
+    (wants / "wire-preflight.timer").symlink_to("/lib/systemd/system/wire-preflight.timer")
+    done = run_process("install-timer", "--root", str(tmp_path), "--cron")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "systemctl disable --now wire-preflight.timer" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "etc/cron.d/wire-preflight").exists()

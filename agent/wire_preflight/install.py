@@ -6,7 +6,7 @@ import os
 import shlex
 import subprocess
 import sys
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 UNITS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "units")
 SHIPPED_COMMAND = "/usr/bin/wire-preflight"
@@ -52,6 +52,44 @@ def names_collector(path: str) -> bool:
     return bool(config.load(path).get("collector"))
 
 
+CRON_ENTRY = "/etc/cron.d/wire-preflight"
+UNIT_DIR = "/etc/systemd/system"
+TIMER_WANTS = "/etc/systemd/system/timers.target.wants/wire-preflight.timer"
+
+
+def _remove_timer(target: Callable[[str], str], live: bool) -> List[str]:
+    """Take out the systemd timer install-timer put in (the cron entry replaces it). A timer
+    enabled from elsewhere (the .deb's, in /lib/systemd/system) is the operator's to switch
+    off: refused with the command that does it."""
+    ours = [
+        target(f"{UNIT_DIR}/{name}")
+        for name in ("wire-preflight.timer", "wire-preflight.service")
+        if os.path.exists(target(f"{UNIT_DIR}/{name}"))
+    ]
+    if not ours:
+        if os.path.lexists(target(TIMER_WANTS)):
+            from wire_preflight.model import InputError
+
+            raise InputError(
+                "wire-preflight.timer (from the package) is enabled and would run beside the "
+                "cron entry: `systemctl disable --now wire-preflight.timer` first"
+            )
+        return []
+    done = []
+    if live:
+        subprocess.run(["systemctl", "disable", "--now", "wire-preflight.timer"], check=False)
+        done.append("systemctl disable --now wire-preflight.timer")
+    elif os.path.lexists(target(TIMER_WANTS)):
+        os.remove(target(TIMER_WANTS))
+    for path in ours:
+        os.remove(path)
+        done.append(f"removed {path} (the cron entry replaces the systemd timer)")
+    if live:
+        subprocess.run(["systemctl", "daemon-reload"], check=True)
+        done.append("systemctl daemon-reload")
+    return done
+
+
 def install(
     root: str = "/",
     cron: bool = False,
@@ -63,15 +101,21 @@ def install(
     command = command or self_command()
     done = []
     target = lambda path: os.path.join(root, path.lstrip("/"))  # noqa: E731
+    systemd_runs = os.path.isdir("/run/systemd/system")
+    # One schedule at a time: both would report twice as often, and nothing would say so.
     if cron:
-        path = target("/etc/cron.d/wire-preflight")
+        done.extend(_remove_timer(target, live=root == "/" and systemd_runs))
+        path = target(CRON_ENTRY)
         _write(path, _render("wire-preflight.cron", command, config))
         done.append("wrote " + path)
     else:
         for name in ("wire-preflight.service", "wire-preflight.timer"):
-            path = target("/etc/systemd/system/" + name)
+            path = target(f"{UNIT_DIR}/{name}")
             _write(path, _render(name, command, config))
             done.append("wrote " + path)
+        if os.path.exists(target(CRON_ENTRY)):
+            os.remove(target(CRON_ENTRY))
+            done.append(f"removed {target(CRON_ENTRY)} (the systemd timer replaces the cron entry)")
     config_path = target(config)
     if os.path.exists(config_path):
         done.append("kept the existing " + config_path)
@@ -82,7 +126,6 @@ def install(
             f"wrote an example {config_path} (all commented out): set roles, physical_host, "
             "collector and its credential"
         )
-    systemd_runs = os.path.isdir("/run/systemd/system")
     if not names_collector(config_path):
         # The example sets nothing: a timer with nowhere to report would fail every 5 minutes.
         then = (

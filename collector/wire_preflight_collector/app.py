@@ -20,6 +20,7 @@ from wire_preflight.profiles import Profile
 
 from wire_preflight_collector import auth, schema
 from wire_preflight_collector.defaults import MAX_BODY, STALE_AFTER
+from wire_preflight_collector.metrics import StoreErrors
 from wire_preflight_collector.storage import EnrollConflict, Store, hash_key
 from wire_preflight_collector.webhook import Webhook
 
@@ -77,6 +78,8 @@ def create_app(settings: Settings) -> FastAPI:
         if events and settings.webhook:
             settings.webhook.submit(events)
 
+    store_errors = StoreErrors()  # counted for /metrics (wire_preflight_store_errors_total)
+
     def scan_stale() -> None:
         notify(store.mark_stale(time.time(), settings.stale_after))
 
@@ -92,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
                     scan_stale()
                     failures = 0
                 except Exception as exc:  # a full disk, a locked database: try again later
+                    store_errors.record()
                     failures = min(failures + 1, 6)
                     log.warning("stale-watch: %s (retrying)", exc)
 
@@ -118,6 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
         # A full disk or a locked database is the world's doing: 503 tells an agent to spool
         # and retry, and the transaction was rolled back, so nothing half-written remains.
         log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        store_errors.record()
         # The cause (paths, the database's host and user) goes to the log, not to the caller.
         return JSONResponse(
             {"detail": "the collector cannot use its database now (its log says why)"}, 503
@@ -275,7 +280,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         from wire_preflight_collector.metrics import render
 
-        body = render(store, fleet_document(), settings.profile)
+        body = render(store, fleet_document(), settings.profile, store_errors)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @readers.get("/", response_class=HTMLResponse)

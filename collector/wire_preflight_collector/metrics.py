@@ -1,12 +1,32 @@
 """GET /metrics: the fleet in Prometheus' text format, named as node_exporter names things
 (`_timestamp_seconds`, `_total`, one gauge per state with the state as a label)."""
 
-from typing import Any, Dict, Iterator, List
+import threading
+from typing import Any, Dict, Iterator, List, Optional
 
 from wire_preflight.fleet.drift import EVENT_KINDS
 
 
-def render(store: Any, fleet: Dict[str, Any], profile: Any) -> bytes:
+class StoreErrors:
+    """Database errors since the collector started (a full disk, a read-only or locked
+    database): requests answered 503 and stale scans that failed. The counter an alert needs
+    to see a collector that still answers but cannot store."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def record(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+def render(
+    store: Any,
+    fleet: Dict[str, Any],
+    profile: Any,
+    store_errors: Optional[StoreErrors] = None,
+) -> bytes:
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -76,6 +96,15 @@ def render(store: Any, fleet: Dict[str, Any], profile: Any) -> bytes:
             )
             reports.add_metric([], store.count())
             yield reports
+
+            if store_errors is not None:
+                errors = CounterMetricFamily(
+                    "wire_preflight_store_errors",
+                    "Database errors since the collector started: requests answered 503 "
+                    "(reports the agents spool and resend) and stale scans that failed.",
+                )
+                errors.add_metric([], store_errors.count)
+                yield errors
 
     registry = CollectorRegistry()
     registry.register(Fleet())

@@ -14,6 +14,7 @@ docs/e2e.md.
 import concurrent.futures
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -745,3 +746,90 @@ def test_purge_removes_what_the_packages_made(e2e):
     }
     left = sorted(after - e2e.files_before - operator)
     assert not left, f"left behind after purge: {left}"
+
+
+# -- 6. the ansible role over SSH ------------------------------------------------------------------
+
+
+def ansible_recap(out):
+    line = re.search(r"^cassandra1\s+:\s+(.*)$", out, re.M)
+    assert line, out[-3000:]
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line.group(1))}
+
+
+def test_ansible_role_over_ssh_installs_and_a_second_run_changes_nothing(e2e):
+    """packaging/ansible's role from this machine over SSH (root, a key made here), as an
+    operator runs it: --check --diff first, then the real run, then a second run that changes
+    nothing. The VM is named cassandra1 in the inventory (its hostname is wpe2e)."""
+    playbook = shutil.which("ansible-playbook")
+    if playbook is None or shutil.which("ssh") is None:
+        pytest.skip("!!! ansible-playbook or ssh is not installed: the role over SSH is NOT run")
+    vm = e2e.vm
+    with timed("ansible: build the pyz, start sshd with a test key"):
+        build(["./packaging/build-pyz", "x86_64"])
+        key = os.path.join(e2e.dir, "ssh-key")
+        if not os.path.exists(key):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+        with open(key + ".pub") as handle:
+            vm.put("/root/.ssh/authorized_keys", handle.read(), mode=0o600)
+        vm.run("chmod 700 /root/.ssh && systemctl start ssh.service", check=True)
+    address = json.loads(vm.run("ip -j -4 addr show dev eth0", check=True).out)[0]["addr_info"][0][
+        "local"
+    ]
+    inventory = os.path.join(e2e.dir, "ansible-hosts.ini")
+    with open(inventory, "w") as handle:
+        handle.write(
+            f"[cassandra]\ncassandra1 ansible_host={address} physical_host=server1\n\n"
+            "[cassandra:vars]\ncassandra_network_interface = eth0\n"
+            f"ansible_user = root\nansible_ssh_private_key_file = {key}\n"
+            "ansible_python_interpreter = /usr/bin/python3\n"
+        )
+    env = dict(
+        os.environ,
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_PIPELINING="True",
+        ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=120s "
+        f"-o UserKnownHostsFile={e2e.dir}/known_hosts",
+    )
+    args = [
+        "-e",
+        f"wire_preflight_collector={e2e.collector.url}",
+        "-e",
+        f"wire_preflight_enroll_secret_file={e2e.collector.secrets['enroll-secret']}",
+        "-e",
+        f"wire_preflight_ca_cert={e2e.collector.ca_file}",
+    ]
+    runs = {}
+    for name, extra in (("check", ["--check", "--diff"]), ("first", []), ("second", [])):
+        with timed(f"ansible: the role over SSH, {name} run"):
+            done = subprocess.run(
+                e2e.link.netns_argv(
+                    playbook,
+                    "-i",
+                    inventory,
+                    os.path.join(ROOT, "packaging", "ansible", "wire-preflight.yml"),
+                    *extra,
+                    *args,
+                ),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                universal_newlines=True,
+                env=env,
+                timeout=900,
+            )
+        assert done.returncode == 0, done.stdout[-5000:]
+        runs[name] = ansible_recap(done.stdout)
+    assert runs["check"]["changed"] == runs["first"]["changed"] > 0, runs
+    assert runs["second"]["changed"] == 0, runs
+    conf = vm.run("cat /etc/wire-preflight/agent.conf", check=True).out
+    assert "roles = cassandra" in conf and "interface = eth0" in conf, conf
+    assert f"collector = {e2e.collector.url}" in conf
+    # systemd took the timer: enabled and waiting.
+    state = vm.run(
+        "systemctl is-enabled wire-preflight.timer; systemctl is-active wire-preflight.timer"
+    )
+    assert state.out.split() == ["enabled", "active"], state
+    # The handler's check ran the installed agent, judging eth0.
+    report = json.loads(vm.run("cat /var/lib/wire-preflight/last-check.json", check=True).out)
+    assert report["roles"] == ["cassandra"] and report["options"]["interface"] == "eth0"
