@@ -62,7 +62,7 @@ def main() -> None:
         port = free_port()
         proc = start_collector(directory, port, db)
         try:
-            for path in ("/", "/?status=pass", "/hosts/node1"):
+            for path in ("/", "/?status=pass", "/?status=all&page=50", "/hosts/node1"):
                 try:
                     size = len(get(port, path))
                 except SystemExit as exc:

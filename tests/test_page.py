@@ -441,6 +441,8 @@ def test_the_page_of_5000_passing_hosts_is_small(tmp_path, base_facts):
         server.stop()
     assert page.status_code == 200
     assert "5000 passing host(s) not listed" in page.text
+    assert "5000 host(s) reported for the first time" in page.text
+    assert "new-host</td>" not in page.text
     assert len(page.content) < 48 * 1024, len(page.content)  # under 10 bytes a host
     assert len(_host_rows(listed.text)) == 100
     assert len(listed.content) < 128 * 1024, len(listed.content)
@@ -469,3 +471,50 @@ def test_names_stay_whole_and_nothing_scrolls_the_page_at_any_width(fleet, tmp_p
         if name == "host-long" and width != 768:
             assert (LONG in found["cut"]) == (width == 360), (width, found["cut"])
         assert os.path.getsize(_shoot(html, tmp_path, width, name)) > 10000
+
+
+def test_a_fleet_of_cloned_vms_shows_a_bounded_findings_table(tmp_path, base_facts):
+    """Clones share identities: one finding per shared value, each naming every clone. The
+    table shows the first rows and says how to find the rest; long messages are cut."""
+    from conftest import make_report
+    from wire_preflight_collector.page import FINDINGS_SHOWN, MESSAGE_SHOWN
+    from wire_preflight_collector.storage import open_store
+
+    db = str(tmp_path / "clones.db")
+    store = open_store(db)
+    try:
+        pairs = FINDINGS_SHOWN + 5
+        for i in range(2 * pairs):  # two VMs per address: one duplicate-identity row a pair
+            address = f"192.168.{i // 2 // 250}.{i // 2 % 250 + 2}"
+            store.ingest(make_report(base_facts, f"clone{i:03d}", ["cassandra"], address=address))
+        for i in range(300):  # and 300 VMs sharing one product_uuid: one row naming them all
+            store.ingest(
+                make_report(
+                    base_facts,
+                    f"twin{i:03d}",
+                    ["minio"],
+                    address=f"192.168.100.{i % 250 + 2}" if i < 250 else f"192.168.101.{i}",
+                    product_uuid="8d3f1a52-6c1e-4b7e-9a0f-2c4d6e8f0a1b",
+                )
+            )
+    finally:
+        store.close()
+    server = Collector(tmp_path, db=db).start()
+    try:
+        page = server.get("/").text
+        searched = server.get("/", params={"q": f"192.168.0.{pairs - 1 + 2}"}).text
+        twins = server.get("/", params={"q": "product_uuid"}).text
+    finally:
+        server.stop()
+    assert len(_finding_rules(page)) == FINDINGS_SHOWN
+    more = re.search(r'id="findings-more">(\d+) more finding row', page)
+    assert more and int(more.group(1)) > 0
+    # the product_uuid row names 300 hosts in its message: cut; its hosts column: 12 and a link
+    assert _finding_rules(twins) == ["duplicate-identity"]
+    message = re.search(r"</strong>: ([^<]*)", twins).group(1).strip()
+    assert message.endswith(" …") and len(message) <= MESSAGE_SHOWN + 2, message
+    assert re.search(
+        r'<a href="\?status=all&amp;finding=duplicate-identity#hosts">and 288 more', twins
+    )
+    # a row past the first ones is found by searching for what it is about
+    assert _finding_rules(searched) == ["duplicate-identity"]

@@ -69,7 +69,18 @@ def _environment() -> Any:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
+        _env.filters["clip"] = clip
     return _env
+
+
+MESSAGE_SHOWN = 400  # characters of a finding's message; a rule may name every host it covers
+
+
+def clip(text: str, limit: int = MESSAGE_SHOWN) -> str:
+    """A message cut at a word near `limit` characters, marked as cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
 
 
 def _rank(finding: Dict[str, Any]) -> Tuple[int, int, str]:
