@@ -3,6 +3,8 @@
 Jinja2 escapes every value (hostnames, messages and observations come from agents, so from
 the network). The pages need no script but one, fixed, which reloads the page every minute
 and keeps the scroll position; the Content-Security-Policy allows that script by its hash.
+Searching, filtering, sorting and paging are a GET form decided on the server (hostlist.py);
+a host's history is history.py's.
 """
 
 import base64
