@@ -265,12 +265,13 @@ def test_page_in_headless_chromium(collector, base_facts, tmp_path):
     changed = classic_fleet(base_facts)[0]
     changed["facts"]["os"]["version_id"] = hostile  # free text: shown in the drift detail
     assert collector.post(changed).status_code == 201
-    url = f"http://reader:{TOKEN}@127.0.0.1:{collector.port}/"
+    url = f"http://reader:{TOKEN}@127.0.0.1:{collector.port}/?status=all"  # passing ones too
     done = chromium("--user-data-dir=" + str(tmp_path / "chromium"), "--dump-dom", url)
     dom = done.stdout
     assert "<title>wire-preflight: fleet FAIL</title>" in dom, done.stderr[-2000:]
     for name in ("cassandra1", "minio1", "elasticsearch1", "kubernetes1"):
-        assert f'<td class="hostname"><a href="hosts/{name}">{name}</a></td>' in dom
+        link = f'<a class="name" href="hosts/{name}" title="{name}">{name}</a>'
+        assert f'class="hostname">{link}</td>' in dom
     # the hostile text is text in a cell, not a script that ran
     assert '&lt;script&gt;document.title="owned"&lt;/script&gt;' in dom
     assert "owned</title>" not in dom

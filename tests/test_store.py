@@ -95,6 +95,21 @@ def test_ingest_read_back_and_retry(db, base_facts):
     assert store.schema_version() == 4
 
 
+def test_report_statuses_newest_first_with_each_reports_checks(db, base_facts):
+    """The host page's history: per report its status and its checks' statuses, bounded."""
+    store = open_db(db)
+    for number, failing in enumerate([(), ("swap",), ("swap",), ()]):
+        report = make_report(base_facts, "minio1", ["minio"], failing=failing)
+        report["report_id"] = f"minio1-{number}"
+        store.ingest(report, received_at=1000.0 + number)
+    read = store.report_statuses("minio1", 3)
+    assert [r["received_at"] for r in read] == [1003.0, 1002.0, 1001.0]
+    assert [r["status"] for r in read] == ["pass", "fail", "fail"]
+    assert [r["checks"].get("swap|minio") for r in read] == [None, "fail", "fail"]
+    assert all(r["checks"]["os|minio"] == "pass" for r in read)
+    assert store.report_statuses("nobody", 3) == []
+
+
 def test_hosts_sort_bytewise_on_both(db, base_facts):
     store = open_db(db)
     for name in ("b1", "a-2", "B3", "a10"):
@@ -451,6 +466,7 @@ def test_reports_stored_before_schema_4_read_back(tmp_path, base_facts):
         conn.execute("UPDATE facts_blobs SET body = ?", (storage._pack(stable),))
         conn.execute("UPDATE reports SET body = ?", (storage._pack(dict(report, facts=volatile)),))
     assert store.host("minio1")["latest"] == report
+    assert store.report_statuses("minio1", 5)[0]["checks"] == {"os|minio": "pass"}
 
 
 def test_unreachable_postgres_is_one_line(tmp_path):

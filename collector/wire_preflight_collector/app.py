@@ -284,23 +284,34 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @readers.get("/", response_class=HTMLResponse)
-    def page() -> HTMLResponse:
-        from wire_preflight_collector.page import render
+    def page(request: Request) -> HTMLResponse:
+        from wire_preflight_collector import hostlist
+        from wire_preflight_collector.page import read_drift, render
 
-        drift = store.events(open_only=True, limit=50)
-        body = render(fleet_document(), drift, time.time(), settings.planned)
+        try:  # the GET form's fields: filtering and paging happen here, not in a script
+            query = hostlist.parse_query(request.query_params)
+        except hostlist.QueryError as exc:
+            raise HTTPException(400, str(exc)) from None
+        body = render(fleet_document(), read_drift(store), time.time(), settings.planned, query)
         return _page(body)
 
     @readers.get("/hosts/{hostname}", response_class=HTMLResponse)
-    def host_page(hostname: str) -> HTMLResponse:
-        from wire_preflight_collector.page import render_host
+    def host_page(hostname: str, request: Request) -> HTMLResponse:
+        from wire_preflight_collector import page
 
         found = store.host(hostname)
         if found is None:
-            raise HTTPException(404, f"no report from a host named {hostname!r}")
+            # A browser gets a page (the API route stays JSON): a planned host that never
+            # reported says how to enrol it.
+            plan = next((p for p in settings.planned or [] if p["name"] == hostname), None)
+            if plan is not None:
+                url = str(request.base_url).rstrip("/")
+                return _page(page.render_planned_host(plan, url))
+            return _page(page.render_unknown_host(hostname), status_code=404)
         events = store.events(hostname=hostname, limit=100)
         summary = store.host_summary(hostname)
-        return _page(render_host(hostname, found, summary, events, time.time()))
+        reports = store.report_statuses(hostname, page.host_history.HISTORY_REPORTS)
+        return _page(page.render_host(hostname, found, summary, events, time.time(), reports))
 
     @admins.post("/api/v1/hosts/{hostname}/accept")
     def accept(hostname: str) -> Dict[str, Any]:
@@ -361,11 +372,16 @@ def _publish_models(app: FastAPI) -> None:
     app.openapi = build  # type: ignore[method-assign]
 
 
-def _page(body: str) -> HTMLResponse:
+def _page(body: str, status_code: int = 200) -> HTMLResponse:
     from wire_preflight_collector.page import SCRIPT_HASH
 
-    policy = SECURITY_HEADERS["Content-Security-Policy"] + f"; script-src '{SCRIPT_HASH}'"
-    return HTMLResponse(body, headers={"Content-Security-Policy": policy})
+    # The page's search form submits to the page itself (a GET): form-action 'self' allows
+    # that and nothing else; no other script than the reload may run.
+    policy = SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "form-action 'none'", "form-action 'self'"
+    )
+    policy += f"; script-src '{SCRIPT_HASH}'"
+    return HTMLResponse(body, status_code=status_code, headers={"Content-Security-Policy": policy})
 
 
 def _foreign_report(

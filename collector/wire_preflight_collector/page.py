@@ -3,6 +3,8 @@
 Jinja2 escapes every value (hostnames, messages and observations come from agents, so from
 the network). The pages need no script but one, fixed, which reloads the page every minute
 and keeps the scroll position; the Content-Security-Policy allows that script by its hash.
+Searching, filtering, sorting and paging are a GET form decided on the server (hostlist.py);
+a host's history is history.py's.
 """
 
 import base64
@@ -10,6 +12,9 @@ import hashlib
 import os
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from wire_preflight_collector import history as host_history
+from wire_preflight_collector import hostlist
 
 _TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 _env = None
@@ -45,6 +50,9 @@ GROUP_AT = 3  # this many findings of one rule and status become one row naming 
 # which server takes what down, and must keep saying it.
 GROUPABLE = {
     "host-checks",
+    "clock-offset",
+    "identity-conflict",
+    "foreign-report",
     "report-invalid",
     "inventory-missing",
     "inventory-unexpected",
@@ -63,7 +71,18 @@ def _environment() -> Any:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
+        _env.filters["clip"] = clip
     return _env
+
+
+MESSAGE_SHOWN = 400  # characters of a finding's message; a rule may name every host it covers
+
+
+def clip(text: str, limit: int = MESSAGE_SHOWN) -> str:
+    """A message cut at a word near `limit` characters, marked as cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
 
 
 def _rank(finding: Dict[str, Any]) -> Tuple[int, int, str]:
@@ -139,41 +158,30 @@ def _servers_breaking_quorum(doc: Dict[str, Any], planned: List[Dict[str, Any]])
     return sorted(servers)
 
 
-def by_physical_server(
-    hosts: List[Dict[str, Any]], missing: List[Dict[str, Any]]
-) -> List[Dict[str, Any]]:
-    """The reporting hosts, and the planned ones that never reported, per physical server."""
-    groups = {}  # type: Dict[str, List[Dict[str, Any]]]
-    for host in hosts:
-        groups.setdefault(host.get("physical_host") or "(not reported)", []).append(host)
-    for plan in missing:
-        groups.setdefault(plan.get("physical_host") or "(not in the inventory)", []).append(
-            {
-                "hostname": plan["name"],
-                "roles": plan.get("roles") or [],
-                "status": "missing",
-                "last_seen": None,
-                "stale": False,
-                "reporting": False,
-            }
-        )
-    return [
-        {"server": name, "hosts": sorted(members, key=lambda h: h["hostname"])}
-        for name, members in sorted(groups.items())
-    ]
-
-
 def summary_band(doc: Dict[str, Any], missing: List[str], breaking: List[str]) -> Dict[str, Any]:
     hosts = doc["hosts"]
     stale = [h for h in hosts if h.get("stale")]
     return {
         "verdict": doc["verdict"],
+        # (label, count, the hosts list's status filter that lists them)
         "counts": [
-            ("passing", sum(1 for h in hosts if h["status"] == "pass" and not h.get("stale"))),
-            ("warning", sum(1 for h in hosts if h["status"] == "warn" and not h.get("stale"))),
-            ("failing", sum(1 for h in hosts if h["status"] == "fail" and not h.get("stale"))),
-            ("stale", len(stale)),
-            ("never reported", len(missing)),
+            (
+                "passing",
+                sum(1 for h in hosts if h["status"] == "pass" and not h.get("stale")),
+                "pass",
+            ),
+            (
+                "warning",
+                sum(1 for h in hosts if h["status"] == "warn" and not h.get("stale")),
+                "warn",
+            ),
+            (
+                "failing",
+                sum(1 for h in hosts if h["status"] == "fail" and not h.get("stale")),
+                "fail",
+            ),
+            ("stale", len(stale), "stale"),
+            ("never reported", len(missing), "missing"),
         ],
         "short_roles": [
             r for r in doc["roles"] if r["reported"] < max(r["planned"], r.get("inventory") or 0)
@@ -182,17 +190,58 @@ def summary_band(doc: Dict[str, Any], missing: List[str], breaking: List[str]) -
     }
 
 
+# -- drift: what changed, below the fleet's state ---------------------------------------------
+
+FINDINGS_SHOWN = 60  # finding rows; past them, the search narrows (cloned VMs: one per pair)
+DRIFT_SHOWN = 10  # open drift events in the table before the rest fold away
+DRIFT_READ = 50  # open drift events read per kind (a new fleet's new-host events are one line)
+NEW_HOSTS_READ = 100  # new hosts named in the folded list
+
+
+def read_drift(store: Any) -> Dict[str, Any]:
+    """The open drift events the page shows, read with bounded queries: first reports
+    (new-host) counted and named apart, so a new fleet's hundreds of them do not push every
+    other change out, and the newest of every other kind."""
+    from wire_preflight.fleet.drift import EVENT_KINDS
+
+    counts = store.open_events_by_kind()
+    others = [
+        event
+        for kind in EVENT_KINDS
+        if kind != "new-host" and counts.get(kind)
+        for event in store.events(kind=kind, open_only=True, limit=DRIFT_READ)
+    ]
+    others.sort(key=lambda e: (e["time"], e["id"]), reverse=True)
+    new_hosts = (
+        store.events(kind="new-host", open_only=True, limit=NEW_HOSTS_READ)
+        if counts.get("new-host")
+        else []
+    )
+    return {
+        "new_hosts": sorted({e["hostname"] for e in new_hosts}),
+        "new_host_count": counts.get("new-host", 0),
+        "events": others[:DRIFT_READ],
+        "open_count": sum(n for kind, n in counts.items() if kind != "new-host"),
+    }
+
+
 def render(
     doc: Dict[str, Any],
-    drift: List[Dict[str, Any]],
+    drift: Dict[str, Any],
     now: float,
     planned: Optional[List[Dict[str, Any]]] = None,
+    query: Optional[hostlist.Query] = None,
 ) -> str:
+    """The fleet page. `doc` is the judged fleet (the one place it comes from is the caller's
+    fleet document), `drift` what read_drift returned, `query` the GET form's fields."""
     planned = planned or []
+    query = query or hostlist.Query()
     missing_names = _missing_hosts(doc["findings"])
     missing = [p for p in planned if p["name"] in missing_names]
-    rows = ranked_findings(doc["findings"])
-    failing_rules = {f["id"] for f in rows}
+    all_rows = ranked_findings(doc["findings"])
+    failing_rules = {f["id"] for f in all_rows}
+    rows = ranked_findings(f for f in doc["findings"] if hostlist.finding_matches(f, query))
+    hosts = hostlist.select_hosts(hostlist.host_rows(doc["hosts"], missing, doc["findings"]), query)
     return (
         _environment()
         .get_template("fleet.html")
@@ -200,17 +249,50 @@ def render(
             doc=doc,
             band=summary_band(doc, missing_names, _servers_breaking_quorum(doc, planned)),
             rows=rows,
-            servers=by_physical_server(doc["hosts"], missing),
-            failing=[h for h in doc["hosts"] if h.get("failing")],
+            hidden_findings=len(all_rows) - len(rows),
+            findings_shown=FINDINGS_SHOWN,
+            hosts=hosts,
+            query=query,
+            default_query=hostlist.Query(),
+            statuses=hostlist.STATUS_FILTERS,
+            sorts=hostlist.SORTS,
+            page_numbers=hostlist.page_numbers(hosts.page, hosts.pages),
+            shown=hostlist.shown_names,
             passed=sorted(
                 {f["id"] for f in doc["findings"] if f["status"] == "pass"} - failing_rules
             ),
             drift=drift,
+            drift_shown=DRIFT_SHOWN,
             generated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
             ago=lambda seen: _ago(now - seen) if seen else "never",
             cell=_cell_lookup(doc.get("reachability") or {}),
             script=RELOAD_SCRIPT,
         )
+    )
+
+
+def render_planned_host(plan: Dict[str, Any], collector_url: str) -> str:
+    """The page of a host the inventory plans and that never reported: what is planned, and
+    how to enrol it."""
+    return (
+        _environment()
+        .get_template("planned_host.html")
+        .render(
+            hostname=plan["name"],
+            roles=list(plan.get("roles") or []),
+            physical_host=plan.get("physical_host") or "",
+            address=plan.get("ip") or plan.get("ansible_host") or "",
+            collector=collector_url,
+            script=RELOAD_SCRIPT,
+        )
+    )
+
+
+def render_unknown_host(hostname: str) -> str:
+    return (
+        _environment()
+        .get_template("unknown_host.html")
+        .render(hostname=hostname, script=RELOAD_SCRIPT)
     )
 
 
@@ -220,7 +302,11 @@ def render_host(
     summary: Optional[Dict[str, Any]],
     events: List[Dict[str, Any]],
     now: float,
+    reports: Optional[List[Dict[str, Any]]] = None,
 ) -> str:
+    """A host's page; `reports` is Store.report_statuses (its history, newest first)."""
+    reports = reports or []
+    changes = host_history.check_changes(reports)
     # Every optional field of a report may be absent (the schema requires few): the template
     # sees plain values with their defaults, never a missing key.
     latest = host.get("latest") or {}
@@ -234,6 +320,7 @@ def render_host(
                 "observed": c.get("observed"),
                 "expected": c.get("expected"),
                 "remedy": c.get("remedy") or "",
+                "change": changes.get("{}|{}".format(c.get("id", ""), c.get("role") or "")),
             }
             for c in latest.get("checks") or []
             if isinstance(c, dict)
@@ -267,6 +354,9 @@ def render_host(
             stale=bool(host.get("stale")),
             received=received,
             events=events,
+            reports=sorted(reports, key=lambda r: r["received_at"]),
+            runs=host_history.status_runs(reports),
+            oldest=host_history.oldest(reports),
             show=_show,
             ago=lambda seen: _ago(now - seen) if seen else "never",
             when=lambda t: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t)) if t else "",

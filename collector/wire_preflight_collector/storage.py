@@ -657,6 +657,48 @@ class SqlStore:
             ],
         }
 
+    def report_statuses(self, hostname: str, limit: int) -> List[Dict[str, Any]]:
+        """The host's last `limit` reports, newest first: {received_at, status, checks:
+        {"id|role": status}} (for its page's history). Reports of one steady host share their
+        checks' blob, so each distinct blob is read once; a row that does not read back has
+        no checks."""
+        conn = self._read()
+        rows = self._x(
+            conn,
+            "SELECT received_at, status, facts_hash, body FROM reports "
+            "WHERE hostname = ? ORDER BY received_at DESC LIMIT ?",
+            (hostname, limit),
+        ).fetchall()
+        blobs = {}  # type: Dict[Any, Any]
+        out = []
+        for received_at, status, facts_hash, body in rows:
+            checks = None
+            try:
+                if facts_hash and facts_hash not in blobs:
+                    blob = self._x(
+                        conn, "SELECT body FROM facts_blobs WHERE hash = ?", (facts_hash,)
+                    ).fetchone()
+                    blobs[facts_hash] = _unpack(blob[0]) if blob else None
+                stable = blobs.get(facts_hash)
+                if isinstance(stable, dict) and "$checks" in stable:  # schema >= 4
+                    checks = stable["$checks"]
+                else:  # older rows keep the checks with the report
+                    checks = _unpack(body).get("checks")
+            except Exception as exc:  # any stored shape: the page still answers
+                logging.getLogger(__name__).warning("a stored report does not read back: %s", exc)
+            out.append(
+                {
+                    "received_at": received_at,
+                    "status": status,
+                    "checks": {
+                        "{}|{}".format(c.get("id"), c.get("role") or ""): c.get("status")
+                        for c in checks or []
+                        if isinstance(c, dict) and isinstance(c.get("status"), str)
+                    },
+                }
+            )
+        return out
+
     def events(
         self,
         hostname: Optional[str] = None,
