@@ -92,14 +92,15 @@ def test_ingest_read_back_and_retry(db, base_facts):
     assert store.host("nobody") is None
     assert [e["kind"] for e in store.events()] == ["new-host", "new-host"]
     assert store.integrity() == "ok"
-    assert store.schema_version() == 4
+    assert store.schema_version() == 5
 
 
 def test_hosts_sort_bytewise_on_both(db, base_facts):
     store = open_db(db)
-    for name in ("b1", "a-2", "B3", "a10"):
+    for name in ("b1", "a-2", "B3", "a10", "_x"):
         store.ingest(report_at(base_facts, name, 0))
-    assert [h["hostname"] for h in store.summaries()[0]] == ["B3", "a-2", "a10", "b1"]
+    # Names are kept lower-case (DNS names are case-insensitive), then sorted byte by byte.
+    assert [h["hostname"] for h in store.summaries()[0]] == ["_x", "a-2", "a10", "b1", "b3"]
 
 
 def test_drift_accept_and_baseline(db, base_facts):
@@ -132,18 +133,31 @@ def test_late_report_does_not_replace_newer(db, base_facts):
 
 
 def test_host_keys(db):
-    from wire_preflight_collector.storage import EnrollConflict, hash_key
+    from wire_preflight_collector.storage import hash_key
+    from wire_preflight_collector.storage_identity import Refusal
 
     store = open_db(db)
-    store.enroll("m" * 32, "minio1", None, hash_key("k1"), now=1.0)
-    assert store.key_owner(hash_key("k1")) == ("m" * 32, "minio1")
-    with pytest.raises(EnrollConflict):
-        store.enroll("m" * 32, "minio1", None, hash_key("k2"))
-    assert store.rekey("minio1") == 1 and store.key_owner(hash_key("k1")) is None
-    store.enroll("m" * 32, "minio1", None, hash_key("k2"))
+    assert store.enroll("m" * 32, "Minio1", "u1", hash_key("k1"), now=1.0).state == "enrolled"
+    owner = store.key_owner(hash_key("k1"))
+    assert (owner["state"], owner["machine_id"], owner["hostname"]) == (
+        "enrolled",
+        "m" * 32,
+        "minio1",
+    )
+    again = store.enroll("m" * 32, "minio1", "u1", hash_key("k2"))
+    assert isinstance(again, Refusal) and again.reason == "machine-id-enrolled"
+    claim = store.enroll("c" * 32, "MINIO1", "u2", hash_key("k3"))
+    assert claim.state == "pending" and store.key_owner(hash_key("k3"))["state"] == "pending"
+    done = store.rekey("minio1")
+    assert done["keys_dropped"] == 1 and store.key_owner(hash_key("k1")) is None
+    # The recorded machine gets its name back; a clone of it (another product_uuid) does not.
+    clone = store.enroll("m" * 32, "minio1", "u9", hash_key("k4"))
+    assert isinstance(clone, Refusal) and clone.reason == "clone"
+    assert store.enroll("m" * 32, "minio1", "u1", hash_key("k2")).state == "enrolled"
     assert store.forget("minio1")["keys"] == 1
     assert store.forget("minio1") is None
-    assert [e["kind"] for e in store.events(hostname="minio1")] == ["forgotten"]
+    assert store.pending() == []  # the claim on a forgotten name waits for nothing
+    assert "forgotten" in [e["kind"] for e in store.events(hostname="minio1")]
 
 
 # -- retention -------------------------------------------------------------------------------
@@ -263,7 +277,7 @@ def test_newer_schema_refused_with_one_line(db, tmp_path):
         done = cli(*args)
         assert done.returncode == 2, done.stderr
         assert done.stderr.count("\n") == 1, done.stderr
-        assert "schema version 99, newer than this collector's 4" in done.stderr
+        assert "schema version 99, newer than this collector's 5" in done.stderr
         assert "Traceback" not in done.stderr
     token = tmp_path / "token"
     token.write_text(TOKEN + "\n")

@@ -300,6 +300,8 @@ class Enrollment(_Model):
     machine_id: MachineId
     hostname: Hostname
     product_uuid: Optional[Short] = None
+    # The one-time code `rekey` printed, given to the VM the name should go back to.
+    enroll_code: Optional[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = None
 
 
 class Clock(_Model):
