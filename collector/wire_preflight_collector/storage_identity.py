@@ -607,7 +607,7 @@ class IdentityStore:
                         "AND product_uuid IS NULL",
                         (product_uuid, key_hash),
                     )
-            if mid == key_mid:
+            if mid == key_mid or not mid:  # no machine-id read: nothing to bind to
                 return ReportIdentity(key_mid, None)
             if mid and self._q("SELECT 1 FROM host_keys WHERE machine_id = ?", (mid,)).fetchone():
                 why = f"machine-id {mid} is another enrolled host's"
