@@ -19,7 +19,7 @@ from wire_preflight.model import FAIL
 from wire_preflight.profiles import Profile
 
 from wire_preflight_collector import auth, schema
-from wire_preflight_collector.defaults import MAX_BODY, STALE_AFTER
+from wire_preflight_collector.defaults import MAX_BODY, PENDING_EXPIRY, STALE_AFTER
 from wire_preflight_collector.storage import Store, hash_key
 from wire_preflight_collector.storage_identity import Refusal, ReportIdTaken
 from wire_preflight_collector.throttle import WrongCredentials
@@ -53,6 +53,7 @@ class Settings:
         webhook: Optional[Webhook] = None,
         viewer_token: Optional[str] = None,
         enroll_secret: Optional[str] = None,
+        pending_expiry: float = PENDING_EXPIRY,
     ):
         self.store = store
         self.secrets = auth.Secrets(token, viewer_token, enroll_secret)
@@ -62,6 +63,7 @@ class Settings:
         self.stale_after = stale_after
         self.webhook = webhook
         self.limiter = WrongCredentials()
+        self.pending_expiry = pending_expiry
 
 
 def _body_schema(model: str) -> Dict[str, Any]:
@@ -82,7 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     def scan_stale() -> None:
         notify(store.mark_stale(time.time(), settings.stale_after))
-        notify(store.expire_pending(time.time()))
+        notify(store.expire_pending(time.time(), settings.pending_expiry))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> Iterator[None]:
