@@ -500,3 +500,75 @@ def test_both_stores_have_the_same_tables_and_columns(tmp_path, postgres):
         assert lite == pg, table
     sqlite_store.close()
     pg_store.close()
+
+
+def _schema_4(db, base_facts):
+    """A database as the schema-4 collector left it after a squat: two keys for one name in
+    two spellings, the host's rows under the capitalised one."""
+    from wire_preflight.fleet.summary import summarize
+    from wire_preflight_collector import storage
+
+    report = report_at(base_facts, "Cassandra1", 0)
+    rows = [
+        ("INSERT INTO meta (key, value) VALUES ('schema', '4')", ()),
+        (
+            "INSERT INTO reports (report_id, hostname, machine_id, generated_at, received_at, "
+            "status, body) VALUES ('r0', 'Cassandra1', ?, '', 5.0, 'pass', ?)",
+            ("a" * 32, storage._pack(report)),
+        ),
+        (
+            "INSERT INTO hosts (hostname, machine_id, last_report, generated_at, last_seen, "
+            "summary) VALUES ('Cassandra1', ?, 1, '', 5.0, ?)",
+            ("a" * 32, json.dumps(summarize(report, 5.0))),
+        ),
+        (
+            "INSERT INTO host_keys (machine_id, key_hash, hostname, product_uuid, enrolled_at) "
+            "VALUES (?, ?, 'Cassandra1', 'u1', 1.0), (?, ?, 'cassandra1', 'u2', 2.0)",
+            ("a" * 32, storage.hash_key("k1"), "b" * 32, storage.hash_key("k2")),
+        ),
+    ]
+    if db.startswith("postgresql"):
+        import psycopg
+
+        from wire_preflight_collector import storage_postgres as pg
+
+        tables = pg._TABLES.replace(pg._IDENTITY_TABLES, "").replace(
+            ",\n    bound_at DOUBLE PRECISION", ""
+        )
+        assert "names" not in tables and "bound_at" not in tables
+        with psycopg.connect(db, autocommit=True) as conn:
+            for statement in tables.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            for sql, args in rows:
+                conn.execute(sql.replace("?", "%s"), args)
+    else:
+        with sqlite3.connect(db) as conn:
+            conn.executescript(storage._TABLES)
+            for version in (2, 3, 4):
+                conn.executescript(storage._MIGRATIONS[version])
+            for sql, args in rows:
+                conn.execute(sql, args)
+
+
+def test_schema_4_upgraded_to_one_holder_per_case_folded_name(db, base_facts):
+    """The upgrade folds the names, gives each to the key enrolled first, and the squatter's
+    later claims wait for an admin."""
+    from wire_preflight_collector.storage import hash_key
+
+    _schema_4(db, base_facts)
+    store = open_db(db)
+    assert store.schema_version() == 5
+    assert [h["hostname"] for h in store.summaries()[0]] == ["cassandra1"]
+    assert store.host("cassandra1")["history"][0]["report_id"] == "r0"
+    holder = store._q("SELECT machine_id FROM names WHERE name = 'cassandra1'").fetchone()
+    assert holder[0] == "a" * 32
+    assert store.key_owner(hash_key("k1"))["hostname"] == "cassandra1"
+    claim = store.enroll("c" * 32, "CASSANDRA1", "u3", hash_key("k3"))
+    assert claim.state == "pending"
+    # The holder's next report is its own; the squatter's old key may not take the name.
+    ok = store.check_report(hash_key("k1"), "cassandra1", "a" * 32, "u1")
+    assert ok.machine_id == "a" * 32 and ok.rebind is None
+    squat = store.check_report(hash_key("k2"), "cassandra1", "b" * 32, "u2")
+    assert squat.reason == "foreign"
+    store.close()

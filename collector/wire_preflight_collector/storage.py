@@ -590,6 +590,7 @@ class SqlStore(IdentityStore):
                     "older collector?); its next report replaces it, or forget the host"
                 )
                 continue
+            host["hostname"] = hostname  # the row's name is the host's (folded) name
             host["last_seen"] = last_seen
             host["stale"] = bool(stale)
             out.append(host)
