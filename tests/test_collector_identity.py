@@ -15,7 +15,7 @@ from conftest import fixture_path, make_report, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 requests = pytest.importorskip("requests")
-from collectorlib import ENROLL, TOKEN, Collector, PostgresServer  # noqa: E402
+from collectorlib import ENROLL, TOKEN, Collector, PostgresServer, free_port  # noqa: E402
 
 REFUSAL = "X-Wire-Preflight-Refusal"
 
@@ -275,7 +275,7 @@ def _vm_facts(machine_id, product_uuid, hostname="cassandra1"):
 def test_a_vm_reimaged_with_reports_spooled_keeps_its_new_key(collector, tmp_path):
     """First boot: reports spooled under the machine-id /etc/machine-id had then; the VM's
     machine-id changes before the collector is reached. The new key is kept, the spool goes."""
-    dead = "http://127.0.0.1:{}".format(collector.port + 1 if collector.port < 65535 else 1)
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     early = _agent(dead, tmp_path, "vm", _vm_facts("1" * 32, "u-vm"))
     assert "spooled" in early.stdout, early.stdout + early.stderr
     later = _agent(collector.url, tmp_path, "vm", _vm_facts("2" * 32, "u-vm"))

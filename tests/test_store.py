@@ -529,7 +529,6 @@ def _schema_4(db, base_facts):
     ]
     if db.startswith("postgresql"):
         import psycopg
-
         from wire_preflight_collector import storage_postgres as pg
 
         tables = pg._TABLES.replace(pg._IDENTITY_TABLES, "").replace(
