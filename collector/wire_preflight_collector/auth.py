@@ -142,7 +142,7 @@ def requirement(
         caller = identify(request, secrets, store, allow_basic, limiter)
         if caller.kind not in allowed:
             raise HTTPException(
-                403, f"a {caller.kind} credential may not {_verb(request.method)} this"
+                403, f"{_CREDENTIALS[caller.kind]} may not {_verb(request.method)} this"
             )
         if json_body and request.method in ("POST", "PUT", "PATCH"):
             media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -152,6 +152,14 @@ def requirement(
         return caller
 
     return require
+
+
+_CREDENTIALS = {
+    ADMIN: "the admin token",
+    VIEWER: "the viewer token",
+    HOST: "a host key",
+    ENROLL: "the enroll secret",
+}
 
 
 def _verb(method: str) -> str:
