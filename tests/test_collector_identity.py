@@ -119,7 +119,9 @@ def test_a_squatter_never_disturbs_the_holder_and_waits_for_an_admin(collector, 
     cli = ["fleet", "--collector", collector.url, "--token-file", collector.token_file]
     listed = run_process(*cli, "enrollments")
     assert listed.returncode == 0 and fake["machine_id"] in listed.stdout, listed.stderr
-    assert fake["machine_id"] in collector.get("/").text
+    page = collector.get("/").text
+    section = page.split('id="pending"', 1)[1].split("</table>", 1)[0]
+    assert fake["machine_id"] in section and mine["facts"]["machine_id"] in section
     rejected = run_process(*cli, "reject", str(pending[0]["id"]))
     assert rejected.returncode == 0, rejected.stderr
     assert collector.post(posing, token=squatter_key).headers[REFUSAL] == "rejected"
@@ -127,6 +129,11 @@ def test_a_squatter_never_disturbs_the_holder_and_waits_for_an_admin(collector, 
     assert again.status_code == 409 and again.headers[REFUSAL] == "rejected"
     assert not _findings(collector, "identity-conflict")
     assert collector.post(_fresh(mine), token=key).status_code == 201
+    # The enroll secret enrols and nothing else, said in words a person reads.
+    scoped = collector.post(_fresh(mine), token=ENROLL)
+    assert scoped.status_code == 403 and scoped.json()["detail"] == (
+        "the enroll secret may not change this"
+    )
 
 
 def test_made_up_enrolments_are_shown_and_expire_unless_their_vm_keeps_asking(

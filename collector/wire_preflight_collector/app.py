@@ -321,7 +321,7 @@ def create_app(settings: Settings) -> FastAPI:
         from wire_preflight_collector.page import render
 
         drift = store.events(open_only=True, limit=50)
-        body = render(fleet_document(), drift, time.time(), settings.planned)
+        body = render(fleet_document(), drift, time.time(), settings.planned, store.pending())
         return _page(body)
 
     @readers.get("/hosts/{hostname}", response_class=HTMLResponse)

@@ -187,6 +187,7 @@ def render(
     drift: List[Dict[str, Any]],
     now: float,
     planned: Optional[List[Dict[str, Any]]] = None,
+    pending: Optional[List[Dict[str, Any]]] = None,
 ) -> str:
     planned = planned or []
     missing_names = _missing_hosts(doc["findings"])
@@ -206,6 +207,7 @@ def render(
                 {f["id"] for f in doc["findings"] if f["status"] == "pass"} - failing_rules
             ),
             drift=drift,
+            pending=pending or [],
             generated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
             ago=lambda seen: _ago(now - seen) if seen else "never",
             cell=_cell_lookup(doc.get("reachability") or {}),
