@@ -421,3 +421,27 @@ def test_wrong_credentials_are_slowed_and_logged_but_a_valid_key_never(collector
     log = collector.read_log()
     assert "wrong credential from 127.0.0.1" in log
     assert log.count("wrong credential from") < 10  # logged per address, not per request
+
+
+# -- fleet --collector -------------------------------------------------------------------------
+
+
+def test_fleet_from_the_collector_shows_stale_hosts_and_names_summed_up_hosts(
+    collector, base_facts
+):
+    for name in ("minio1", "minio2", "minio3"):
+        report = make_report(base_facts, name, ["minio"], "s1")
+        report["checks"].append(dict(report["checks"][0], id="swap", status="warn"))
+        assert collector.post(report).status_code == 201
+    cli = ["fleet", "--collector", collector.url, "--token-file", collector.token_file]
+    # --stale-after 2: wait until the collector has marked them.
+    wait_for(lambda: all(h["stale"] for h in collector.get("/api/v1/fleet").json()["hosts"]))
+    done = run_process(*cli)
+    assert done.returncode == 3, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("minio")]
+    assert [(r[0], r[3]) for r in rows] == [(f"minio{i}", "stale") for i in (1, 2, 3)]
+    assert "3 host(s) with warnings only: minio1, minio2, minio3" in done.stdout
+    stale = [line for line in done.stdout.splitlines() if line.split()[1:2] == ["stale"]]
+    assert stale and "minio1, minio2, minio3" in stale[0], done.stdout
+    page = collector.get("/").text
+    assert "sent no report within --stale-after" in page

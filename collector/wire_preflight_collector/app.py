@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from wire_preflight.fleet import document, rules
 from wire_preflight.fleet.drift import EVENT_KINDS
-from wire_preflight.model import FAIL
+from wire_preflight.model import FAIL, WARN
 from wire_preflight.profiles import Profile
 
 from wire_preflight_collector import auth, schema
@@ -482,6 +482,20 @@ def _collector_findings(doc: Dict[str, Any], events: List[Dict[str, Any]]) -> Di
                 "wire-preflight fleet ... drift --open, and enrollments",
                 remedy="decide the pending enrolments; a flood of them means the enroll "
                 "secret leaked: rotate it",
+            )
+        )
+    stale = sorted(h["hostname"] for h in doc["hosts"] if h.get("stale"))
+    if stale:
+        extra.append(
+            rules.finding(
+                "stale",
+                WARN,
+                "{} host(s) sent no report within --stale-after: {}".format(
+                    len(stale), ", ".join(stale[:20]) + (" ..." if len(stale) > 20 else "")
+                ),
+                hosts=stale,
+                remedy="is the VM up, its timer running (systemctl status wire-preflight.timer), "
+                "the collector reachable from it? Forget a host that is gone for good",
             )
         )
     for host in doc["hosts"]:
