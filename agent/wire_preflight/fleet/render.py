@@ -51,4 +51,4 @@ def _unnamed_hosts(finding: Dict[str, Any]) -> str:
         return ""
     shown = ", ".join(hosts[:NAMED_AT_MOST])
     more = len(hosts) - NAMED_AT_MOST
-    return ": " + shown + (" and {} more".format(more) if more > 0 else "")
+    return ": " + shown + (f" and {more} more" if more > 0 else "")
