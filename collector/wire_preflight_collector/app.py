@@ -11,6 +11,7 @@ import time
 from typing import Any, Dict, Iterator, List, Optional
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from wire_preflight.fleet import document, rules
@@ -360,7 +361,7 @@ def create_app(settings: Settings) -> FastAPI:
         return _json({"enrollments": store.pending()})
 
     @admins.post("/api/v1/enrollments/{pending_id}/{decision}")
-    def decide(pending_id: int, decision: str) -> Dict[str, Any]:
+    def decide(decision: str, pending_id: int = FastPath(ge=1, lt=2**63)) -> Dict[str, Any]:
         """approve: the name moves to the claimant (the old holder's key is dropped);
         reject: the claimant is refused from now on."""
         if decision not in ("approve", "reject"):
