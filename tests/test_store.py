@@ -571,3 +571,23 @@ def test_schema_4_upgraded_to_one_holder_per_case_folded_name(db, base_facts):
     squat = store.check_report(hash_key("k2"), "cassandra1", "b" * 32, "u2")
     assert squat.reason == "foreign"
     store.close()
+
+
+def test_a_rekeyed_name_without_hardware_to_compare_needs_its_code(db):
+    """No product_uuid recorded (enrolled without root): after a re-key, machine-id alone
+    cannot tell the host from a clone, so only the printed code gives the name back."""
+    from wire_preflight_collector.storage import hash_key
+
+    store = open_db(db)
+    assert store.enroll("e" * 32, "kubenode2", None, hash_key("k1")).state == "enrolled"
+    code = store.rekey("kubenode2")["enroll_code"]
+    same_id = store.enroll("e" * 32, "kubenode2", "u-any", hash_key("k2"))
+    assert same_id.reason == "code-required"
+    wrong = store.enroll("e" * 32, "kubenode2", "u-any", hash_key("k2"), code=code + "x")
+    assert wrong.reason == "bad-code"
+    assert store.enroll("e" * 32, "kubenode2", "u-any", hash_key("k2"), code=code).state == (
+        "enrolled"
+    )
+    again = store.enroll("f" * 32, "kubenode2", "u-f", hash_key("k3"), code=code)
+    assert again.reason == "bad-code"  # used up
+    store.close()

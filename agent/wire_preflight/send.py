@@ -28,6 +28,7 @@ _BY_REASON = {
     "rejected": REFUSED,
     "machine-id-enrolled": REFUSED,
     "bad-code": REFUSED,
+    "code-required": REFUSED,
     "foreign": REFUSED,
     "report-id-taken": NEVER,
 }

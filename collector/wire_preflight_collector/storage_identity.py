@@ -245,6 +245,15 @@ class IdentityStore:
                     "CODE`",
                     [event] if event else [],
                 )
+            if holder[2] and not (held_uuid and product_uuid):
+                # Re-keyed, and machine-id alone cannot tell the host from its clone.
+                return Refusal(
+                    "code-required",
+                    f"{name} was re-keyed and its hardware cannot be compared (no product_uuid "
+                    "recorded or sent): run `wire-preflight report --enroll-code CODE` as root "
+                    f"with the code `wire-preflight fleet ... rekey {name}` printed",
+                    [],
+                )
             self._x(
                 conn,
                 "UPDATE names SET rekey_code_hash = NULL, rekey_until = NULL, "
