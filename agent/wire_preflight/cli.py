@@ -104,7 +104,7 @@ def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **o
     "--enroll-code",
     default=None,
     metavar="CODE",
-    help="The one-time code `fleet ... rekey HOST` printed: this VM takes HOST's name back "
+    help="The one-time code `wire-preflight fleet rekey HOST` printed: this VM takes HOST's name back "
     "(a reinstall, new hardware). Used once, with --enroll-secret-file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON too.")
@@ -475,7 +475,7 @@ def fleet_forget(ctx: click.Context, hostname: str) -> int:
 def fleet_rekey(ctx: click.Context, hostname: str) -> int:
     """Drop HOSTNAME's key, keeping its history and its name (admin token). The name goes back
     only to the recorded machine (same machine-id and product_uuid) or to the VM given the
-    one-time code printed here: `wire-preflight report ... --enroll-code CODE` on it."""
+    one-time code printed here: `wire-preflight report --enroll-code CODE` on it."""
     from wire_preflight.render.text import printable
 
     doc = _host_call(ctx, hostname, "POST", "rekey")

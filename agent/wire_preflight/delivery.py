@@ -53,7 +53,9 @@ class Credential:
     def session(self) -> Any:
         """A session presenting the credential; DeliveryError when there is none yet."""
         if self._session is None:
-            secret = self.token or hostkey.load(self.state_dir, self.collector)
+            secret = self.token or (
+                None if self.renewed else hostkey.load(self.state_dir, self.collector)
+            )
             if secret is None:
                 secret = self._enroll()
             self._session = send.new_session(secret, self.ca_cert)
