@@ -206,6 +206,8 @@ def create_app(settings: Settings) -> FastAPI:
                         f"too many wrong credentials from this address: retry after {wait} s",
                         **{"Retry-After": str(wait)},
                     )
+            if outcome.reason == "too-many-pending":
+                log.warning("enrolment from %s refused: %s", address, outcome.detail)
             status = 503 if outcome.reason == "too-many-pending" else 409
             raise auth.refuse(status, outcome.reason, outcome.detail)
         answer = {"host_key": key, "machine_id": machine_id, "state": outcome.state}
