@@ -104,8 +104,8 @@ def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **o
     "--enroll-code",
     default=None,
     metavar="CODE",
-    help="The one-time code `wire-preflight fleet rekey HOST` printed: this VM takes HOST's name back "
-    "(a reinstall, new hardware). Used once, with --enroll-secret-file.",
+    help="The one-time code `wire-preflight fleet rekey HOST` printed: this VM takes HOST's "
+    "name back (a reinstall, new hardware). Used once, with --enroll-secret-file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON too.")
 def report(
