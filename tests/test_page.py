@@ -303,7 +303,7 @@ def test_a_host_in_the_inventory_that_never_reported_has_a_page(fleet):
     assert "never reported" in text and "planned in the inventory" in text
     assert 'title="server3"' in text and 'title="minio"' in text
     assert "--limit minio3" in text  # the playbook, for this host only
-    assert f"wp_collector={fleet.url}" in text
+    assert f"wire_preflight_collector={fleet.url}" in text
     assert "enroll_secret_file = /etc/wire-preflight/enroll-secret" in text
     assert "roles = minio" in text and "physical_host = server3" in text
     assert f"collector = {fleet.url}" in text

@@ -92,7 +92,7 @@ def test_ingest_read_back_and_retry(db, base_facts):
     assert store.host("nobody") is None
     assert [e["kind"] for e in store.events()] == ["new-host", "new-host"]
     assert store.integrity() == "ok"
-    assert store.schema_version() == 4
+    assert store.schema_version() == 5
 
 
 def test_report_statuses_newest_first_with_each_reports_checks(db, base_facts):
@@ -112,9 +112,10 @@ def test_report_statuses_newest_first_with_each_reports_checks(db, base_facts):
 
 def test_hosts_sort_bytewise_on_both(db, base_facts):
     store = open_db(db)
-    for name in ("b1", "a-2", "B3", "a10"):
+    for name in ("b1", "a-2", "B3", "a10", "_x"):
         store.ingest(report_at(base_facts, name, 0))
-    assert [h["hostname"] for h in store.summaries()[0]] == ["B3", "a-2", "a10", "b1"]
+    # Names are kept lower-case (DNS names are case-insensitive), then sorted byte by byte.
+    assert [h["hostname"] for h in store.summaries()[0]] == ["_x", "a-2", "a10", "b1", "b3"]
 
 
 def test_drift_accept_and_baseline(db, base_facts):
@@ -147,18 +148,31 @@ def test_late_report_does_not_replace_newer(db, base_facts):
 
 
 def test_host_keys(db):
-    from wire_preflight_collector.storage import EnrollConflict, hash_key
+    from wire_preflight_collector.storage import hash_key
+    from wire_preflight_collector.storage_identity import Refusal
 
     store = open_db(db)
-    store.enroll("m" * 32, "minio1", None, hash_key("k1"), now=1.0)
-    assert store.key_owner(hash_key("k1")) == ("m" * 32, "minio1")
-    with pytest.raises(EnrollConflict):
-        store.enroll("m" * 32, "minio1", None, hash_key("k2"))
-    assert store.rekey("minio1") == 1 and store.key_owner(hash_key("k1")) is None
-    store.enroll("m" * 32, "minio1", None, hash_key("k2"))
+    assert store.enroll("m" * 32, "Minio1", "u1", hash_key("k1"), now=1.0).state == "enrolled"
+    owner = store.key_owner(hash_key("k1"))
+    assert (owner["state"], owner["machine_id"], owner["hostname"]) == (
+        "enrolled",
+        "m" * 32,
+        "minio1",
+    )
+    again = store.enroll("m" * 32, "minio1", "u1", hash_key("k2"))
+    assert isinstance(again, Refusal) and again.reason == "machine-id-enrolled"
+    claim = store.enroll("c" * 32, "MINIO1", "u2", hash_key("k3"))
+    assert claim.state == "pending" and store.key_owner(hash_key("k3"))["state"] == "pending"
+    done = store.rekey("minio1")
+    assert done["keys_dropped"] == 1 and store.key_owner(hash_key("k1")) is None
+    # The recorded machine gets its name back; a clone of it (another product_uuid) does not.
+    clone = store.enroll("m" * 32, "minio1", "u9", hash_key("k4"))
+    assert isinstance(clone, Refusal) and clone.reason == "clone"
+    assert store.enroll("m" * 32, "minio1", "u1", hash_key("k2")).state == "enrolled"
     assert store.forget("minio1")["keys"] == 1
     assert store.forget("minio1") is None
-    assert [e["kind"] for e in store.events(hostname="minio1")] == ["forgotten"]
+    assert store.pending() == []  # the claim on a forgotten name waits for nothing
+    assert "forgotten" in [e["kind"] for e in store.events(hostname="minio1")]
 
 
 # -- retention -------------------------------------------------------------------------------
@@ -278,7 +292,7 @@ def test_newer_schema_refused_with_one_line(db, tmp_path):
         done = cli(*args)
         assert done.returncode == 2, done.stderr
         assert done.stderr.count("\n") == 1, done.stderr
-        assert "schema version 99, newer than this collector's 4" in done.stderr
+        assert "schema version 99, newer than this collector's 5" in done.stderr
         assert "Traceback" not in done.stderr
     token = tmp_path / "token"
     token.write_text(TOKEN + "\n")
@@ -502,3 +516,94 @@ def test_both_stores_have_the_same_tables_and_columns(tmp_path, postgres):
         assert lite == pg, table
     sqlite_store.close()
     pg_store.close()
+
+
+def _schema_4(db, base_facts):
+    """A database as the schema-4 collector left it after a squat: two keys for one name in
+    two spellings, the host's rows under the capitalised one."""
+    from wire_preflight.fleet.summary import summarize
+    from wire_preflight_collector import storage
+
+    report = report_at(base_facts, "Cassandra1", 0)
+    rows = [
+        ("INSERT INTO meta (key, value) VALUES ('schema', '4')", ()),
+        (
+            "INSERT INTO reports (report_id, hostname, machine_id, generated_at, received_at, "
+            "status, body) VALUES ('r0', 'Cassandra1', ?, '', 5.0, 'pass', ?)",
+            ("a" * 32, storage._pack(report)),
+        ),
+        (
+            "INSERT INTO hosts (hostname, machine_id, last_report, generated_at, last_seen, "
+            "summary) VALUES ('Cassandra1', ?, 1, '', 5.0, ?)",
+            ("a" * 32, json.dumps(summarize(report, 5.0))),
+        ),
+        (
+            "INSERT INTO host_keys (machine_id, key_hash, hostname, product_uuid, enrolled_at) "
+            "VALUES (?, ?, 'Cassandra1', 'u1', 1.0), (?, ?, 'cassandra1', 'u2', 2.0)",
+            ("a" * 32, storage.hash_key("k1"), "b" * 32, storage.hash_key("k2")),
+        ),
+    ]
+    if db.startswith("postgresql"):
+        import psycopg
+        from wire_preflight_collector import storage_postgres as pg
+
+        tables = pg._TABLES.replace(pg._IDENTITY_TABLES, "").replace(
+            ",\n    bound_at DOUBLE PRECISION", ""
+        )
+        assert "names" not in tables and "bound_at" not in tables
+        with psycopg.connect(db, autocommit=True) as conn:
+            for statement in tables.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            for sql, args in rows:
+                conn.execute(sql.replace("?", "%s"), args)
+    else:
+        with sqlite3.connect(db) as conn:
+            conn.executescript(storage._TABLES)
+            for version in (2, 3, 4):
+                conn.executescript(storage._MIGRATIONS[version])
+            for sql, args in rows:
+                conn.execute(sql, args)
+
+
+def test_schema_4_upgraded_to_one_holder_per_case_folded_name(db, base_facts):
+    """The upgrade folds the names, gives each to the key enrolled first, and the squatter's
+    later claims wait for an admin."""
+    from wire_preflight_collector.storage import hash_key
+
+    _schema_4(db, base_facts)
+    store = open_db(db)
+    assert store.schema_version() == 5
+    assert [h["hostname"] for h in store.summaries()[0]] == ["cassandra1"]
+    assert store.host("cassandra1")["history"][0]["report_id"] == "r0"
+    holder = store._q("SELECT machine_id FROM names WHERE name = 'cassandra1'").fetchone()
+    assert holder[0] == "a" * 32
+    assert store.key_owner(hash_key("k1"))["hostname"] == "cassandra1"
+    claim = store.enroll("c" * 32, "CASSANDRA1", "u3", hash_key("k3"))
+    assert claim.state == "pending"
+    # The holder's next report is its own; the squatter's old key may not take the name.
+    ok = store.check_report(hash_key("k1"), "cassandra1", "a" * 32, "u1")
+    assert ok.machine_id == "a" * 32 and ok.rebind is None
+    squat = store.check_report(hash_key("k2"), "cassandra1", "b" * 32, "u2")
+    assert squat.reason == "foreign"
+    store.close()
+
+
+def test_a_rekeyed_name_without_hardware_to_compare_needs_its_code(db):
+    """No product_uuid recorded (enrolled without root): after a re-key, machine-id alone
+    cannot tell the host from a clone, so only the printed code gives the name back."""
+    from wire_preflight_collector.storage import hash_key
+
+    store = open_db(db)
+    assert store.enroll("e" * 32, "kubenode2", None, hash_key("k1")).state == "enrolled"
+    code = store.rekey("kubenode2")["enroll_code"]
+    same_id = store.enroll("e" * 32, "kubenode2", "u-any", hash_key("k2"))
+    assert same_id.reason == "code-required"
+    wrong = store.enroll("e" * 32, "kubenode2", "u-any", hash_key("k2"), code=code + "x")
+    assert wrong.reason == "bad-code"
+    assert store.enroll("e" * 32, "kubenode2", "u-any", hash_key("k2"), code=code).state == (
+        "enrolled"
+    )
+    again = store.enroll("f" * 32, "kubenode2", "u-f", hash_key("k3"), code=code)
+    assert again.reason == "bad-code"  # used up
+    store.close()

@@ -100,12 +100,20 @@ def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **o
     help="The collector's enroll secret: used once, to get this machine's own key "
     "(kept in the state directory).",
 )
+@click.option(
+    "--enroll-code",
+    default=None,
+    metavar="CODE",
+    help="The one-time code `wire-preflight fleet rekey HOST` printed: this VM takes HOST's "
+    "name back (a reinstall, new hardware). Used once, with --enroll-secret-file.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON too.")
 def report(
     collector: Optional[str],
     token_file: Optional[str],
     ca_cert: Optional[str],
     enroll_secret_file: Optional[str],
+    enroll_code: Optional[str],
     spool_dir: Optional[str],
     spool_max: int,
     random_delay: int,
@@ -135,7 +143,7 @@ def report(
     results, doc, state_dir = evaluation.results, evaluation.report, evaluation.state_dir
     spool_dir = spool_dir or (os.path.join(state_dir, "spool") if state_dir else "")
     credential = delivery.Credential(
-        collector, ca_cert, token, enroll_secret, state_dir, doc["facts"]
+        collector, ca_cert, token, enroll_secret, state_dir, doc["facts"], enroll_code
     )
     outcome = delivery.deliver(doc, credential, spool_dir, spool_max)
     for message in outcome.messages:
@@ -151,6 +159,14 @@ def report(
         raise InputError(
             "the collector refused report {} for good: fix the cause above".format(doc["report_id"])
         )
+    if credential.refusal:
+        # Reports keep waiting in the spool, but nothing will take them until someone acts.
+        click.echo(
+            "wire-preflight: the collector refuses this VM's identity until someone acts; "
+            f"{outcome.pending} report(s) wait in the spool: {credential.refusal}",
+            err=True,
+        )
+        raise click.exceptions.Exit(delivery.EXIT_REFUSED)
     return doc["summary"]["exit_code"]
 
 
@@ -455,13 +471,84 @@ def fleet_forget(ctx: click.Context, hostname: str) -> int:
 @click.argument("hostname")
 @click.pass_context
 def fleet_rekey(ctx: click.Context, hostname: str) -> int:
-    """Drop HOSTNAME's key, keeping its history: its machine (or its reinstall) may enrol
-    again (admin token)."""
+    """Drop HOSTNAME's key, keeping its history and its name (admin token). The name goes back
+    only to the recorded machine (same machine-id and product_uuid) or to the VM given the
+    one-time code printed here: `wire-preflight report --enroll-code CODE` on it."""
     from wire_preflight.render.text import printable
 
     doc = _host_call(ctx, hostname, "POST", "rekey")
-    click.echo(f"re-keyed {printable(hostname)}: {doc.get('keys_dropped')} key(s) dropped")
+    name = printable(hostname)
+    click.echo(f"re-keyed {name}: {doc.get('keys_dropped')} key(s) dropped")
+    click.echo(
+        "{} re-enrols by itself if it is still machine-id {} with product_uuid {}; to give the "
+        "name to another VM (a reinstall, new hardware), run there once:".format(
+            name, printable(str(doc.get("machine_id"))), printable(str(doc.get("product_uuid")))
+        )
+    )
+    click.echo(
+        "  wire-preflight report --config /etc/wire-preflight/agent.conf --enroll-code "
+        + printable(str(doc.get("enroll_code")))
+    )
     return EXIT_OK
+
+
+@fleet.command("enrollments")
+@click.pass_context
+def fleet_enrollments(ctx: click.Context) -> int:
+    """The enrolments that claim a name another machine holds, waiting for an admin."""
+    from wire_preflight import send
+    from wire_preflight.render.text import printable
+
+    args = _collector_args(ctx)
+    doc = send.get_json(args["collector"], "/api/v1/enrollments", args["token"], args["ca_cert"])
+    rows = doc.get("enrollments") or []
+    if (ctx.obj or {}).get("as_json"):
+        print_json({"schema": "wire-preflight/enrollments/1", "enrollments": rows})
+        return EXIT_OK
+    if not rows:
+        click.echo("no pending enrolments")
+        return EXIT_OK
+    for row in rows:
+        click.echo(
+            "{id}  {state:8}  {hostname}  claimed by machine-id {machine_id} (product_uuid "
+            "{product_uuid}, from {address}); held by machine-id {holder}".format(
+                **{k: printable(str(v)) for k, v in row.items()}
+            )
+        )
+    click.echo("decide with: wire-preflight fleet ... approve ID | reject ID")
+    return EXIT_OK
+
+
+def _decide(ctx: click.Context, pending_id: int, decision: str) -> int:
+    from wire_preflight import send
+    from wire_preflight.render.text import printable
+
+    args = _collector_args(ctx)
+    doc = send.get_json(
+        args["collector"],
+        f"/api/v1/enrollments/{pending_id}/{decision}",
+        args["token"],
+        args["ca_cert"],
+        method="POST",
+    )
+    click.echo(printable(str((doc.get("event") or {}).get("detail") or decision)))
+    return EXIT_OK
+
+
+@fleet.command("approve")
+@click.argument("pending_id", type=click.IntRange(min=1))
+@click.pass_context
+def fleet_approve(ctx: click.Context, pending_id: int) -> int:
+    """Give the claimed name to a pending enrolment's machine (the old holder's key goes)."""
+    return _decide(ctx, pending_id, "approve")
+
+
+@fleet.command("reject")
+@click.argument("pending_id", type=click.IntRange(min=1))
+@click.pass_context
+def fleet_reject(ctx: click.Context, pending_id: int) -> int:
+    """Refuse a pending enrolment: its machine is told so from then on."""
+    return _decide(ctx, pending_id, "reject")
 
 
 @fleet.command("roles")

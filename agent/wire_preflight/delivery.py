@@ -3,13 +3,21 @@ this run's report; what to keep when the collector cannot take it.
 
 The credential is the admin token when one is given (`--token-file`), else this machine's
 host key for the collector, enrolling for one with `--enroll-secret-file` when none is held.
-A host key the collector no longer knows (the host was forgotten or re-keyed) is dropped and,
-with an enroll secret at hand, replaced once per run.
+A host key is replaced (once per run) only when the collector says it does not know it (the
+host was forgotten or re-keyed): never for a refused report, since the collector may still
+take that key's other reports. A refusal of this VM's identity (a clone, a rejected claim, a
+name another machine holds) is kept in `Credential.refusal`: `report` then exits
+EXIT_REFUSED saying why and what to run, its reports waiting in the spool.
 """
 
 from typing import Any, Dict, List, NamedTuple, Optional
 
 from wire_preflight import hostkey, send, spool
+
+# `report`'s exit code when the collector refuses this VM's identity for good (documented in
+# README.md, "wire-preflight report"): the unit then fails, visibly, instead of spooling
+# every report forever with exit 0.
+EXIT_REFUSED = 5
 
 
 class Outcome(NamedTuple):
@@ -28,6 +36,7 @@ class Credential:
         enroll_secret: Optional[str],
         state_dir: str,
         facts: Dict[str, Any],
+        enroll_code: Optional[str] = None,
     ):
         self.collector = collector
         self.ca_cert = ca_cert
@@ -35,14 +44,18 @@ class Credential:
         self.enroll_secret = enroll_secret
         self.state_dir = state_dir
         self.facts = facts
+        self.enroll_code = enroll_code
         self.renewed = False
+        self.refusal = None  # type: Optional[str]
         self.messages = []  # type: List[str]
         self._session = None  # type: Any
 
     def session(self) -> Any:
         """A session presenting the credential; DeliveryError when there is none yet."""
         if self._session is None:
-            secret = self.token or hostkey.load(self.state_dir, self.collector)
+            secret = self.token or (
+                None if self.renewed else hostkey.load(self.state_dir, self.collector)
+            )
             if secret is None:
                 secret = self._enroll()
             self._session = send.new_session(secret, self.ca_cert)
@@ -63,20 +76,50 @@ class Credential:
                 "not enrolling",
                 send.RETRY,
             ) from None
-        key = send.enroll(self.collector, self.enroll_secret, self.facts, self.ca_cert)
+        try:
+            answer = send.enroll(
+                self.collector, self.enroll_secret, self.facts, self.ca_cert, self.enroll_code
+            )
+        except send.DeliveryError as exc:
+            if exc.kind in (send.REFUSED, send.CONFLICT):
+                self.refused(exc)
+            raise
+        key = answer["host_key"]
         hostkey.save(path, key)
-        self.messages.append(f"enrolled with {self.collector}; host key kept in {path}")
+        if answer.get("state") == "pending":
+            self.messages.append(
+                "enrolment with {} waits for an admin: another machine holds the name {} "
+                "(pending enrolment {}); the key is kept in {} and reports wait in the "
+                "spool until it is approved".format(
+                    self.collector, self.facts.get("hostname"), answer.get("pending_id"), path
+                )
+            )
+        else:
+            self.messages.append(f"enrolled with {self.collector}; host key kept in {path}")
         return key
 
+    def refused(self, error: "send.DeliveryError") -> None:
+        """The collector refuses this VM's identity until someone acts: say so once."""
+        if self.refusal is None:
+            self.refusal = str(error)
+
     def renew(self, error: "send.DeliveryError") -> bool:
-        """After a refused host key: drop it and enrol again, once. True to try again."""
-        if self.token or self.renewed or not self.enroll_secret:
+        """After the collector said it does not know the host key: enrol again, once (the new
+        key replaces the old file only once it is given). True to try again."""
+        if self.token or self.renewed or not self.enroll_secret or not _unknown_key(error):
             return False
         self.renewed = True
-        hostkey.forget(self.state_dir, self.collector)
         self.messages.append(f"the collector no longer takes this host's key ({error}); enrolling")
         self._session = None
         return True
+
+
+def _unknown_key(error: "send.DeliveryError") -> bool:
+    """The collector does not know the key at all (forgotten, re-keyed, expired claim). An
+    older collector says so only in words."""
+    if error.reason is not None:
+        return error.reason == send.UNKNOWN_KEY
+    return error.status in (401, 403) and "credential is not valid here" in str(error)
 
 
 def deliver(
@@ -90,8 +133,13 @@ def deliver(
             return send.post_report(credential.collector, item, credential.session())
         except send.DeliveryError as exc:
             if exc.kind == send.AUTH and exc.status is not None and credential.renew(exc):
-                return send.post_report(credential.collector, item, credential.session())
-            raise
+                try:
+                    return send.post_report(credential.collector, item, credential.session())
+                except send.DeliveryError as again:
+                    exc = again
+            if exc.kind == send.REFUSED:
+                credential.refused(exc)
+            raise exc
 
     messages = []  # type: List[str]
     with spool.lock(spool_dir) as locked:

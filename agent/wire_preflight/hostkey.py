@@ -6,7 +6,6 @@ is found before the collector gives out a key that would then be lost: the colle
 machine-id one key only, until an admin re-keys the host.
 """
 
-import contextlib
 import hashlib
 import os
 from typing import Optional
@@ -43,8 +42,3 @@ def save(path: str, key: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(path + ".new", path)
-
-
-def forget(state_dir: str, collector: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path_for(state_dir, collector))

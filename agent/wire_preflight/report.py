@@ -29,6 +29,9 @@ def build(
         "report_id": str(uuid.uuid4()),
         "agent_version": __version__,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # The same moment to the microsecond: the collector orders reports made less than a
+        # second apart by it (generated_at is whole seconds).
+        "generated_at_epoch": time.time(),
         "hostname": facts.get("hostname"),
         "roles": list(roles),
         "profile": {"name": profile.name, "path": profile.path},

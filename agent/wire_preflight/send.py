@@ -13,19 +13,44 @@ RETRY = "retry"  # unreachable, busy (408, 429, 503): try again later, as often 
 FAULT = "fault"  # 500, 502, 504...: may be this very report; retried a bounded number of times
 AUTH = "auth"  # 401, 403: the credential, not the report; kept until the credential is fixed
 NEVER = "never"  # 400, 413, 415, 422...: this report will never be taken; set aside
-CONFLICT = "conflict"  # 409 at enrolment: the machine-id holds a key already
+CONFLICT = "conflict"  # 409 at enrolment from an older collector: the machine-id holds a key
+PENDING = "pending"  # this VM's claim on its name waits for an admin: kept, asked again
+REFUSED = "refused"  # this VM's identity is refused until an admin or the operator acts
 
 _BY_STATUS = {401: AUTH, 403: AUTH, 408: RETRY, 409: CONFLICT, 429: RETRY, 503: RETRY}
 
+# Why the collector refuses an identity (its X-Wire-Preflight-Refusal header).
+REFUSAL_HEADER = "X-Wire-Preflight-Refusal"
+UNKNOWN_KEY = "unknown-credential"  # the only refusal after which a host key is replaced
+_BY_REASON = {
+    "pending": PENDING,
+    "clone": REFUSED,
+    "rejected": REFUSED,
+    "machine-id-enrolled": REFUSED,
+    "bad-code": REFUSED,
+    "code-required": REFUSED,
+    "foreign": REFUSED,
+    "report-id-taken": NEVER,
+}
+
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, kind: str, status: Optional[int] = None):
+    def __init__(
+        self,
+        message: str,
+        kind: str,
+        status: Optional[int] = None,
+        reason: Optional[str] = None,
+    ):
         super().__init__(message)
         self.kind = kind
         self.status = status
+        self.reason = reason
 
 
-def kind_of(status: int) -> str:
+def kind_of(status: int, reason: Optional[str] = None) -> str:
+    if reason in _BY_REASON:
+        return _BY_REASON[reason]
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     return FAULT if status >= 500 else NEVER
@@ -51,19 +76,27 @@ def post_report(collector: str, doc: Dict[str, Any], session: Any) -> Dict[str, 
 
 
 def enroll(
-    collector: str, secret: str, facts: Dict[str, Any], ca_cert: Optional[str] = None
-) -> str:
-    """Present the enroll secret once; returns the host key bound to this machine-id."""
+    collector: str,
+    secret: str,
+    facts: Dict[str, Any],
+    ca_cert: Optional[str] = None,
+    code: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Present the enroll secret once (with the one-time re-enrol code `fleet rekey` printed,
+    when given); returns the collector's answer: `host_key`, `state` (enrolled, or pending
+    when another machine holds the name) and `pending_id`."""
     body = {
         "machine_id": facts.get("machine_id"),
         "hostname": facts.get("hostname"),
         "product_uuid": facts.get("product_uuid"),
     }
+    if code:
+        body["enroll_code"] = code
     answer = _post(new_session(secret, ca_cert), collector.rstrip("/") + "/api/v1/enroll", body)
     key = answer.get("host_key") if isinstance(answer, dict) else None
     if not isinstance(key, str) or not key:
         raise DeliveryError(f"{collector} gave no host key at enrolment", FAULT)
-    return key
+    return answer
 
 
 def _post(session: Any, url: str, doc: Dict[str, Any]) -> Any:
@@ -88,12 +121,14 @@ def _post(session: Any, url: str, doc: Dict[str, Any]) -> Any:
     except requests.exceptions.RequestException as exc:
         raise DeliveryError(f"cannot reach {url}: {network_cause(exc)}", RETRY) from None
     if response.status_code >= 400:
-        kind = kind_of(response.status_code)
-        verb = "refused" if kind in (NEVER, CONFLICT) else "answered"
+        reason = response.headers.get(REFUSAL_HEADER)
+        kind = kind_of(response.status_code, reason)
+        verb = "refused" if kind in (NEVER, CONFLICT, REFUSED) else "answered"
         raise DeliveryError(
             f"{url} {verb} {response.status_code}: {_detail(response)}",
             kind,
             response.status_code,
+            reason,
         )
     try:
         return response.json()

@@ -8,20 +8,23 @@ import secrets as token_source
 import sqlite3
 import threading
 import time
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from wire_preflight.fleet import document, rules
 from wire_preflight.fleet.drift import EVENT_KINDS
-from wire_preflight.model import FAIL
+from wire_preflight.model import FAIL, WARN
 from wire_preflight.profiles import Profile
 
 from wire_preflight_collector import auth, schema
-from wire_preflight_collector.defaults import MAX_BODY, STALE_AFTER
+from wire_preflight_collector.defaults import MAX_BODY, PENDING_EXPIRY, STALE_AFTER
 from wire_preflight_collector.metrics import StoreErrors
-from wire_preflight_collector.storage import EnrollConflict, Store, hash_key
+from wire_preflight_collector.storage import Store, hash_key
+from wire_preflight_collector.storage_identity import Refusal, ReportIdTaken
+from wire_preflight_collector.throttle import WrongCredentials
 from wire_preflight_collector.webhook import Webhook
 
 BODY_SECONDS = 30.0  # the longest a client may take to send its body
@@ -52,6 +55,7 @@ class Settings:
         webhook: Optional[Webhook] = None,
         viewer_token: Optional[str] = None,
         enroll_secret: Optional[str] = None,
+        pending_expiry: float = PENDING_EXPIRY,
     ):
         self.store = store
         self.secrets = auth.Secrets(token, viewer_token, enroll_secret)
@@ -60,6 +64,8 @@ class Settings:
         self.max_body = max_body
         self.stale_after = stale_after
         self.webhook = webhook
+        self.limiter = WrongCredentials()
+        self.pending_expiry = pending_expiry
 
 
 def _body_schema(model: str) -> Dict[str, Any]:
@@ -82,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     def scan_stale() -> None:
         notify(store.mark_stale(time.time(), settings.stale_after))
+        notify(store.expire_pending(time.time(), settings.pending_expiry))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> Iterator[None]:
@@ -142,7 +149,12 @@ def create_app(settings: Settings) -> FastAPI:
     def scope(*allowed: str, write: bool = False) -> Any:
         return Depends(
             auth.requirement(
-                settings.secrets, store, allowed, allow_basic=not write, json_body=write
+                settings.secrets,
+                store,
+                allowed,
+                allow_basic=not write,
+                json_body=write,
+                limiter=settings.limiter,
             )
         )
 
@@ -167,37 +179,47 @@ def create_app(settings: Settings) -> FastAPI:
         "/api/v1/enroll",
         status_code=201,
         openapi_extra={"requestBody": _body_schema("Enrollment")},
-        responses={409: {"description": "that machine-id holds a key: forget or re-key it"}},
+        responses={
+            202: {"description": "the name is held by another machine: a pending claim"},
+            409: {"description": "refused: a clone, a rejected claim, a wrong re-enrol code"},
+        },
     )
     async def enroll(request: Request) -> JSONResponse:
-        """Present the enroll secret once; receive a host key bound to this machine-id."""
+        """Present the enroll secret once; receive a host key bound to this machine-id and
+        this name. A name another machine holds gives a pending key (an admin decides)."""
         doc = await _read_document(request, settings.max_body, schema.Enrollment, "enrolment")
         key = token_source.token_urlsafe(32)
-        try:
-            await run_in_threadpool(
-                store.enroll,
-                doc["machine_id"].lower(),
-                doc["hostname"],
-                doc.get("product_uuid"),
-                hash_key(key),
-            )
-        except EnrollConflict as exc:
-            machine_id = doc["machine_id"].lower()
-            event = await run_in_threadpool(
-                store.record_event,
-                doc["hostname"],
-                "enroll-conflict",
-                f"machine-id {machine_id} asked for a key, but {exc.hostname} holds one "
-                "(a cloned VM, or a reinstalled one: forget or re-key the host)",
-                {"machine_id": machine_id, "holder": exc.hostname},
-            )
-            notify([event] if event else [])
-            raise HTTPException(
-                409,
-                f"machine-id {machine_id} is enrolled already (as {exc.hostname}); an "
-                "admin must forget or re-key that host first",
-            ) from None
-        return JSONResponse({"host_key": key, "machine_id": doc["machine_id"].lower()}, 201)
+        machine_id = doc["machine_id"].lower()
+        address = auth.client_address(request)
+        outcome = await run_in_threadpool(
+            store.enroll,
+            machine_id,
+            doc["hostname"].lower(),
+            doc.get("product_uuid"),
+            hash_key(key),
+            doc.get("enroll_code"),
+            address,
+        )
+        notify(outcome.events)
+        if isinstance(outcome, Refusal):
+            if outcome.reason == "bad-code":
+                wait = settings.limiter.failed(address, "a wrong re-enrol code")
+                if wait is not None:
+                    raise auth.refuse(
+                        429,
+                        "throttled",
+                        f"too many wrong credentials from this address: retry after {wait} s",
+                        **{"Retry-After": str(wait)},
+                    )
+            if outcome.reason == "too-many-pending":
+                log.warning("enrolment from %s refused: %s", address, outcome.detail)
+            status = 503 if outcome.reason == "too-many-pending" else 409
+            raise auth.refuse(status, outcome.reason, outcome.detail)
+        answer = {"host_key": key, "machine_id": machine_id, "state": outcome.state}
+        if outcome.state == "pending":
+            answer["pending_id"] = outcome.pending_id
+            return JSONResponse(answer, 202)
+        return JSONResponse(answer, 201)
 
     @reporters.post(
         "/api/v1/reports",
@@ -207,6 +229,7 @@ def create_app(settings: Settings) -> FastAPI:
             200: {"description": "already stored (a retried delivery)"},
             400: {"description": "not JSON"},
             403: {"description": "a host key sent another machine's report"},
+            409: {"description": "another host's report has this report id"},
             413: {"description": "body over the limit"},
             415: {"description": "not Content-Type: application/json"},
             422: {"description": "not a valid report; detail names the field"},
@@ -218,12 +241,30 @@ def create_app(settings: Settings) -> FastAPI:
         facts = doc["facts"]
         if facts.get("machine_id"):  # one machine, one spelling: keys are bound lower-case
             facts["machine_id"] = facts["machine_id"].lower()
+        doc["hostname"] = doc["hostname"].lower()  # DNS names are case-insensitive
+        identity = None
         if caller.kind == auth.HOST:
-            why, event = await run_in_threadpool(_foreign_report, store, caller, doc)
-            if why:
-                notify([event] if event else [])
-                raise HTTPException(403, "a host key may only send its own machine's reports")
-        stored, events = await run_in_threadpool(store.ingest, doc, time.time(), free_fraction)
+            identity = await run_in_threadpool(
+                store.check_report,
+                caller.key_hash,
+                doc["hostname"],
+                facts.get("machine_id"),
+                facts.get("product_uuid"),
+            )
+            if isinstance(identity, Refusal):
+                notify(identity.events)
+                raise auth.refuse(403, identity.reason, identity.detail)
+        try:
+            stored, events = await run_in_threadpool(
+                store.ingest, doc, time.time(), free_fraction, identity
+            )
+        except ReportIdTaken:
+            raise auth.refuse(
+                409,
+                "report-id-taken",
+                f"report id {doc['report_id']} belongs to another host's report: every report "
+                "needs its own id (the agent makes a new one each run)",
+            ) from None
         notify(events)
         return JSONResponse(
             {
@@ -242,7 +283,7 @@ def create_app(settings: Settings) -> FastAPI:
         # Identity events by kind: a flood of newer drift events must not push them out.
         identity = [
             event
-            for kind in ("enroll-conflict", "foreign-report")
+            for kind in IDENTITY_FINDINGS
             for event in store.events(kind=kind, open_only=True, limit=10000)
         ]
         return _collector_findings(doc, identity)
@@ -254,7 +295,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @readers.get("/api/v1/hosts/{hostname}")
     def get_host(hostname: str) -> Response:
-        found = store.host(hostname)
+        found = store.host(hostname.lower())
         if found is None:
             raise HTTPException(404, f"no report from a host named {hostname!r}")
         return _json(found)
@@ -292,13 +333,16 @@ def create_app(settings: Settings) -> FastAPI:
             query = hostlist.parse_query(request.query_params)
         except hostlist.QueryError as exc:
             raise HTTPException(400, str(exc)) from None
-        body = render(fleet_document(), read_drift(store), time.time(), settings.planned, query)
+        body = render(
+            fleet_document(), read_drift(store), time.time(), settings.planned, query, store.pending()
+        )
         return _page(body)
 
     @readers.get("/hosts/{hostname}", response_class=HTMLResponse)
     def host_page(hostname: str, request: Request) -> HTMLResponse:
         from wire_preflight_collector import page
 
+        hostname = hostname.lower()
         found = store.host(hostname)
         if found is None:
             # A browser gets a page (the API route stays JSON): a planned host that never
@@ -316,18 +360,39 @@ def create_app(settings: Settings) -> FastAPI:
     @admins.post("/api/v1/hosts/{hostname}/accept")
     def accept(hostname: str) -> Dict[str, Any]:
         """Accept the host's current state as its baseline: its open drift events close."""
-        closed = store.accept(hostname)
+        closed = store.accept(hostname.lower())
         if closed is None:
             raise HTTPException(404, f"no report from a host named {hostname!r}")
         return {"hostname": hostname, "closed_events": closed}
 
     @admins.post("/api/v1/hosts/{hostname}/rekey")
     def rekey(hostname: str) -> Dict[str, Any]:
-        """Drop the host's key, keeping its history: its machine may enrol again."""
-        dropped = store.rekey(hostname)
-        if not dropped:
-            raise HTTPException(404, f"no key is held for a host named {hostname!r}")
-        return {"hostname": hostname, "keys_dropped": dropped}
+        """Drop the host's key, keeping its history and its name: the name goes back only to
+        the recorded machine (same machine-id and product_uuid) or to the VM that presents the
+        one-time `enroll_code` returned here (`wire-preflight report --enroll-code CODE`)."""
+        done = store.rekey(hostname)
+        if done is None:
+            raise HTTPException(404, f"nothing is known of a host named {hostname!r}")
+        return done
+
+    @readers.get("/api/v1/enrollments")
+    def get_enrollments() -> Response:
+        """Pending (and rejected) claims on names other machines hold, oldest first."""
+        return _json({"enrollments": store.pending()})
+
+    @admins.post("/api/v1/enrollments/{pending_id}/{decision}")
+    def decide(decision: str, pending_id: int = FastPath(ge=1, lt=2**63)) -> Dict[str, Any]:
+        """approve: the name moves to the claimant (the old holder's key is dropped);
+        reject: the claimant is refused from now on."""
+        if decision not in ("approve", "reject"):
+            raise HTTPException(404, "decide with /approve or /reject")
+        outcome = store.decide(pending_id, decision == "approve")
+        if outcome is None:
+            raise HTTPException(404, f"no pending enrolment {pending_id}")
+        if isinstance(outcome, Refusal):
+            raise auth.refuse(409, outcome.reason, outcome.detail)
+        notify([outcome])
+        return {"id": pending_id, "decision": decision, "event": outcome}
 
     @admins.delete("/api/v1/hosts/{hostname}")
     def forget(hostname: str) -> Dict[str, Any]:
@@ -384,42 +449,16 @@ def _page(body: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status_code, headers={"Content-Security-Policy": policy})
 
 
-def _foreign_report(
-    store: Store, caller: auth.Caller, doc: Dict[str, Any]
-) -> Tuple[Optional[str], Optional[Dict[str, Any]]]:
-    """(why a host key may not send this report, the event recording it, None if that one
-    is open already); (None, None) when the report is the key's own to send.
-
-    Another machine is another machine-id, or a hostname that another machine already holds
-    (its rows, or its key): a VM could otherwise file its reports under a neighbour's name and
-    take over that host's page and drift. A renamed VM taking a free name is fine; a
-    reinstalled one (new machine-id, old name) needs the old host forgotten first."""
-    machine_id = doc["facts"].get("machine_id") or ""
-    hostname = doc["hostname"]
-    if machine_id == caller.machine_id:
-        holders = store.hostname_holders(hostname) - {caller.machine_id}
-        if not holders:
-            return None, None
-        why = "{} belongs to machine-id {}".format(hostname, ", ".join(sorted(holders)))
-    else:
-        why = "machine-id {} is not its own".format(machine_id or "none")
-    event = store.record_event(
-        caller.hostname,
-        "foreign-report",
-        f"the key of {caller.hostname} (machine-id {caller.machine_id}) sent a report as "
-        f"{hostname}: {why}; refused",
-        {"machine_id": caller.machine_id},
-        {"hostname": hostname, "machine_id": machine_id or None},
-    )
-    return why, event
-
-
 def _json(doc: Any) -> Response:
     # allow_nan=False: a value no JSON reader accepts is a bug to see, not a body to send.
     return Response(
         json.dumps(doc, allow_nan=False, separators=(",", ":")), media_type="application/json"
     )
 
+
+# Open identity events shown as findings (more are summed up in one).
+IDENTITY_FINDINGS = ("enroll-conflict", "foreign-report", "cloned-key")
+MAX_IDENTITY_FINDINGS = 50
 
 # Past any network delay an agent's 25 s of timeouts allow: a clock this far off is wrong.
 CLOCK_OFFSET_LIMIT = 60.0
@@ -431,25 +470,60 @@ def _collector_findings(doc: Dict[str, Any], events: List[Dict[str, Any]]) -> Di
     messages = {
         "enroll-conflict": (
             "identity-conflict",
-            "forget or re-key the host that holds the key if this is a reinstalled VM; if it "
-            "is a clone, give it its own machine-id (systemd-machine-id-setup) and enrol it",
+            "if the claimant is the named host reinstalled, approve its pending enrolment "
+            "(wire-preflight fleet ... enrollments, then approve ID) or re-key the host and "
+            "give the VM the code; if it is a clone, give it its own machine-id "
+            "(systemd-machine-id-setup) and hostname; else reject it and look at that VM",
         ),
         "foreign-report": (
             "foreign-report",
             "a VM sent reports as another machine: look at that VM; re-key it if its key leaked",
         ),
+        "cloned-key": (
+            "cloned-key",
+            "a clone holds a copied host key: on the clone remove <state dir>/keys/*.key, give "
+            "it its own machine-id and hostname, and let it enrol; the key's host is unaffected",
+        ),
     }
+    identity = [e for e in events if e["kind"] in messages]
     extra = [
         rules.finding(
             messages[e["kind"]][0],
             FAIL,
             "{}: {}".format(e["hostname"], e["detail"]),
-            hosts=[e["hostname"]],
+            # The sender of a foreign report is its cause; a claim or a clone blames no host
+            # (the name's holder did nothing): the message names both sides.
+            hosts=[e["hostname"]] if e["kind"] == "foreign-report" else [],
             remedy=messages[e["kind"]][1],
         )
-        for e in events
-        if e["kind"] in messages
+        for e in identity[:MAX_IDENTITY_FINDINGS]
     ]
+    if len(identity) > MAX_IDENTITY_FINDINGS:
+        extra.append(
+            rules.finding(
+                "identity-conflict",
+                FAIL,
+                f"{len(identity) - MAX_IDENTITY_FINDINGS} more open identity event(s) "
+                f"(claims, foreign reports, clones) beyond these {MAX_IDENTITY_FINDINGS}: "
+                "wire-preflight fleet ... drift --open, and enrollments",
+                remedy="decide the pending enrolments; a flood of them means the enroll "
+                "secret leaked: rotate it",
+            )
+        )
+    stale = sorted(h["hostname"] for h in doc["hosts"] if h.get("stale"))
+    if stale:
+        extra.append(
+            rules.finding(
+                "stale",
+                WARN,
+                "{} host(s) sent no report within --stale-after: {}".format(
+                    len(stale), ", ".join(stale[:20]) + (" ..." if len(stale) > 20 else "")
+                ),
+                hosts=stale,
+                remedy="is the VM up, its timer running (systemctl status wire-preflight.timer), "
+                "the collector reachable from it? Forget a host that is gone for good",
+            )
+        )
     for host in doc["hosts"]:
         clock = host.get("clock") or {}
         offset = clock.get("offset_s")

@@ -22,6 +22,7 @@ from typing import Callable, NamedTuple, Optional
 from fastapi import HTTPException, Request
 
 from wire_preflight_collector.storage import Store, hash_key
+from wire_preflight_collector.throttle import WrongCredentials
 
 ADMIN, VIEWER, HOST, ENROLL = "admin", "viewer", "host", "enroll"
 
@@ -30,6 +31,16 @@ class Caller(NamedTuple):
     kind: str
     machine_id: Optional[str] = None  # host keys only: the machine the key was given to
     hostname: Optional[str] = None
+    key_hash: Optional[str] = None
+
+
+# The header that tells an agent why its identity is refused (what to do next: wait for an
+# admin, stop and say so, or enrol again); the body's `detail` is for the person.
+REFUSAL_HEADER = "X-Wire-Preflight-Refusal"
+
+
+def refuse(status: int, reason: str, detail: str, **headers: str) -> HTTPException:
+    return HTTPException(status, detail, headers={REFUSAL_HEADER: reason, **headers})
 
 
 class Secrets(NamedTuple):
@@ -57,7 +68,17 @@ def _same(presented: str, secret: Optional[str]) -> bool:
     )
 
 
-def identify(request: Request, secrets: Secrets, store: Store, allow_basic: bool) -> Caller:
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def identify(
+    request: Request,
+    secrets: Secrets,
+    store: Store,
+    allow_basic: bool,
+    limiter: Optional[WrongCredentials] = None,
+) -> Caller:
     presented = _presented(request, allow_basic)
     if presented is None:
         challenge = 'Basic realm="wire-preflight"' if allow_basic else "Bearer"
@@ -77,22 +98,51 @@ def identify(request: Request, secrets: Secrets, store: Store, allow_basic: bool
         return Caller(matches[0])
     if enroll:
         return Caller(ENROLL)
-    owner = store.key_owner(hash_key(presented)) if presented else None
+    key_hash = hash_key(presented) if presented else None
+    owner = store.key_owner(key_hash) if key_hash else None
+    if owner is not None and owner["state"] == "enrolled":
+        return Caller(HOST, owner["machine_id"], owner["hostname"], key_hash)
+    if owner is not None and owner["state"] == "pending":
+        raise refuse(
+            403,
+            "pending",
+            f"this VM's claim on {owner['hostname']} waits for an admin (pending enrolment "
+            f"{owner['id']}): `wire-preflight fleet ... enrollments` lists it, `approve "
+            f"{owner['id']}` or `reject {owner['id']}` decides",
+        )
     if owner is not None:
-        return Caller(HOST, owner[0], owner[1])
-    raise HTTPException(403, "this credential is not valid here")
+        raise refuse(
+            403,
+            "rejected",
+            f"an admin rejected this VM's claim on {owner['hostname']}: give the VM its own "
+            "hostname and machine-id, or ask the admin",
+        )
+    wait = limiter.failed(client_address(request), "not a valid credential") if limiter else None
+    if wait is not None:
+        raise refuse(
+            429,
+            "throttled",
+            f"too many wrong credentials from this address: retry after {wait} s",
+            **{"Retry-After": str(wait)},
+        )
+    raise refuse(403, "unknown-credential", "this credential is not valid here")
 
 
 def requirement(
-    secrets: Secrets, store: Store, allowed: tuple, allow_basic: bool, json_body: bool
+    secrets: Secrets,
+    store: Store,
+    allowed: tuple,
+    allow_basic: bool,
+    json_body: bool,
+    limiter: Optional[WrongCredentials] = None,
 ) -> Callable[[Request], Caller]:
     """A FastAPI dependency admitting only the credential kinds in `allowed`."""
 
     def require(request: Request) -> Caller:
-        caller = identify(request, secrets, store, allow_basic)
+        caller = identify(request, secrets, store, allow_basic, limiter)
         if caller.kind not in allowed:
             raise HTTPException(
-                403, f"a {caller.kind} credential may not {_verb(request.method)} this"
+                403, f"{_CREDENTIALS[caller.kind]} may not {_verb(request.method)} this"
             )
         if json_body and request.method in ("POST", "PUT", "PATCH"):
             media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -102,6 +152,14 @@ def requirement(
         return caller
 
     return require
+
+
+_CREDENTIALS = {
+    ADMIN: "the admin token",
+    VIEWER: "the viewer token",
+    HOST: "a host key",
+    ENROLL: "the enroll secret",
+}
 
 
 def _verb(method: str) -> str:

@@ -123,6 +123,14 @@ def cli() -> None:
     metavar="SECONDS",
     help="How often old reports are pruned, in small batches, beside serving.",
 )
+@click.option(
+    "--pending-expiry",
+    type=click.FloatRange(min=1),
+    default=defaults.PENDING_EXPIRY,
+    show_default=True,
+    metavar="SECONDS",
+    help="A pending enrolment whose key is not presented for this long expires.",
+)
 def serve(
     db_path: str,
     host: str,
@@ -142,6 +150,7 @@ def serve(
     webhook: Optional[str],
     keep_reports: str,
     prune_every: float,
+    pending_expiry: float,
 ) -> None:
     """Receive reports and serve the fleet report, its API and its page."""
     from wire_preflight import profiles
@@ -191,6 +200,7 @@ def serve(
         hook,
         viewer_token=secrets.get("--viewer-token-file"),
         enroll_secret=secrets.get("--enroll-secret-file"),
+        pending_expiry=pending_expiry,
     )
     log = logging.getLogger("wire_preflight_collector")
     if not tls:

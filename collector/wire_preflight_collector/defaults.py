@@ -11,3 +11,4 @@ KEEP_REPORTS = "30d"
 # Often enough that a batch stays small (100 hosts make ~100 reports in 5 minutes), rarely
 # enough that it costs nothing.
 PRUNE_EVERY = 300.0
+PENDING_EXPIRY = 86400.0  # a pending enrolment whose key is not presented for a day expires

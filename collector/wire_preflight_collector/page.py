@@ -231,6 +231,7 @@ def render(
     now: float,
     planned: Optional[List[Dict[str, Any]]] = None,
     query: Optional[hostlist.Query] = None,
+    pending: Optional[List[Dict[str, Any]]] = None,
 ) -> str:
     """The fleet page. `doc` is the judged fleet (the one place it comes from is the caller's
     fleet document), `drift` what read_drift returned, `query` the GET form's fields."""
@@ -263,6 +264,7 @@ def render(
             ),
             drift=drift,
             drift_shown=DRIFT_SHOWN,
+            pending=pending or [],
             generated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
             ago=lambda seen: _ago(now - seen) if seen else "never",
             cell=_cell_lookup(doc.get("reachability") or {}),

@@ -283,6 +283,7 @@ class Report(_Model):
     agent_version: Optional[Short] = None
     generated_at: Optional[Annotated[str, StringConstraints(max_length=64)]] = None
     sent_at: Optional[Annotated[float, Field(ge=EPOCH_MIN, le=EPOCH_MAX)]] = None
+    generated_at_epoch: Optional[Annotated[float, Field(ge=EPOCH_MIN, le=EPOCH_MAX)]] = None
     hostname: Hostname
     roles: List[RoleName] = Field(max_length=32)
     profile: Optional[ProfileRef] = None
@@ -300,6 +301,8 @@ class Enrollment(_Model):
     machine_id: MachineId
     hostname: Hostname
     product_uuid: Optional[Short] = None
+    # The one-time code `rekey` printed, given to the VM the name should go back to.
+    enroll_code: Optional[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = None
 
 
 class Clock(_Model):

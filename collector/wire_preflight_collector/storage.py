@@ -45,8 +45,9 @@ from wire_preflight_collector.schema import (
     readable_snapshot,
     readable_summary,
 )
+from wire_preflight_collector.storage_identity import IdentityStore, ReportIdentity, ReportIdTaken
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,6 +73,24 @@ CREATE TABLE IF NOT EXISTS hosts (
 );
 """
 
+# Schema 5: host names compare lower-case (DNS names are case-insensitive) and each is held by
+# one machine (`names`). Both stores run this on upgrade; where two spellings of one host
+# collide, the lower-case row stays. The first enrolled key of a name holds it, else the
+# newest reporter. (`WHERE 1 = 1`: SQLite needs it to parse INSERT ... SELECT ... ON CONFLICT.)
+IDENTITY_UPGRADE = """
+UPDATE host_keys SET hostname = lower(hostname), bound_at = enrolled_at;
+UPDATE events SET hostname = lower(hostname) WHERE hostname <> lower(hostname);
+UPDATE reports SET hostname = lower(hostname) WHERE hostname <> lower(hostname);
+DELETE FROM hosts WHERE hostname <> lower(hostname) AND EXISTS (SELECT 1 FROM hosts h2
+    WHERE h2.hostname = lower(hosts.hostname) AND h2.machine_id = hosts.machine_id);
+UPDATE hosts SET hostname = lower(hostname) WHERE hostname <> lower(hostname);
+INSERT INTO names (name, machine_id, product_uuid, claimed_at)
+    SELECT hostname, machine_id, product_uuid, enrolled_at FROM host_keys WHERE 1 = 1
+    ORDER BY enrolled_at ON CONFLICT (name) DO NOTHING;
+INSERT INTO names (name, machine_id, claimed_at)
+    SELECT hostname, machine_id, last_seen FROM hosts WHERE machine_id <> ''
+    ORDER BY last_seen DESC ON CONFLICT (name) DO NOTHING
+"""
 # Version 1 (the first collector) had no facts dedupe, drift or baselines.
 _MIGRATIONS = {
     2: """
@@ -113,6 +132,31 @@ CREATE INDEX reports_by_time ON reports (received_at);
 CREATE INDEX reports_by_facts ON reports (facts_hash);
 CREATE INDEX hosts_by_report ON hosts (last_report);
 """,
+    5: """
+CREATE TABLE names (
+    name TEXT PRIMARY KEY,
+    machine_id TEXT NOT NULL,
+    product_uuid TEXT,
+    claimed_at REAL NOT NULL,
+    rekey_code_hash TEXT,
+    rekey_until REAL
+);
+CREATE INDEX names_by_machine ON names (machine_id);
+CREATE TABLE pending (
+    id INTEGER PRIMARY KEY,
+    machine_id TEXT NOT NULL UNIQUE,
+    hostname TEXT NOT NULL,
+    product_uuid TEXT,
+    key_hash TEXT NOT NULL UNIQUE,
+    holder TEXT,
+    address TEXT,
+    state TEXT NOT NULL DEFAULT 'pending',
+    requested_at REAL NOT NULL,
+    last_seen REAL NOT NULL
+);
+ALTER TABLE host_keys ADD COLUMN bound_at REAL;
+"""
+    + IDENTITY_UPGRADE,
 }
 # The longest a report may say it waited in an agent's spool (the spool holds a day).
 MAX_SPOOL_AGE = 7 * 86400
@@ -161,7 +205,11 @@ def observed_at(report: Dict[str, Any], received_at: float) -> float:
     keeps, is taken as sent when it was made.
     """
     sent_at = report.get("sent_at")
-    generated = _epoch(report.get("generated_at"))
+    # generated_at is whole seconds; the agent also stamps its clock's reading to the
+    # microsecond, so two reports a fraction of a second apart keep their order.
+    generated = report.get("generated_at_epoch")
+    if not isinstance(generated, (int, float)) or isinstance(generated, bool):
+        generated = _epoch(report.get("generated_at"))
     if not isinstance(sent_at, (int, float)) or generated is None:
         return received_at
     waited = sent_at - generated
@@ -179,14 +227,6 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-class EnrollConflict(Exception):
-    """The machine-id holds a key already: an admin must forget or re-key that host first."""
-
-    def __init__(self, hostname: str):
-        super().__init__(hostname)
-        self.hostname = hostname
-
-
 def _pack(value: Any) -> bytes:
     return zlib.compress(json.dumps(value, separators=(",", ":"), sort_keys=True).encode(), 1)
 
@@ -199,7 +239,7 @@ class NewerSchema(Exception):
     """The database was written by a newer collector: refuse it rather than guess."""
 
 
-class SqlStore:
+class SqlStore(IdentityStore):
     """Everything both stores share: the SQL is written with `?` placeholders and the subset of
     SQL that SQLite >= 3.35 and PostgreSQL >= 11 both speak (ON CONFLICT, RETURNING)."""
 
@@ -281,13 +321,18 @@ class SqlStore:
         report: Dict[str, Any],
         received_at: Optional[float] = None,
         free_warn_fraction: float = 0.10,
+        identity: Optional[ReportIdentity] = None,
     ) -> Tuple[bool, List[Dict[str, Any]]]:
         """Store a validated report; compare it with the host's previous one.
 
         Returns (stored, new drift events); stored is False when this report id was stored
-        before (a retried delivery), and then nothing changes.
+        before for this host (a retried delivery), and then nothing changes. ReportIdTaken
+        when another host's report has the id. `identity`: what check_report allowed a host
+        key's report (the machine-id its host row is kept under, a machine-id change).
         """
         received_at = time.time() if received_at is None else received_at
+        # One host, one name: DNS names are case-insensitive, so CASSANDRA1 is cassandra1.
+        report = dict(report, hostname=str(report.get("hostname") or "").lower())
         observed = observed_at(report, received_at)
         summary = summarize(report, received_at)
         snapshot = drift.snapshot(report)
@@ -298,6 +343,7 @@ class SqlStore:
         facts_hash = hashlib.sha256(stable_blob).hexdigest()
         body = _pack({**{k: v for k, v in report.items() if k != "checks"}, "facts": volatile})
         hostname, machine_id = summary["hostname"], summary["machine_id"] or ""
+        row_mid = identity.machine_id if identity else machine_id
         with self._write(hostname) as conn:
             row = self._x(
                 conn,
@@ -316,7 +362,25 @@ class SqlStore:
                 ),
             ).fetchone()
             if row is None:
+                owner = self._x(
+                    conn, "SELECT hostname FROM reports WHERE report_id = ?", (report["report_id"],)
+                ).fetchone()
+                if owner is not None and owner[0] != hostname:
+                    raise ReportIdTaken(report["report_id"])
                 return False, []
+            if row_mid:  # a name nobody holds yet is this machine's from now on
+                self._x(
+                    conn,
+                    "INSERT INTO names (name, machine_id, product_uuid, claimed_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                    (hostname, row_mid, summary.get("product_uuid"), received_at),
+                )
+            events = []
+            if identity and identity.rebind:
+                moved = self._rebind(conn, hostname, *identity.rebind, observed, received_at)
+                if moved is not None:
+                    events.append(moved)
+                    row_mid = identity.rebind[1]
             self._x(
                 conn,
                 "INSERT INTO facts_blobs (hash, body) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING",
@@ -336,7 +400,7 @@ class SqlStore:
                 }
             newer = previous is None or observed >= (previous[2] or 0)
             found = drift.on_report(known, snapshot, newer, free_warn_fraction)
-            events = [self._event(conn, hostname, *event, at=received_at) for event in found]
+            events += [self._event(conn, hostname, *event, at=received_at) for event in found]
             # A spooled report delivered late must not replace a newer one.
             self._x(
                 conn,
@@ -350,7 +414,7 @@ class SqlStore:
                 "WHERE excluded.observed_at >= coalesce(hosts.observed_at, 0)",
                 (
                     hostname,
-                    machine_id,
+                    row_mid,
                     row[0],
                     report.get("generated_at") or "",
                     received_at,
@@ -364,7 +428,7 @@ class SqlStore:
                 conn,
                 "UPDATE hosts SET last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END, "
                 "stale = 0 WHERE hostname = ? AND machine_id = ?",
-                (received_at, received_at, hostname, machine_id),
+                (received_at, received_at, hostname, row_mid),
             )
         return True, events
 
@@ -470,23 +534,28 @@ class SqlStore:
         """Remove a host: its rows, its reports and the keys of its machine-ids. Its events
         stay (closed) as the record, with a `forgotten` event. None when nothing was known."""
         now = time.time() if now is None else now
+        hostname = hostname.lower()
         with self._write() as conn:
-            machine_ids = [
+            machine_ids = sorted(
                 row[0]
                 for row in self._x(
                     conn,
                     "SELECT machine_id FROM hosts WHERE hostname = ? "
-                    "UNION SELECT machine_id FROM host_keys WHERE hostname = ?",
-                    (hostname, hostname),
+                    "UNION SELECT machine_id FROM host_keys WHERE hostname = ? "
+                    "UNION SELECT machine_id FROM names WHERE name = ?",
+                    (hostname, hostname, hostname),
                 )
-            ]
+            )
+            # The name is free again; claims on it wait for nothing any more.
+            named = self._x(conn, "DELETE FROM names WHERE name = ?", (hostname,)).rowcount
+            self._x(conn, "DELETE FROM pending WHERE hostname = ?", (hostname,))
             hosts = self._x(conn, "DELETE FROM hosts WHERE hostname = ?", (hostname,)).rowcount
             reports = self._x(conn, "DELETE FROM reports WHERE hostname = ?", (hostname,)).rowcount
             keys = sum(
                 self._x(conn, "DELETE FROM host_keys WHERE machine_id = ?", (mid,)).rowcount
                 for mid in machine_ids
             )
-            if not (hosts or reports or keys):
+            if not (hosts or reports or keys or named):
                 return None
             self._event(
                 conn,
@@ -505,57 +574,6 @@ class SqlStore:
             )
         return {"reports": reports, "keys": keys}
 
-    # -- host keys --------------------------------------------------------------------------
-
-    def enroll(
-        self,
-        machine_id: str,
-        hostname: str,
-        product_uuid: Optional[str],
-        key_hash: str,
-        now: Optional[float] = None,
-    ) -> None:
-        """Bind a new key to a machine-id; EnrollConflict when it holds one already."""
-        now = time.time() if now is None else now
-        with self._write() as conn:
-            held = self._x(
-                conn, "SELECT hostname FROM host_keys WHERE machine_id = ?", (machine_id,)
-            ).fetchone()
-            if held is not None:
-                raise EnrollConflict(held[0])
-            self._x(
-                conn,
-                "INSERT INTO host_keys (machine_id, key_hash, hostname, product_uuid, "
-                "enrolled_at) VALUES (?, ?, ?, ?, ?)",
-                (machine_id, key_hash, hostname, product_uuid, now),
-            )
-
-    def rekey(self, hostname: str) -> int:
-        """Drop the keys of a host's machine-ids, keeping its history: it may enrol again."""
-        with self._write() as conn:
-            return self._x(
-                conn,
-                "DELETE FROM host_keys WHERE hostname = ? OR machine_id IN "
-                "(SELECT machine_id FROM hosts WHERE hostname = ?)",
-                (hostname, hostname),
-            ).rowcount
-
-    def hostname_holders(self, hostname: str) -> set:
-        """The machine-ids that hold a hostname: reported under it, or enrolled with it."""
-        rows = self._q(
-            "SELECT machine_id FROM hosts WHERE hostname = ? "
-            "UNION SELECT machine_id FROM host_keys WHERE hostname = ?",
-            (hostname, hostname),
-        ).fetchall()
-        return {row[0] for row in rows if row[0]}
-
-    def key_owner(self, key_hash: str) -> Optional[Tuple[str, str]]:
-        """(machine_id, hostname) of the machine a key was given to, or None."""
-        row = self._q(
-            "SELECT machine_id, hostname FROM host_keys WHERE key_hash = ?", (key_hash,)
-        ).fetchone()
-        return (row[0], row[1]) if row else None
-
     # -- reading: every row is checked as it is read, so no stored row breaks a read ---------
 
     def summaries(self) -> Tuple[List[Dict[str, Any]], List[str]]:
@@ -572,6 +590,7 @@ class SqlStore:
                     "older collector?); its next report replaces it, or forget the host"
                 )
                 continue
+            host["hostname"] = hostname  # the row's name is the host's (folded) name
             host["last_seen"] = last_seen
             host["stale"] = bool(stale)
             out.append(host)

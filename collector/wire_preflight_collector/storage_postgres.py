@@ -23,7 +23,7 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import psycopg
 
-from wire_preflight_collector.storage import SCHEMA_VERSION, SqlStore
+from wire_preflight_collector.storage import IDENTITY_UPGRADE, SCHEMA_VERSION, SqlStore
 
 # Text the collector sorts by is compared byte by byte ("C"), as SQLite does, whatever the
 # database's locale: the page and the API list hosts in one order on both stores.
@@ -78,13 +78,44 @@ CREATE TABLE IF NOT EXISTS host_keys (
     hostname TEXT COLLATE "C" NOT NULL,
     product_uuid TEXT,
     enrolled_at DOUBLE PRECISION NOT NULL,
-    last_used DOUBLE PRECISION
+    last_used DOUBLE PRECISION,
+    bound_at DOUBLE PRECISION
+);
+"""
+# Schema 5: each lower-cased host name held by one machine; claims on held names wait.
+_IDENTITY_TABLES = """
+CREATE TABLE IF NOT EXISTS names (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    machine_id TEXT COLLATE "C" NOT NULL,
+    product_uuid TEXT,
+    claimed_at DOUBLE PRECISION NOT NULL,
+    rekey_code_hash TEXT,
+    rekey_until DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS names_by_machine ON names (machine_id);
+CREATE TABLE IF NOT EXISTS pending (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    machine_id TEXT COLLATE "C" NOT NULL UNIQUE,
+    hostname TEXT COLLATE "C" NOT NULL,
+    product_uuid TEXT,
+    key_hash TEXT NOT NULL UNIQUE,
+    holder TEXT,
+    address TEXT,
+    state TEXT NOT NULL DEFAULT 'pending',
+    requested_at DOUBLE PRECISION NOT NULL,
+    last_seen DOUBLE PRECISION NOT NULL
 )
 """
+_TABLES += _IDENTITY_TABLES
 # The PostgreSQL store was born at schema 4 (SQLite's numbering). _TABLES stays the current
 # schema (a new database starts there); later versions also add their upgrade here, keyed by
 # the version they produce, for databases made before them.
-_MIGRATIONS: Dict[int, str] = {}
+_MIGRATIONS: Dict[int, str] = {
+    5: "ALTER TABLE host_keys ADD COLUMN IF NOT EXISTS bound_at DOUBLE PRECISION;"
+    + _IDENTITY_TABLES
+    + ";"
+    + IDENTITY_UPGRADE,
+}
 
 # Advisory lock keys: one for the fleet, the host's from its name.
 _FLEET_LOCK = 0x77697265  # "wire"
@@ -138,7 +169,16 @@ class PostgresStore(SqlStore):
         """Every table reads back and every host's newest report exists. PostgreSQL checks its
         own pages (data checksums, pg_amcheck); this checks what the collector relies on."""
         conn = self._connect()
-        for table in ("meta", "reports", "facts_blobs", "hosts", "events", "host_keys"):
+        for table in (
+            "meta",
+            "reports",
+            "facts_blobs",
+            "hosts",
+            "events",
+            "host_keys",
+            "names",
+            "pending",
+        ):
             conn.execute(f"SELECT count(*) FROM {table}").fetchone()
         missing = conn.execute(
             "SELECT count(*) FROM hosts h WHERE NOT EXISTS "

@@ -23,6 +23,12 @@ EVENT_KINDS = (
     # Identity: what the collector saw a credential try (see the collector's security model).
     "enroll-conflict",
     "foreign-report",
+    "cloned-key",
+    "machine-id-changed",
+    "enroll-approved",
+    "enroll-rejected",
+    "enroll-expired",
+    "rekeyed",
     "forgotten",
 )
 # MemTotal moves by a few MB with a new kernel; installed RAM does not move at all.
