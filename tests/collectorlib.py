@@ -63,6 +63,7 @@ class Collector:
         ):
             with open(path, "w") as handle:
                 handle.write(secret + "\n")
+            os.chmod(path, 0o600)  # the collector refuses a secret other users can read
         self.extra = list(extra)
         if scopes:
             self.extra += [

@@ -25,6 +25,7 @@ def free_port():
 def token(tmp_path):
     path = tmp_path / "token"
     path.write_text("delivery-test-token-0123456789\n")
+    path.chmod(0o600)  # a secret: other users may not read it
     return str(path)
 
 
