@@ -25,6 +25,7 @@ import ipaddress
 import logging
 import resource
 import socket
+from http import HTTPStatus
 from typing import Any, Optional, Set
 
 import h11
@@ -179,14 +180,17 @@ def guarded_protocol(
             status = getattr(refusal, "error_status_hint", 400) or 400
             reason = str(refusal) if refusal is not None else msg
             log.warning("refused a request from %s: %s", self._address or "?", reason)
-            body = reason.encode("ascii", "replace")
+            body = reason.encode("ascii", "replace") + b"\n"
             headers = [
                 (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ]
             try:
                 for event in (
-                    h11.Response(status_code=status, headers=headers),
+                    h11.Response(
+                        status_code=status, headers=headers, reason=HTTPStatus(status).phrase
+                    ),
                     h11.Data(data=body),
                     h11.EndOfMessage(),
                 ):
