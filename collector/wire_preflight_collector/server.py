@@ -22,6 +22,7 @@ Bodies have their own deadline in app.py.
 import asyncio
 import errno
 import ipaddress
+import itertools
 import logging
 import resource
 import socket
@@ -95,11 +96,12 @@ def guarded_protocol(
 ) -> type:
     per_address = per_address or per_address_default(max_connections)
     by_address: dict[str, Set[Any]] = {}
+    idle_order = itertools.count()
 
     class GuardedH11Protocol(H11Protocol):
         _deadline = None  # type: Optional[asyncio.TimerHandle]
         _address = None  # type: Optional[str]
-        _idle_since = 0.0
+        _idle_since = 0
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -155,7 +157,9 @@ def guarded_protocol(
 
         def _arm(self) -> None:
             self._disarm()
-            self._idle_since = self.loop.time()
+            # An order, not a time: uvloop's clock moves once per loop turn, so connections
+            # accepted together would tie.
+            self._idle_since = next(idle_order)
             self._deadline = self.loop.call_later(header_seconds, self._headers_too_slow)
 
         def _disarm(self) -> None:
