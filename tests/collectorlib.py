@@ -63,6 +63,7 @@ class Collector:
         ):
             with open(path, "w") as handle:
                 handle.write(secret + "\n")
+            os.chmod(path, 0o600)  # the collector refuses a secret other users can read
         self.extra = list(extra)
         if scopes:
             self.extra += [
@@ -82,6 +83,7 @@ class Collector:
     def start(self, port=None):
         self.port = port or free_port()
         self.log = open(str(self.dir / "collector.log"), "ab")  # noqa: SIM115 - lives with the process
+        earlier = len(self.read_log())  # a restart appends to the same log
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -99,14 +101,17 @@ class Collector:
             stdout=self.log,
             stderr=self.log,
         )
+        # The port is bound before the database opens: ready once the app has started too.
         deadline = time.time() + 20
         while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                assert self.proc.poll() is None, self.read_log()
-                time.sleep(0.05)
+            assert self.proc.poll() is None, self.read_log()
+            if "Application startup complete" in self.read_log()[earlier:]:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                        return self
+                except OSError:
+                    pass
+            time.sleep(0.05)
         raise AssertionError("collector did not start: " + self.read_log())
 
     def read_log(self):

@@ -228,6 +228,7 @@ def test_spool_is_bounded(tmp_path):
 def test_wrong_token_keeps_the_report_for_later(tmp_path, collector):
     bad = tmp_path / "bad-token"
     bad.write_text("nope")
+    bad.chmod(0o600)  # a secret: other users may not read it
     done = report_cmd(collector.url, str(bad), tmp_path)
     assert "spooled" in done.stdout and "403" in done.stdout
     good = report_cmd(collector.url, collector.token_file, tmp_path)
@@ -243,6 +244,7 @@ def test_tls_with_a_test_ca(tmp_path):
     for pem in cert.cert_chain_pems[1:]:
         pem.write_to_path(cert_file, append=True)
     cert.private_key_pem.write_to_path(key_file)
+    os.chmod(key_file, 0o600)
     ca.cert_pem.write_to_path(ca_file)
     server = Collector(
         tmp_path, "--tls-cert", cert_file, "--tls-key", key_file, scheme="https"

@@ -369,6 +369,7 @@ def test_the_agent_enrols_keeps_its_key_and_enrols_again_when_forgotten(collecto
 
     secret = tmp_path / "enroll"
     secret.write_text(ENROLL + "\n")
+    secret.chmod(0o600)  # a secret: other users may not read it
     state = tmp_path / "state"
     args = [
         "report",
@@ -553,6 +554,7 @@ def test_a_full_disk_answers_503_and_loses_nothing(tmp_path, base_facts):
 def test_clear_http_is_refused_off_loopback(tmp_path):
     token = tmp_path / "token"
     token.write_text(TOKEN + "\n")
+    token.chmod(0o600)  # a secret: other users may not read it
     done = subprocess.run(
         [
             os.sys.executable,
@@ -579,10 +581,13 @@ def test_clear_http_is_refused_off_loopback(tmp_path):
 def test_secret_files_must_be_one_line_and_distinct(tmp_path):
     two = tmp_path / "two"
     two.write_text(TOKEN + "\nsecond-line-0123456789\n")
+    two.chmod(0o600)  # a secret: other users may not read it
     same = tmp_path / "same"
     same.write_text(TOKEN + "\n")
+    same.chmod(0o600)  # a secret: other users may not read it
     token = tmp_path / "token"
     token.write_text(TOKEN + "\n")
+    token.chmod(0o600)  # a secret: other users may not read it
     for extra, words in (
         (["--token-file", str(two)], "alone on one line"),
         (["--token-file", str(token), "--viewer-token-file", str(same)], "different secret"),
@@ -730,6 +735,7 @@ def test_silent_clients_cannot_hold_a_tls_collector(tmp_path, base_facts):
     cert_file, key_file, ca_file = (str(tmp_path / n) for n in ("cert.pem", "key.pem", "ca.pem"))
     cert.cert_chain_pems[0].write_to_path(cert_file)
     cert.private_key_pem.write_to_path(key_file)
+    os.chmod(key_file, 0o600)
     ca.cert_pem.write_to_path(ca_file)
     server = Collector(
         tmp_path,

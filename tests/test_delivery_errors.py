@@ -25,6 +25,7 @@ def free_port():
 def token(tmp_path):
     path = tmp_path / "token"
     path.write_text("delivery-test-token-0123456789\n")
+    path.chmod(0o600)  # a secret: other users may not read it
     return str(path)
 
 
@@ -123,6 +124,7 @@ def test_a_refused_connection_names_host_and_port(token, tmp_path):
 def test_a_malformed_token_file_exits_2_naming_it(text, tmp_path):
     path = tmp_path / "token"
     path.write_text(text)
+    path.chmod(0o600)
     done = report(f"http://127.0.0.1:{free_port()}", str(path), tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == (
@@ -146,6 +148,7 @@ def test_a_token_with_a_space_says_so_not_lines(text, what, tmp_path):
     # One line, so "(found 1 line(s))" was no help; the token itself is never printed.
     path = tmp_path / "token"
     path.write_text(text)
+    path.chmod(0o600)
     done = report(f"http://127.0.0.1:{free_port()}", str(path), tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == (

@@ -106,6 +106,7 @@ def test_report_works_out_the_state_directory_once(tmp_path, run_cli, monkeypatc
     monkeypatch.setattr(state, "default_dir", lambda: asked.append(1) or default_dir())
     token = tmp_path / "token"
     token.write_text("pipeline-test-token-0123456789\n")
+    token.chmod(0o600)  # a secret: other users may not read it
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

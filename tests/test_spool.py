@@ -69,6 +69,7 @@ def recorder():
 def _args(url, tmp_path, *extra):
     token = tmp_path / "token"
     token.write_text(TOKEN + "\n")
+    token.chmod(0o600)  # a secret: other users may not read it
     return [
         "report",
         "--collector",
@@ -209,6 +210,7 @@ def test_a_token_file_of_two_lines_is_a_usage_error(tmp_path):
     args = _args("http://127.0.0.1:9", tmp_path)
     token = tmp_path / "two-lines"
     token.write_text("one-token-0123456789\nsecond\n")
+    token.chmod(0o600)  # a secret: other users may not read it
     done = run_process(*args[:4], str(token), *args[5:])
     assert done.returncode == 2
     assert str(token) in done.stderr and "one line" in done.stderr
@@ -279,7 +281,8 @@ def test_without_a_home_nothing_lands_in_the_working_directory(shared_tmp):
     work.chmod(0o777)
     token = tmp_path / "token"
     token.write_text(TOKEN + "\n")
-    token.chmod(0o644)
+    token.chmod(0o600)  # a secret: its user's alone
+    os.chown(str(token), 54321, 54321)
     facts = tmp_path / "facts.json"
     shutil.copy(FACTS, str(facts))
     facts.chmod(0o644)

@@ -296,6 +296,7 @@ def test_newer_schema_refused_with_one_line(db, tmp_path):
         assert "Traceback" not in done.stderr
     token = tmp_path / "token"
     token.write_text(TOKEN + "\n")
+    token.chmod(0o600)  # a secret: other users may not read it
     done = cli("serve", "--db", db, "--token-file", str(token), "--port", "1")
     assert done.returncode == 2 and "newer than this collector's" in done.stderr
 

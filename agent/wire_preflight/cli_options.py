@@ -211,8 +211,13 @@ def read_token(token_file: Optional[str], option: str = "--token-file") -> Optio
     not a header the collector would refuse on every run."""
     if not token_file:
         return None
+    from wire_preflight import secretfile
+
     try:
         with open(token_file, encoding="utf-8") as handle:
+            # Judged on the file as opened: a rename between the check and the read changes
+            # nothing.
+            warning = secretfile.check(token_file, option, handle.fileno())
             lines = [line.strip() for line in handle.read().splitlines() if line.strip()]
     except OSError as exc:
         raise InputError(f"cannot read {option} {token_file}: {exc.strerror}") from None
@@ -233,6 +238,8 @@ def read_token(token_file: Optional[str], option: str = "--token-file") -> Optio
                 f"{option} {token_file}: the token has {what} at character {index + 1}; "
                 "a token is one word of printable characters"
             )
+    if warning:
+        click.echo("warning: " + warning, err=True)
     return lines[0]
 
 

@@ -2,7 +2,7 @@
 
 import json
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from wire_preflight.model import InputError
 
@@ -117,9 +117,10 @@ def _post(session: Any, url: str, doc: Dict[str, Any]) -> Any:
             headers={"Content-Type": "application/json"},
         )
     except requests.exceptions.SSLError as exc:
-        raise DeliveryError(f"TLS failed talking to {url}: {tls_cause(exc)}", RETRY) from None
+        cause = tls_cause(exc, url, session.verify)
+        raise DeliveryError(f"TLS failed talking to {url}: {cause}", RETRY) from None
     except requests.exceptions.RequestException as exc:
-        raise DeliveryError(f"cannot reach {url}: {network_cause(exc)}", RETRY) from None
+        raise DeliveryError(f"cannot reach {url}: {network_cause(exc, url)}", RETRY) from None
     if response.status_code >= 400:
         reason = response.headers.get(REFUSAL_HEADER)
         kind = kind_of(response.status_code, reason)
@@ -136,9 +137,15 @@ def _post(session: Any, url: str, doc: Dict[str, Any]) -> Any:
         return {}
 
 
-def tls_cause(exc: Exception) -> str:
-    """The reason under requests' wrapping, and what to do about an untrusted certificate."""
+def tls_cause(exc: Exception, url: str = "", ca_cert: Any = None) -> str:
+    """The reason under requests' wrapping, and what to do about it: an untrusted certificate
+    wants --ca-cert; a certificate that does not name the host wants another name or another
+    certificate, and --ca-cert would not help."""
     text = str(exc)
+    if any(word in text for word in _NAME_MISMATCH) and url:
+        names = certificate_names(url, ca_cert)
+        if names is not None:
+            return _name_remedy(url, names)
     if "CERTIFICATE_VERIFY_FAILED" in text:
         reason = text.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" )'\"")
         return (
@@ -148,7 +155,65 @@ def tls_cause(exc: Exception) -> str:
     return _short(text)
 
 
-def network_cause(exc: Exception) -> str:
+# OpenSSL's words (Python >= 3.7) and ssl.match_hostname's (3.6) for a certificate that does
+# not name the host it was reached by.
+_NAME_MISMATCH = ("ostname mismatch", "address mismatch", "doesn't match", "no appropriate")
+
+
+def _host_port(url: str) -> Tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def certificate_names(url: str, ca_cert: Any = None) -> Optional[List[str]]:
+    """The subjectAltName entries ("DNS:x", "IP Address:y") of the certificate the server at
+    `url` presents, read over a connection that checks its chain (with `ca_cert`, else the
+    system's CAs) but not its name; None when that cannot be done."""
+    import os
+    import socket
+    import ssl
+
+    host, port = _host_port(url)
+    try:
+        if isinstance(ca_cert, str) and os.path.isdir(ca_cert):
+            context = ssl.create_default_context(capath=ca_cert)
+        elif isinstance(ca_cert, str):
+            context = ssl.create_default_context(cafile=ca_cert)
+        else:
+            context = ssl.create_default_context()
+        context.check_hostname = False
+        raw = socket.create_connection((host, port), timeout=TIMEOUT[0])
+        with raw, context.wrap_socket(raw, server_hostname=host) as tls:
+            cert = tls.getpeercert() or {}
+    except (OSError, ValueError):
+        return None
+    return [f"{kind}:{value}" for kind, value in cert.get("subjectAltName", ())]
+
+
+def _name_remedy(url: str, names: List[str]) -> str:
+    import ipaddress
+
+    host, _ = _host_port(url)
+    try:
+        ipaddress.ip_address(host)
+        wanted = "IP:" + host
+    except ValueError:
+        wanted = "DNS:" + host
+    if not names:
+        return (
+            f"the collector's certificate has no subjectAltName, and TLS clients match {host} "
+            "only against that (not the CN): make a certificate with "
+            f"subjectAltName={wanted} (docs/collector.md shows the openssl command)"
+        )
+    return (
+        "the collector's certificate is for {}, not {}: use one of those names in --collector, "
+        "or make a certificate with subjectAltName={}".format(", ".join(names), host, wanted)
+    )
+
+
+def network_cause(exc: Exception, url: str = "") -> str:
     text = str(exc)
     if "Connection refused" in text:
         return "connection refused (is the collector running, on this host and port?)"
@@ -156,7 +221,37 @@ def network_cause(exc: Exception) -> str:
         return "timed out"
     if "Name or service not known" in text or "Temporary failure in name resolution" in text:
         return "the name does not resolve"
+    if url.startswith("http://") and _dropped(text) and speaks_tls(url):
+        host, port = _host_port(url)
+        shown = f"[{host}]" if ":" in host else host
+        return f"that port speaks TLS: give --collector https://{shown}:{port}"
     return _short(text)
+
+
+def _dropped(text: str) -> bool:
+    """The server closed the connection without an answer (what a TLS port does to HTTP)."""
+    return any(
+        word in text
+        for word in ("RemoteDisconnected", "Connection aborted", "Connection reset", "BadStatus")
+    )
+
+
+def speaks_tls(url: str) -> bool:
+    """Whether the server at `url`'s host and port completes a TLS handshake (its
+    certificate is not judged: this only tells HTTPS from HTTP)."""
+    import socket
+    import ssl
+
+    host, port = _host_port(url)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        raw = socket.create_connection((host, port), timeout=TIMEOUT[0])
+        with raw, context.wrap_socket(raw, server_hostname=host):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def get_json(
@@ -182,9 +277,10 @@ def get_json(
             json={} if method != "GET" else None,
         )
     except requests.exceptions.SSLError as exc:
-        raise InputError(f"TLS failed talking to {url}: {tls_cause(exc)}") from None
+        raise InputError(f"TLS failed talking to {url}: {tls_cause(exc, url, ca_cert)}") from None
     except requests.exceptions.RequestException as exc:
-        raise InputError(f"cannot reach the collector at {url}: {network_cause(exc)}") from None
+        cause = network_cause(exc, url)
+        raise InputError(f"cannot reach the collector at {url}: {cause}") from None
     if response.status_code != 200:
         raise InputError(
             f"the collector at {url} answered {response.status_code} {_detail(response)}"

@@ -21,7 +21,9 @@ from wire_preflight.profiles import Profile
 
 from wire_preflight_collector import auth, schema
 from wire_preflight_collector.defaults import MAX_BODY, PENDING_EXPIRY, STALE_AFTER
+from wire_preflight_collector.health import WriteHealth, WriteOutcomes
 from wire_preflight_collector.metrics import StoreErrors
+from wire_preflight_collector.requestguard import RequestGuard
 from wire_preflight_collector.storage import Store, hash_key
 from wire_preflight_collector.storage_identity import Refusal, ReportIdTaken
 from wire_preflight_collector.throttle import WrongCredentials
@@ -130,6 +132,8 @@ def create_app(settings: Settings) -> FastAPI:
         # and retry, and the transaction was rolled back, so nothing half-written remains.
         log.error("database error on %s %s: %s", request.method, request.url.path, exc)
         store_errors.record()
+        if request.method not in ("GET", "HEAD"):
+            write_health.write_failed(exc)
         # The cause (paths, the database's host and user) goes to the log, not to the caller.
         return JSONResponse(
             {"detail": "the collector cannot use its database now (its log says why)"}, 503
@@ -138,6 +142,10 @@ def create_app(settings: Settings) -> FastAPI:
     # sqlite3.Error, or psycopg.Error for the PostgreSQL store.
     for error in getattr(store, "errors", (sqlite3.Error,)):
         app.add_exception_handler(error, database_unavailable)
+
+    write_health = WriteHealth(store)
+    app.add_middleware(WriteOutcomes, health=write_health)
+    app.add_middleware(RequestGuard)  # inside security_headers: its answers get them too
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -166,13 +174,19 @@ def create_app(settings: Settings) -> FastAPI:
 
     @public.get("/healthz")
     def healthz() -> JSONResponse:
-        """Cheap on purpose (anyone may poll it): the database answers. The full integrity
-        check is `wire-preflight-collector integrity` or GET /api/v1/admin/integrity."""
+        """Cheap on purpose (anyone may poll it): the database answers and can write
+        (health.py). The full integrity check is `wire-preflight-collector integrity` or
+        GET /api/v1/admin/integrity."""
         try:
             store.ping()
         except Exception as exc:
             log.error("healthz: the database does not answer: %s", exc)
             return JSONResponse({"status": "error", "database": "unavailable"}, 503)
+        problem = write_health.problem()
+        if problem:
+            return JSONResponse(
+                {"status": "error", "database": "cannot write", "reason": problem}, 503
+            )
         return JSONResponse({"status": "ok", "database": "ok"})
 
     @enrollers.post(

@@ -109,6 +109,14 @@ def cli() -> None:
     help="Open connections at most (capped below the process's file limit); more are refused.",
 )
 @click.option(
+    "--max-connections-per-address",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Open connections from one client address at most (an IPv6 client: its /64); "
+    "default a tenth of --max-connections, at least 8.",
+)
+@click.option(
     "--webhook",
     default=None,
     metavar="URL",
@@ -147,6 +155,7 @@ def serve(
     stale_after: float,
     header_timeout: float,
     max_connections: int,
+    max_connections_per_address: Optional[int],
     webhook: Optional[str],
     keep_reports: str,
     prune_every: float,
@@ -159,13 +168,17 @@ def serve(
     from wire_preflight_collector import server
     from wire_preflight_collector.app import Settings, create_app
     from wire_preflight_collector.retention import Pruner, parse_keep
-    from wire_preflight_collector.webhook import Webhook
+    from wire_preflight_collector.webhook import Webhook, check_url
 
     keep = parse_keep(keep_reports)
+    if webhook:
+        check_url(webhook)
 
     if bool(tls_cert) != bool(tls_key):
         raise InputError("--tls-cert and --tls-key go together")
     tls = bool(tls_cert)
+    if tls_key:
+        _check_private_key(tls_key)
     if not tls and not _is_loopback(host) and not insecure_http:
         raise InputError(
             f"--host {host} is not loopback: give --tls-cert and --tls-key (or --insecure-http "
@@ -185,6 +198,9 @@ def serve(
             )
         )
     profile = profiles.load(profile_name)
+    # Bound before the database opens and before uvicorn says it started: a busy port is one
+    # line and exit 2.
+    sock = server.bind(host, port)
     planned = None
     if inventory_file:
         planned = inventory.planned_for(inventory.load(inventory_file), profile)
@@ -216,7 +232,15 @@ def serve(
         log.info("--keep-reports forever: no report is ever deleted")
     else:
         Pruner(store, keep, prune_every).start()
-    server.run(create_app(settings), host, port, tls_cert, tls_key, max_connections, header_timeout)
+    server.run(
+        create_app(settings),
+        sock,
+        tls_cert,
+        tls_key,
+        max_connections,
+        header_timeout,
+        max_connections_per_address,
+    )
 
 
 @cli.command()
@@ -366,6 +390,18 @@ def _is_loopback(host: str) -> bool:
 
 
 MIN_SECRET = 16
+
+
+def _check_private_key(path: str) -> None:
+    """--tls-key under the token files' rule (wire_preflight.secretfile)."""
+    from wire_preflight import secretfile
+
+    try:
+        warning = secretfile.check(path, "--tls-key")
+    except OSError as exc:
+        raise InputError(f"cannot read --tls-key {path}: {exc.strerror}") from None
+    if warning:
+        logging.getLogger("wire_preflight_collector").warning("%s", warning)
 
 
 def read_secret(path: str, option: str) -> str:

@@ -149,6 +149,24 @@ def may_hold_surrogates(body: bytes) -> bool:
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+def refuse_nul(value: Any, path: str = "") -> None:
+    """ValueError naming the first string (or key) holding a NUL: PostgreSQL's TEXT cannot
+    hold one, and a report's strings reach TEXT columns and event details. Refused on both
+    stores alike, so a report means the same whichever store keeps it."""
+    where = path or "the body"
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where}: string holds a NUL character (U+0000), which is not stored")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                raise ValueError(f"{where}: a key holds a NUL character (U+0000)")
+            refuse_nul(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            refuse_nul(item, f"{path}[{index}]")
+
+
 # Any JSON: validate() has walked the whole document with bounded_json before the model sees
 # it, so these free-form fields are not walked a second time.
 JSON = Any
@@ -416,6 +434,8 @@ def validate(model: Model, data: Any, what: str, body: Optional[bytes] = None) -
         raise BodyError(422, f"{what} must be a JSON object")
     try:
         bounded_json(data, unicode_checked=body is not None and not may_hold_surrogates(body))
+        if body is None or b"\\u0000" in body:  # json refuses a raw NUL: only the escape
+            refuse_nul(data)
     except ValueError as exc:
         raise BodyError(422, f"{what}: {exc}") from None
     try:

@@ -2,12 +2,67 @@
 dead webhook never holds up an agent's report. Failed deliveries are retried with exponential
 backoff; after the last attempt the event is dropped and the drop is logged."""
 
+import ipaddress
 import logging
 import queue
+import socket
 import threading
-from typing import Any, Dict, Iterable
+from typing import Any, Dict, Iterable, Optional
+from urllib.parse import urlsplit
+
+from wire_preflight.model import InputError
 
 log = logging.getLogger("wire_preflight_collector.webhook")
+
+
+def _refused_address(address: str) -> Optional[str]:
+    """Why the webhook may not be sent to this address, or None. Link-local addresses hold
+    cloud metadata services (169.254.169.254, fd00:ec2::254 aside) and the machine's
+    neighbours' configuration; nothing a drift event is for."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_link_local:
+        return "a link-local address (where cloud metadata services answer)"
+    if ip.is_unspecified or ip.is_multicast:
+        return "not an address a server listens on"
+    return None
+
+
+def check_url(url: str) -> str:
+    """The --webhook URL when it can be POSTed to: http or https, a host, no link-local
+    address (by name too, as it resolves now). InputError names what is wrong."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise InputError(f"--webhook {url!r}: not a URL (it has spaces or control characters)")
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise InputError(f"--webhook {url!r}: not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise InputError(
+            f"--webhook {url!r}: give an http:// or https:// URL "
+            f"(not {parts.scheme + '://' if parts.scheme else 'a bare word'})"
+        )
+    if not host:
+        raise InputError(f"--webhook {url!r}: the URL names no host")
+    why = _refused_address(host)
+    if why is None:
+        try:
+            found = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
+            found = []  # unresolvable now: DNS may come back; each delivery will say so
+        for *_, address in found:
+            why = _refused_address(address[0])
+            if why:
+                why = f"{host} resolves to {address[0]}, {why}"
+                break
+    if why:
+        raise InputError(f"--webhook {url!r}: {why}")
+    return url
 
 
 class Webhook:
@@ -71,11 +126,16 @@ class Webhook:
         error = None  # type: Optional[str]
         for attempt in range(1, self.attempts + 1):
             try:
-                response = session.post(self.url, json=event, timeout=self.timeout)
+                # Never redirected: a 307 would re-POST the event wherever the answer says.
+                response = session.post(
+                    self.url, json=event, timeout=self.timeout, allow_redirects=False
+                )
                 if response.status_code < 300:
                     self.delivered += 1
                     return
                 error = f"HTTP {response.status_code}"
+                if response.is_redirect:
+                    error += " (a redirect, not followed: give the final URL)"
             except requests.RequestException as exc:
                 error = type(exc).__name__
             if attempt < self.attempts and self._stop.wait(delay):

@@ -122,11 +122,13 @@ class HostCollector:
         self.key_file = os.path.join(workdir, "tls.key")
         cert.cert_chain_pems[0].write_to_path(self.cert_file)
         cert.private_key_pem.write_to_path(self.key_file)
+        os.chmod(self.key_file, 0o600)
         self.secrets = {}
         for name in ("admin-token", "viewer-token", "enroll-secret"):
             path = os.path.join(workdir, name)
             with open(path, "w") as handle:
                 handle.write(f"e2e-{name}-{os.getpid()}-0123456789\n")
+            os.chmod(path, 0o600)
             self.secrets[name] = path
         self.url = f"https://{vmlib.HOST_IP}:8443"
         self.logfile = open(os.path.join(workdir, "collector.log"), "ab")  # noqa: SIM115
