@@ -20,6 +20,7 @@ from wire_preflight.profiles import Profile
 
 from wire_preflight_collector import auth, schema
 from wire_preflight_collector.defaults import MAX_BODY, STALE_AFTER
+from wire_preflight_collector.readcache import PerGeneration
 from wire_preflight_collector.storage import EnrollConflict, Store, hash_key
 from wire_preflight_collector.webhook import Webhook
 
@@ -229,7 +230,13 @@ def create_app(settings: Settings) -> FastAPI:
             status_code=201 if stored else 200,
         )
 
+    judged = PerGeneration(store.generation)
+
     def fleet_document() -> Dict[str, Any]:
+        """The judged fleet, shared by every reader until the store changes: do not modify."""
+        return judged.get("fleet", judge_fleet)
+
+    def judge_fleet() -> Dict[str, Any]:
         # Staleness is the stale-watcher's job: a read taking the write lock would queue
         # behind ingest (and pause every collector sharing a PostgreSQL database).
         hosts, problems = store.summaries()
@@ -245,7 +252,8 @@ def create_app(settings: Settings) -> FastAPI:
     @readers.get("/api/v1/fleet")
     def get_fleet() -> Response:
         # A Response, not a dict: FastAPI's generic encoder takes seconds on 10,000 hosts.
-        return _json(fleet_document())
+        body = judged.get("fleet.json", lambda: _json(fleet_document()).body)
+        return Response(body, media_type="application/json")
 
     @readers.get("/api/v1/hosts/{hostname}")
     def get_host(hostname: str) -> Response:
@@ -275,7 +283,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         from wire_preflight_collector.metrics import render
 
-        body = render(store, fleet_document(), settings.profile)
+        body = judged.get("metrics", lambda: render(store, fleet_document(), settings.profile))
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @readers.get("/", response_class=HTMLResponse)
