@@ -75,3 +75,22 @@ def test_reads_follow_writes_of_another_collector_and_the_clock(db, tmp_path, ba
     finally:
         a.stop()
         b.stop()
+
+
+def test_held_value_is_made_anew_in_the_background_once_too_old():
+    from wire_preflight_collector.readcache import PerGeneration
+
+    made = []
+
+    def compute():
+        made.append(len(made))
+        return len(made)
+
+    token = ["g1"]
+    held = PerGeneration(lambda: token[0])
+    assert held.get("page", compute, max_age=3600) == 1
+    assert held.get("page", compute, max_age=3600) == 1 and made == [0]
+    assert held.get("page", compute, max_age=0) == 1  # too old: answered at once, refreshed
+    wait_for(lambda: held.get("page", compute, max_age=3600) == 2)
+    token[0] = "g2"  # a write: made anew before answering
+    assert held.get("page", compute, max_age=3600) == 3

@@ -290,9 +290,14 @@ def create_app(settings: Settings) -> FastAPI:
     def page() -> HTMLResponse:
         from wire_preflight_collector.page import render
 
-        drift = store.events(open_only=True, limit=50)
-        body = render(fleet_document(), drift, time.time(), settings.planned)
-        return _page(body)
+        def make() -> str:
+            drift = store.events(open_only=True, limit=50)
+            return render(fleet_document(), drift, time.time(), settings.planned)
+
+        # Its "generated" time and "2 min ago"s move with the clock: once it is PAGE_MAX_AGE
+        # old it is made anew in the background (readers meanwhile get the held one, whose
+        # "generated" says when it was made); any write makes it anew at once.
+        return _page(judged.get("page", make, max_age=PAGE_MAX_AGE))
 
     @readers.get("/hosts/{hostname}", response_class=HTMLResponse)
     def host_page(hostname: str) -> HTMLResponse:
@@ -407,6 +412,8 @@ def _json(doc: Any) -> Response:
         json.dumps(doc, allow_nan=False, separators=(",", ":")), media_type="application/json"
     )
 
+
+PAGE_MAX_AGE = 30.0
 
 # Past any network delay an agent's 25 s of timeouts allow: a clock this far off is wrong.
 CLOCK_OFFSET_LIMIT = 60.0
