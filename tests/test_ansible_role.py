@@ -99,6 +99,7 @@ def play(inventory, *args, tmp_path, env=None):
         TMPDIR=str(tmp_path / "tmp"),
     )
     environment.pop("SHIV_ROOT", None)
+    environment.pop("WIRE_PREFLIGHT_PYZ_ROOT", None)
     environment.update(env or {})
     os.makedirs(environment["HOME"], exist_ok=True)
     os.makedirs(environment["TMPDIR"], exist_ok=True)
@@ -293,7 +294,7 @@ def test_oneshot_judges_the_host_under_its_inventory_name(pyz, tmp_path):
     assert not ids & {"inventory-missing", "inventory-unexpected", "inventory-role"}, ids
     # Nothing is left on the host: the scratch copy of the agent is gone.
     assert not [p for p in (tmp_path / "tmp").iterdir() if p.name.startswith("wire-preflight-")]
-    assert not (tmp_path / "home" / ".shiv").exists()
+    assert not (tmp_path / "home" / ".cache" / "wire-preflight").exists()
 
 
 def test_oneshot_over_a_host_list_inventory_fails_the_play_on_a_failing_fleet(pyz, tmp_path):

@@ -73,7 +73,7 @@ def test_pyz_runs_offline_and_isolated_on_every_python(pyz, minor, tmp_path):
     require_root(f"the pyz on Python {minor} with no network (`unshare -n`)")
     if not shutil.which("unshare"):
         pytest.skip("`unshare` (util-linux) is not installed")
-    env = dict(os.environ, SHIV_ROOT=str(tmp_path / "shiv"))
+    env = dict(os.environ, WIRE_PREFLIGHT_PYZ_ROOT=str(tmp_path / "pyz"))
     done = run(
         [
             "unshare",
@@ -115,6 +115,96 @@ def test_pyz_runs_offline_and_isolated_on_every_python(pyz, minor, tmp_path):
     )
     assert judged.returncode == 0, judged.stdout + judged.stderr
     assert judged.stdout.splitlines()[-1].startswith("PASS")
+
+
+def as_nobody(argv, **kwargs):
+    """Run argv as user nobody (root passes every permission check the tests below need)."""
+    require_root("the pyz as an unprivileged user (setpriv)")
+    if not shutil.which("setpriv"):
+        pytest.skip("`setpriv` (util-linux) is not installed")
+    ids = ["--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    return run(["setpriv", *ids, *argv], **kwargs)
+
+
+@pytest.fixture
+def shared_tmp():
+    """A scratch directory user nobody can use: pytest's own is root's alone."""
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="wp-pyz-")
+    os.chmod(path, 0o1777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def readable_copy(pyz, folder):
+    """The pyz where nobody can read it (the checkout may sit under root's 0700 home)."""
+    copy = os.path.join(folder, "wire-preflight.pyz")
+    shutil.copy(pyz, copy)
+    os.chmod(copy, 0o755)
+    return copy
+
+
+def test_pyz_with_unwritable_home_unpacks_into_a_private_tmp_dir(pyz, shared_tmp):
+    # The system python3: pyenv's interpreters live under root's home, which nobody cannot read.
+    copy = readable_copy(pyz, shared_tmp)
+    env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "TMPDIR": shared_tmp}
+    argv = ["/usr/bin/python3", "-I", copy, "check", "--role", "cassandra", "--facts"]
+    argv += [fixture_path("facts-ubuntu1804-kvm-4g.json"), "--state-dir", shared_tmp + "/state"]
+    for _ in range(2):  # the second run finds what the first unpacked
+        done = as_nobody(argv, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.splitlines()[-1].startswith("PASS") and not done.stderr
+    private = os.path.join(shared_tmp, "wire-preflight-65534")
+    info = os.lstat(private)
+    assert info.st_uid == 65534 and info.st_mode & 0o777 == 0o700
+    assert not os.path.exists("/nonexistent")
+
+
+def test_pyz_refuses_a_tmp_dir_someone_else_made(pyz, shared_tmp):
+    copy = readable_copy(pyz, shared_tmp)
+    planted = os.path.join(shared_tmp, "wire-preflight-65534")
+    os.mkdir(planted, 0o777)  # root's, world-writable: another user could plant code in it
+    os.chmod(planted, 0o777)
+    env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "TMPDIR": shared_tmp}
+    done = as_nobody(["/usr/bin/python3", copy, "--version"], env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "WIRE_PREFLIGHT_PYZ_ROOT" in lines[0] and planted in lines[0]
+    assert os.listdir(planted) == []
+
+
+def test_pyz_with_nowhere_writable_says_so_in_one_line(pyz, shared_tmp, tmp_path):
+    copy = readable_copy(pyz, shared_tmp)
+    locked = os.path.join(shared_tmp, "locked")
+    os.mkdir(locked, 0o555)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": "/nonexistent",
+        "TMPDIR": "/nonexistent/tmp",
+        "WIRE_PREFLIGHT_PYZ_ROOT": locked,
+    }
+    done = as_nobody(["/usr/bin/python3", copy, "--version"], env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert locked in done.stderr and "Permission denied" in done.stderr
+
+
+def test_pyz_unpacks_once_per_build_and_compiles_per_python(pyz, tmp_path):
+    root = tmp_path / "root"
+    env = dict(os.environ, WIRE_PREFLIGHT_PYZ_ROOT=str(root), PYTHONDONTWRITEBYTECODE="1")
+    pythons = [p for p in interpreters().values() if p]
+    for python in pythons:
+        done = run([python, pyz, "--version"], env=env)
+        assert done.returncode == 0, done.stderr
+    (build,) = [p for p in root.iterdir()]  # one directory, no leftover scratch copy
+    assert re.match(r"^\d+\.\d+\.\d+-[0-9a-f]{16}$", build.name), build.name
+    tags = {p.name for p in (build / "lib").glob(".compiled-*")}
+    assert len(tags) == len(set(pythons)), tags
+    # Bytecode for each Python sits beside the sources, despite PYTHONDONTWRITEBYTECODE.
+    cached = {p.name.split(".")[1] for p in (build / "lib" / "click" / "__pycache__").iterdir()}
+    assert cached == {t[len(".compiled-") :] for t in tags}
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +332,7 @@ def test_pyz_for_aarch64_carries_arm64_psutil(pyz):
         with zipfile.ZipFile(path) as bundle:
             modules = [n for n in bundle.namelist() if n.endswith(".so")]
             # psutil's abi3 module is the only compiled one: the rest runs on any CPU.
-            assert modules == ["site-packages/psutil/_psutil_linux.abi3.so"], modules
+            assert modules == ["lib/psutil/_psutil_linux.abi3.so"], modules
             machines[os.path.basename(path)] = elf_machine(bundle.read(modules[0]))
     assert machines == {
         "wire-preflight.pyz": "x86_64",

@@ -29,7 +29,8 @@ def _render(name: str, command: str, config: str) -> str:
     if ".pyz" in command and name.endswith(".service"):
         # The single-file agent unpacks itself once; the unit may write only its state dir.
         text = text.replace(
-            "[Service]\n", "[Service]\nEnvironment=SHIV_ROOT=/var/lib/wire-preflight/pyz\n"
+            "[Service]\n",
+            "[Service]\nEnvironment=WIRE_PREFLIGHT_PYZ_ROOT=/var/lib/wire-preflight/pyz\n",
         )
     return text
 

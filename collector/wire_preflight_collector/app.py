@@ -23,6 +23,7 @@ from wire_preflight_collector import auth, schema
 from wire_preflight_collector.defaults import MAX_BODY, PENDING_EXPIRY, STALE_AFTER
 from wire_preflight_collector.health import WriteHealth, WriteOutcomes
 from wire_preflight_collector.metrics import StoreErrors
+from wire_preflight_collector.readcache import PerGeneration
 from wire_preflight_collector.requestguard import RequestGuard
 from wire_preflight_collector.storage import Store, hash_key
 from wire_preflight_collector.storage_identity import Refusal, ReportIdTaken
@@ -289,7 +290,13 @@ def create_app(settings: Settings) -> FastAPI:
             status_code=201 if stored else 200,
         )
 
+    judged = PerGeneration(store.generation)
+
     def fleet_document() -> Dict[str, Any]:
+        """The judged fleet, shared by every reader until the store changes: do not modify."""
+        return judged.get("fleet", judge_fleet)
+
+    def judge_fleet() -> Dict[str, Any]:
         # Staleness is the stale-watcher's job: a read taking the write lock would queue
         # behind ingest (and pause every collector sharing a PostgreSQL database).
         hosts, problems = store.summaries()
@@ -305,7 +312,8 @@ def create_app(settings: Settings) -> FastAPI:
     @readers.get("/api/v1/fleet")
     def get_fleet() -> Response:
         # A Response, not a dict: FastAPI's generic encoder takes seconds on 10,000 hosts.
-        return _json(fleet_document())
+        body = judged.get("fleet.json", lambda: _json(fleet_document()).body)
+        return Response(body, media_type="application/json")
 
     @readers.get("/api/v1/hosts/{hostname}")
     def get_host(hostname: str) -> Response:
@@ -333,9 +341,12 @@ def create_app(settings: Settings) -> FastAPI:
     def get_metrics() -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
 
-        from wire_preflight_collector.metrics import render
+        from wire_preflight_collector.metrics import render, render_store_errors
 
-        body = render(store, fleet_document(), settings.profile, store_errors)
+        # The fleet's part is held until the store changes; the error count moves without a
+        # write (a write that failed), so it is added to each answer.
+        body = judged.get("metrics", lambda: render(store, fleet_document(), settings.profile))
+        body += render_store_errors(store_errors)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @readers.get("/", response_class=HTMLResponse)
@@ -347,10 +358,23 @@ def create_app(settings: Settings) -> FastAPI:
             query = hostlist.parse_query(request.query_params)
         except hostlist.QueryError as exc:
             raise HTTPException(400, str(exc)) from None
-        body = render(
-            fleet_document(), read_drift(store), time.time(), settings.planned, query, store.pending()
-        )
-        return _page(body)
+
+        def make() -> str:
+            return render(
+                fleet_document(),
+                read_drift(store),
+                time.time(),
+                settings.planned,
+                query,
+                store.pending(),
+            )
+
+        if query != hostlist.Query():
+            return _page(make())  # a search: from the held judgement, rendered for it alone
+        # Its "generated" time and "2 min ago"s move with the clock: once it is PAGE_MAX_AGE
+        # old it is made anew in the background (readers meanwhile get the held one, whose
+        # "generated" says when it was made); any write makes it anew at once.
+        return _page(judged.get("page", make, max_age=PAGE_MAX_AGE))
 
     @readers.get("/hosts/{hostname}", response_class=HTMLResponse)
     def host_page(hostname: str, request: Request) -> HTMLResponse:
@@ -473,6 +497,8 @@ def _json(doc: Any) -> Response:
 # Open identity events shown as findings (more are summed up in one).
 IDENTITY_FINDINGS = ("enroll-conflict", "foreign-report", "cloned-key")
 MAX_IDENTITY_FINDINGS = 50
+
+PAGE_MAX_AGE = 30.0
 
 # Past any network delay an agent's 25 s of timeouts allow: a clock this far off is wrong.
 CLOCK_OFFSET_LIMIT = 60.0

@@ -2,7 +2,7 @@
 (`_timestamp_seconds`, `_total`, one gauge per state with the state as a label)."""
 
 import threading
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List
 
 from wire_preflight.fleet.drift import EVENT_KINDS
 
@@ -25,7 +25,6 @@ def render(
     store: Any,
     fleet: Dict[str, Any],
     profile: Any,
-    store_errors: Optional[StoreErrors] = None,
 ) -> bytes:
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -97,15 +96,6 @@ def render(
             reports.add_metric([], store.count())
             yield reports
 
-            if store_errors is not None:
-                errors = CounterMetricFamily(
-                    "wire_preflight_store_errors",
-                    "Database errors since the collector started: requests answered 503 "
-                    "(reports the agents spool and resend) and stale scans that failed.",
-                )
-                errors.add_metric([], store_errors.count)
-                yield errors
-
     registry = CollectorRegistry()
     registry.register(Fleet())
     return generate_latest(registry)
@@ -117,3 +107,23 @@ def _count_findings(findings: List[Dict[str, Any]]) -> Dict[Any, int]:
         key = (finding["id"], finding["status"])
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def render_store_errors(store_errors: StoreErrors) -> bytes:
+    """The store's error counter on its own, so the fleet's part can be held between writes."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import CounterMetricFamily
+
+    class Errors:
+        def collect(self) -> Iterator[Any]:
+            errors = CounterMetricFamily(
+                "wire_preflight_store_errors",
+                "Database errors since the collector started: requests answered 503 "
+                "(reports the agents spool and resend) and stale scans that failed.",
+            )
+            errors.add_metric([], store_errors.count)
+            yield errors
+
+    registry = CollectorRegistry()
+    registry.register(Errors())
+    return generate_latest(registry)

@@ -30,6 +30,7 @@ import copy
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -294,6 +295,21 @@ class SqlStore(IdentityStore):
                 f"collector's {SCHEMA_VERSION}: upgrade wire-preflight-collector (or restore a "
                 "backup made before the upgrade)"
             )
+
+    def generation(self) -> str:
+        """A token that changes with every committed write that changed a row, whichever
+        collector process made it: readers key what they compute from the store on it."""
+        row = self._q("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return row[0] if row else ""
+
+    def _bump_generation(self, conn: Any) -> None:
+        # A random token, not a counter: no read-modify-write, and TEXT on both stores.
+        self._x(
+            conn,
+            "INSERT INTO meta (key, value) VALUES ('generation', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (os.urandom(8).hex(),),
+        )
 
     def schema_version(self) -> int:
         row = self._q("SELECT value FROM meta WHERE key = 'schema'").fetchone()
@@ -841,8 +857,11 @@ class Store(SqlStore):
         conn = self._connect()
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
+            changes = conn.total_changes
             try:
                 yield conn
+                if conn.total_changes != changes:  # a write that changed nothing keeps caches
+                    self._bump_generation(conn)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise

@@ -164,6 +164,9 @@ class PostgresStore(SqlStore):
                 conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_FLEET_LOCK,))
                 conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (host,))
             yield conn
+            # A transaction that wrote nothing has no id: it keeps readers' caches.
+            if conn.execute("SELECT txid_current_if_assigned()").fetchone()[0] is not None:
+                self._bump_generation(conn)
 
     def integrity(self) -> str:
         """Every table reads back and every host's newest report exists. PostgreSQL checks its

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Time commands against a reference command in alternating rounds, so that load from other
+work on the machine falls on every side alike; print medians and ratios to the reference.
+
+Run by hand (not by CI). Each round runs the reference and every command once, in an order
+that rotates from round to round; the table gives the median wall time and peak RSS over the
+rounds and the ratio of the medians to the reference's.
+
+    python3 bench/pairs.py --rounds 9 --reference 'facter --json' \
+        'venv 3.12=.venv-test/3.12/bin/wire-preflight check --role cassandra --json' \
+        'pyz 3.12=python3.12 dist/wire-preflight.pyz check --role cassandra --json'
+"""
+
+import argparse
+import os
+import shlex
+import statistics
+import subprocess
+import time
+
+
+def once(argv, env):
+    """(seconds, peak RSS in MiB) of one whole process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, _, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--reference", default="facter --json")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    parser.add_argument("commands", nargs="+", help="LABEL=COMMAND")
+    args = parser.parse_args()
+    # A VM's cron has no PYTHONDONTWRITEBYTECODE; some shells here set it.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    sides = [("reference: " + args.reference, shlex.split(args.reference))]
+    for spec in args.commands:
+        label, _, command = spec.partition("=")
+        sides.append((label, shlex.split(command)))
+    runs = {label: [] for label, _ in sides}
+    load_before = os.getloadavg()
+    for number in range(args.warmup + args.rounds):
+        shift = number % len(sides)
+        for label, argv in sides[shift:] + sides[:shift]:
+            measured = once(argv, env)
+            if number >= args.warmup:
+                runs[label].append(measured)
+    load_after = os.getloadavg()
+    reference = statistics.median(t for t, _ in runs[sides[0][0]])
+    loads = f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}"
+    print(f"{args.rounds} rounds; {loads}")
+    header = ("command", "median s", "min s", "/ ref", "peak MiB")
+    print("{:<40} {:>9} {:>9} {:>9} {:>10}".format(*header))
+    for label, _ in sides:
+        times = [t for t, _ in runs[label]]
+        median = statistics.median(times)
+        peak = statistics.median(m for _, m in runs[label])
+        ratio = median / reference
+        print(f"{label:<40} {median:>9.3f} {min(times):>9.3f} {ratio:>9.2f} {peak:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()
