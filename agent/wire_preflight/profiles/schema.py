@@ -210,7 +210,6 @@ def ROLE(value: Any, field: str) -> None:
             raise SchemaError(_join(field, name), "is missing")
 
 
-
 def string_or_strings(value: Any, field: str) -> None:
     """One name, or a list of names read in order (host_requirements)."""
     if isinstance(value, list):
