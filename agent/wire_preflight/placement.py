@@ -146,9 +146,8 @@ def shortfalls(
         have = sum(s.capacity()[r] for s in servers)
         if need > have + EPSILON:
             out.append(
-                f"{label(resource)}: the plan needs {amount(resource, need)} in all, the "
-                f"{len(servers)} servers have {amount(resource, have)} "
-                f"({amount(resource, need - have)} short)"
+                f"the plan needs {amount(resource, need)} in all, the {len(servers)} servers "
+                f"have {number(have)} ({number(need - have)} short)"
             )
     for server, load in zip(servers, loads):
         for r, resource in enumerate(RESOURCES):
@@ -156,21 +155,17 @@ def shortfalls(
             over = load[r] - have
             if over > EPSILON:
                 out.append(
-                    f"{server.name}: {label(resource)} short by {amount(resource, over)} "
-                    f"(its VMs need {amount(resource, load[r])}, it has {amount(resource, have)})"
+                    f"{server.name}: short by {amount(resource, over)} (its VMs need "
+                    f"{number(load[r])}, it has {number(have)})"
                 )
     return out
 
 
-def label(resource: str) -> str:
-    return {"cores": "cores", "memory_gb": "memory", "disk_gb": "disk"}[resource]
-
-
 def amount(resource: str, value: float) -> str:
-    """`2 cores`, `1 core`, `10 GB`."""
+    """`2 cores`, `1 core`, `10 GB memory`, `5 GB disk`."""
     if resource == "cores":
         return "{} core{}".format(number(value), "" if number(value) == "1" else "s")
-    return f"{number(value)} GB"
+    return "{} GB {}".format(number(value), resource[: -len("_gb")])
 
 
 def number(value: float) -> str:

@@ -250,11 +250,21 @@ def _quorum_roles(profile: Profile) -> Dict[str, str]:
 def spread_needs(profile: Profile) -> Dict[str, str]:
     """Every role physical-spread judges -> what losing one server must leave of it: the
     quorum and redundant roles, and etcd's majority on the role that hosts it. The hardware
-    planner (placement.py) places by this, so a plan it makes is one this rule passes."""
+    planner (placement.py) places by this, so a plan it makes is one this rule passes.
+    A profile that plans one machine by design (WIAB) has none."""
+    if plans_one_machine(profile):
+        return OrderedDict()
     out = _quorum_roles(profile)
     if ETCD_HOST_ROLE in profile.roles and ETCD_HOST_ROLE not in out:
         out[ETCD_HOST_ROLE] = "majority"
     return out
+
+
+def plans_one_machine(profile: Profile) -> bool:
+    """One physical machine and no quorum across servers (WIAB): losing it loses all, by
+    design, so there is no spread to keep."""
+    fleet = profile.fleet
+    return fleet.get("min_physical_servers") == 1 and not fleet.get("quorum_roles")
 
 
 def survives_loss(need: str, members: int, lost: int) -> bool:

@@ -2,7 +2,7 @@
 
 from typing import Any, Dict, List
 
-from wire_preflight.placement import amount, label, number
+from wire_preflight.placement import amount, number
 
 
 def _amounts(block: Dict[str, float]) -> str:
@@ -36,7 +36,7 @@ def placement_lines(doc: Dict[str, Any]) -> List[str]:
             if short:
                 lines.append(
                     "  short: "
-                    + ", ".join(_short(resource, amount) for resource, amount in short.items())
+                    + ", ".join(amount(resource, value) for resource, value in short.items())
                 )
             else:
                 lines.append("  left:  " + _amounts(server["left"]))
@@ -54,11 +54,3 @@ def placement_lines(doc: Dict[str, Any]) -> List[str]:
         )
     lines += ["cannot place: " + reason for reason in doc["reasons"]]
     return lines
-
-
-def _short(resource: str, value: float) -> str:
-    return (
-        f"{amount(resource, value)} {label(resource)}"
-        if resource != "cores"
-        else amount(resource, value)
-    )
