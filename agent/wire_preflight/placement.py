@@ -26,8 +26,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 from wire_preflight.fleet.rules import survives_loss
 
 RESOURCES = ("cores", "memory_gb", "disk_gb")
-# What a plan's size needs is far below this (the built-in profiles: under a thousand steps
-# on three to six servers); it bounds a pathological input, not a real one.
+# A plan of 3-6 servers proves its most even placement within this (about 5 s at worst);
+# beyond, the first placement that fits is still exact, only its evenness is not proven.
 MAX_STEPS = 200000
 # Profile sizes are decimals read as floats (17.2 GB): sums are compared with this slack.
 EPSILON = 1e-9
@@ -122,18 +122,28 @@ def place(
     if problems or not servers:
         empty = [(0.0, 0.0, 0.0) for _ in servers]
         return Placement(None, empty, math.inf, False, problems, True, 0)
-    search = _Search(servers, demands, min_servers, max_steps)
+    # First among the placements that fit (every branch over capacity cut), the most even;
+    # only when none fits, the one that overshoots least, to say what is short.
+    search = _Search(servers, demands, min_servers, max_steps, ceiling=1.0)
     search.run()
+    steps = search.steps
+    if search.best is None and search.complete:
+        search = _Search(servers, demands, min_servers, max_steps)
+        search.run()
+        steps += search.steps
     if search.best is None:
         reasons = ["no placement keeps every spread rule on these servers"]
         if not search.complete:
-            reasons = [f"the search stopped after {search.steps} steps without a placement"]
+            reasons = [
+                f"the search stopped after {steps} steps without finding a placement that "
+                "fits; one may exist"
+            ]
         empty = [(0.0, 0.0, 0.0) for _ in servers]
-        return Placement(None, empty, math.inf, False, reasons, search.complete, search.steps)
+        return Placement(None, empty, math.inf, False, reasons, search.complete, steps)
     worst, counts, loads = search.best
     fits = worst <= 1 + EPSILON
     reasons = [] if fits else shortfalls(servers, demands, loads)
-    return Placement(counts, loads, worst, fits, reasons, search.complete, search.steps)
+    return Placement(counts, loads, worst, fits, reasons, search.complete, steps)
 
 
 def shortfalls(
@@ -184,8 +194,11 @@ class _Search:
         demands: Sequence[Demand],
         min_servers: int,
         max_steps: int,
+        ceiling: float = math.inf,
     ):
         self.servers = list(servers)
+        # Branches loaded beyond this are cut even before a placement is found.
+        self.ceiling = ceiling + EPSILON
         self.capacity = [s.capacity() for s in servers]
         totals = [sum(c[r] for c in self.capacity) for r in range(3)]
         # Largest share of the fleet first: big VMs decide the shape, small ones fill in.
@@ -220,6 +233,18 @@ class _Search:
         """A lower bound on the best worst-load below this node: pour what is left of each
         resource into the servers as water (divisible, to the lowest level first)."""
         bound = worst
+        # Each role still to place puts one VM on at least ceil(vms / limit) servers: the
+        # final load is at least that many servers' load with one VM more.
+        for later in range(index, len(self.order)):
+            size = self.order[later].size()
+            spread = -(-self.order[later].vms // self.limits[later])
+            if spread > len(loads):
+                return math.inf
+            grown = sorted(
+                utilisation((load[0] + size[0], load[1] + size[1], load[2] + size[2]), cap)
+                for load, cap in zip(loads, self.capacity)
+            )
+            bound = max(bound, grown[spread - 1])
         for r in range(3):
             rest = self.remaining[index][r]
             if rest <= 0:
@@ -242,43 +267,33 @@ class _Search:
     def _visit(
         self, index: int, loads: List[Vector], worst: float, counts: Dict[str, List[int]]
     ) -> None:
-        self.steps += 1
-        if self.steps > self.max_steps:
-            raise _Stop()
-        if self.best is not None and self._bound(index, loads, worst) >= self.best[0] - EPSILON:
+        self._step()
+        bound = self._bound(index, loads, worst)
+        if bound > self.ceiling or (self.best is not None and bound >= self.best[0] - EPSILON):
             return
         if index == len(self.order):
             used = sum(1 for load in loads if any(load))
             if used >= self.min_servers:
                 self.best = (worst, {k: list(v) for k, v in counts.items()}, list(loads))
             return
-        demand = self.order[index]
-        for vector in self._vectors(demand, self.limits[index], loads):
-            size = demand.size()
-            new_loads = list(loads)
-            new_worst = worst
-            for position, count in enumerate(vector):
-                if count:
-                    load = loads[position]
-                    new_loads[position] = (
-                        load[0] + size[0] * count,
-                        load[1] + size[1] * count,
-                        load[2] + size[2] * count,
-                    )
-                    new_worst = max(
-                        new_worst, utilisation(new_loads[position], self.capacity[position])
-                    )
-            if self.best is not None and new_worst >= self.best[0] - EPSILON:
-                continue
-            counts[demand.role] = vector
-            self._visit(index + 1, new_loads, new_worst, counts)
-            del counts[demand.role]
-            if self._good_enough():
-                return
+        self._spread(index, loads, worst, counts)
 
-    def _vectors(self, demand: Demand, limit: int, loads: List[Vector]) -> List[List[int]]:
-        """Every distinct way to put the role's VMs on the servers (at most `limit` each),
-        least loaded servers first; of alike servers only one ordering is kept."""
+    def _step(self) -> None:
+        self.steps += 1
+        if self.steps > self.max_steps:
+            raise _Stop()
+
+    def _spread(
+        self, index: int, loads: List[Vector], worst: float, counts: Dict[str, List[int]]
+    ) -> None:
+        """Every distinct way to put role `index`'s VMs on the servers (at most its limit
+        on each), least loaded servers first, then the roles after it. Of alike servers
+        (same capacity, same load) only one ordering is tried: counts never rise along
+        them. A server whose load would already be no better than the best is not given
+        more."""
+        demand = self.order[index]
+        limit = self.limits[index]
+        size = demand.size()
         ranked = sorted(
             range(len(self.servers)),
             key=lambda s: (
@@ -294,16 +309,18 @@ class _Search:
             and loads[ranked[position]] == loads[ranked[position - 1]]
             for position in range(len(ranked))
         ]
-        out = []  # type: List[List[int]]
         chosen = [0] * len(ranked)
+        new_loads = list(loads)
 
-        def fill(position: int, left: int) -> None:
-            if position == len(ranked):
+        def fill(position: int, left: int, level: float) -> None:
+            if left == 0 or position == len(ranked):
                 if left == 0:
                     vector = [0] * len(ranked)
                     for rank, server in enumerate(ranked):
                         vector[server] = chosen[rank]
-                    out.append(vector)
+                    counts[demand.role] = vector
+                    self._visit(index + 1, list(new_loads), level, counts)
+                    del counts[demand.role]
                 return
             servers_left = len(ranked) - position
             top = min(limit, left)
@@ -311,12 +328,28 @@ class _Search:
                 top = min(top, chosen[position - 1])
             low = max(0, left - limit * (servers_left - 1))
             share = math.ceil(left / servers_left)
+            server = ranked[position]
+            load = loads[server]
             # The even share first, then less, then more: the first placement tried is a
             # balanced one, which makes the bound cut early.
             for count in sorted(range(low, top + 1), key=lambda c: (c > share, abs(c - share))):
+                if self._good_enough():
+                    return
+                self._step()
+                placed = (
+                    load[0] + size[0] * count,
+                    load[1] + size[1] * count,
+                    load[2] + size[2] * count,
+                )
+                new_level = max(level, utilisation(placed, self.capacity[server]))
+                if new_level > self.ceiling or (
+                    self.best is not None and new_level >= self.best[0] - EPSILON
+                ):
+                    continue
                 chosen[position] = count
-                fill(position + 1, left - count)
+                new_loads[server] = placed
+                fill(position + 1, left - count, new_level)
             chosen[position] = 0
+            new_loads[server] = load
 
-        fill(0, demand.vms)
-        return out
+        fill(0, demand.vms, worst)
