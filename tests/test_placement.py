@@ -330,3 +330,15 @@ def test_inventory_is_not_written_when_the_plan_does_not_fit(run_cli, tmp_path):
     code, out, _ = run_cli("plan", "--write-inventory", str(path), *args)
     assert code == 3 and not path.exists()
     assert "inventory not written" in out
+
+
+def test_a_stopped_search_is_said_in_the_output(monkeypatch):
+    import functools
+
+    from wire_preflight.render.placement import placement_lines
+
+    monkeypatch.setattr(hardware, "place", functools.partial(placement.place, max_steps=40))
+    doc = place(CLASSIC, [f"s{i}=64,256,4000" for i in range(6)])
+    assert doc["fits"] and not doc["complete"]
+    lines = placement_lines(doc)
+    assert "the plan fits, but a more even placement may exist" in lines[-1]

@@ -9,14 +9,16 @@ How it decides (docs/planning.md says the same for operators):
   what the role needs (a majority, or one VM); at least `min_servers` servers hold VMs.
 - Among the placements that keep them, the best is the one whose most loaded resource on its
   most loaded server (load / capacity, over cores, memory and disk) is lowest. The plan fits
-  when that figure is at most 1. One search therefore answers "does it fit" and, when it does
-  not, gives the placement that overshoots least; its shortfalls are what is reported.
+  when that figure is at most 1. The search runs first with every branch over capacity cut
+  (the verdict), and only when nothing fits again without that cut, for the placement that
+  overshoots least: its shortfalls are what is reported.
 - Ties go to the first placement found in a fixed order (roles largest first, then by name;
   servers least loaded first, then in the order given): the same input, the same placement.
 - Exact: a branch and bound over how many VMs of each role go on each server. VMs of one role
   are alike, and so are servers of the same capacity carrying the same load, so each distinct
   choice is tried once. A branch is cut when its load already is no better than the best
-  placement found, or when even spreading the rest as evenly as water could not beat it.
+  placement found, or when the rest cannot beat it: poured as evenly as water, or with one
+  VM of each remaining role on as many servers as its spread limit forces.
   A search longer than `max_steps` stops and says so (`complete` is false).
 """
 

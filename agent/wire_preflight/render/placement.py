@@ -47,10 +47,14 @@ def placement_lines(doc: Dict[str, Any]) -> List[str]:
             for role, need in spread.items()
         )
         lines.append("losing any one server keeps: " + kept)
-    if not doc["complete"]:
+    if not doc["complete"] and placed:
         lines.append(
-            "note: the search stopped after {} steps: a placement that fits does fit, but a "
-            "more even one may exist".format(doc["steps"])
+            "note: the search stopped after {} steps: {}".format(
+                doc["steps"],
+                "the plan fits, but a more even placement may exist"
+                if doc["fits"]
+                else "a placement that misses by less may exist",
+            )
         )
     lines += ["cannot place: " + reason for reason in doc["reasons"]]
     return lines
