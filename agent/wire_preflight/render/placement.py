@@ -2,13 +2,11 @@
 
 from typing import Any, Dict, List
 
-from wire_preflight.placement import amount, number
+from wire_preflight.placement import RESOURCES, amount
 
 
 def _amounts(block: Dict[str, float]) -> str:
-    return "{} cores, {} GB memory, {} GB disk".format(
-        number(block["cores"]), number(block["memory_gb"]), number(block["disk_gb"])
-    )
+    return ", ".join(amount(resource, block[resource]) for resource in RESOURCES)
 
 
 def placement_lines(doc: Dict[str, Any]) -> List[str]:
