@@ -291,7 +291,7 @@ def test_bad_servers_are_bad_usage(run_cli, args, words):
     assert "Traceback" not in err + out
 
 
-@pytest.mark.parametrize("name", ["classic", "current"])
+@pytest.mark.parametrize("name", ["classic", "current", "wiab"])
 def test_written_inventory_reads_back_to_the_same_placement(run_cli, tmp_path, name):
     path = str(tmp_path / "hosts.ini")
     servers = [a.replace("16,64", "32,96") for a in SEED]
