@@ -111,9 +111,9 @@ def test_wire_in_a_box_fits_on_one_machine_of_its_size(name):
     plan_doc = fleet_plan(profile)
     rows = hardware.placed_rows(plan_doc)
     need = [sum(r[k] * r["vms"] for r in rows) for k in ("cores", "memory_gb", "disk_gb")]
-    exact = "box={:g},{:g},{:g}".format(*need)
+    exact = "box={!r},{!r},{!r}".format(*need)  # repr: GiB rows are not whole GB
     assert place(profile, [exact])["fits"]
-    smaller = f"box={need[0] - 1:g},{need[1]:g},{need[2]:g}"
+    smaller = f"box={need[0] - 1!r},{need[1]!r},{need[2]!r}"
     doc = place(profile, [smaller])
     assert not doc["fits"]
     assert "box: short by 1 core (its VMs need" in " ".join(doc["reasons"])
