@@ -29,7 +29,7 @@ from wire_preflight.cli_options import (
     read_token,
     sft_option,
 )
-from wire_preflight.model import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError
+from wire_preflight.model import EXIT_FAIL, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError
 from wire_preflight.spool import DEFAULT_LIMIT as DEFAULT_SPOOL_LIMIT
 
 
@@ -272,14 +272,37 @@ def list_profiles(as_json: bool) -> int:
 @cli.command()
 @profile_option
 @sft_option
+@click.option(
+    "--server",
+    "server_specs",
+    multiple=True,
+    metavar="NAME=CORES,MEMORY_GB,DISK_GB",
+    help="A physical server (repeat for each) to place the plan's VMs on; memory and disk "
+    "in the plan's GB (the profile's [units]: 10^9 bytes in the built-in ones).",
+)
+@file_option(
+    "--write-inventory",
+    "inventory_file",
+    help="With --server: write the placement as an ansible inventory (wire-server-deploy's "
+    "groups, physical_host on every VM).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def plan(profile_name: Optional[str], sft_users: int, as_json: bool) -> int:
-    """Print the fleet the profile asks for, with totals derived from its rows."""
+def plan(
+    profile_name: Optional[str],
+    sft_users: int,
+    server_specs: List[str],
+    inventory_file: Optional[str],
+    as_json: bool,
+) -> int:
+    """Print the fleet the profile asks for, with totals derived from its rows; with
+    --server, place it on those physical servers (exit 3 when it does not fit)."""
     from wire_preflight import profiles
     from wire_preflight.plan import fleet_plan
 
     profile = profiles.load(profile_name)
     doc = fleet_plan(profile, sft_users)
+    if server_specs or inventory_file:
+        return _plan_placement(profile, doc, server_specs, inventory_file, as_json)
     if as_json:
         doc["schema"] = "wire-preflight/plan/1"
         print_json(doc)
@@ -288,6 +311,46 @@ def plan(profile_name: Optional[str], sft_users: int, as_json: bool) -> int:
 
     echo_lines(plan_lines(doc, profile.name, sft_users))
     return EXIT_OK
+
+
+def _plan_placement(
+    profile: Any,
+    doc: Dict[str, Any],
+    server_specs: List[str],
+    inventory_file: Optional[str],
+    as_json: bool,
+) -> int:
+    from wire_preflight import hardware
+
+    if not server_specs:
+        raise InputError("--write-inventory needs the servers: --server " + hardware.SERVER_SYNTAX)
+    placement = hardware.place_plan(profile, doc, hardware.parse_servers(server_specs))
+    if inventory_file and placement["fits"]:
+        command = "wire-preflight plan --profile {}{} {}".format(
+            profile.name,
+            f" --sft-users {doc['sft_users']}" if doc["sft_users"] else "",
+            " ".join("--server " + spec for spec in server_specs),
+        )
+        try:
+            with open(inventory_file, "w", encoding="utf-8") as handle:
+                handle.write(hardware.inventory_text(profile, placement, command))
+        except OSError as exc:
+            raise InputError(f"cannot write {inventory_file}: {exc.strerror}") from None
+    if as_json:
+        print_json(dict(doc, schema="wire-preflight/plan/1", placement=placement))
+    else:
+        from wire_preflight.render.placement import placement_lines
+        from wire_preflight.render.tables import plan_lines
+
+        echo_lines([*plan_lines(doc, profile.name, doc["sft_users"]), ""])
+        echo_lines(placement_lines(placement))
+        if inventory_file:
+            echo_lines(
+                [f"inventory written to {inventory_file}"]
+                if placement["fits"]
+                else [f"inventory not written ({inventory_file}): the plan does not fit"]
+            )
+    return EXIT_OK if placement["fits"] else EXIT_FAIL
 
 
 @cli.group(invoke_without_command=True)

@@ -238,6 +238,10 @@ def role_count(
 # -- physical-spread ----------------------------------------------------------------------------
 
 
+# Without an inventory [etcd] group, etcd runs on the VMs of this role.
+ETCD_HOST_ROLE = "kubernetes"
+
+
 def _quorum_roles(profile: Profile) -> Dict[str, str]:
     """role -> "majority" or "one": what losing a physical server must leave of it."""
     fleet = profile.fleet
@@ -247,6 +251,33 @@ def _quorum_roles(profile: Profile) -> Dict[str, str]:
     for role in fleet.get("redundant_roles", []):
         out[role] = "one"
     return out
+
+
+def spread_needs(profile: Profile) -> Dict[str, str]:
+    """Every role physical-spread judges -> what losing one server must leave of it: the
+    quorum and redundant roles, and etcd's majority on the role that hosts it. The hardware
+    planner (placement.py) places by this, so a plan it makes is one this rule passes.
+    A profile that plans one machine by design (WIAB) has none."""
+    if plans_one_machine(profile):
+        return OrderedDict()
+    out = _quorum_roles(profile)
+    if ETCD_HOST_ROLE in profile.roles and ETCD_HOST_ROLE not in out:
+        out[ETCD_HOST_ROLE] = "majority"
+    return out
+
+
+def plans_one_machine(profile: Profile) -> bool:
+    """One physical machine and no quorum across servers (WIAB): losing it loses all, by
+    design, so there is no spread to keep."""
+    fleet = profile.fleet
+    return fleet.get("min_physical_servers") == 1 and not fleet.get("quorum_roles")
+
+
+def survives_loss(need: str, members: int, lost: int) -> bool:
+    """Whether a role of `members` VMs keeps what it needs ("majority" or "one") when a
+    physical server holding `lost` of them is gone."""
+    left = members - lost
+    return left * 2 > members if need == "majority" else left >= 1
 
 
 def physical_spread(
@@ -315,8 +346,7 @@ def physical_spread(
             gone = [h for h in members if h["physical_host"] == server]
             lost = [h["hostname"] for h in gone]
             left = len(members) - len(lost)
-            broken = left * 2 <= len(members) if need == "majority" else left < 1
-            if lost and broken:
+            if lost and not survives_loss(need, len(members), len(lost)):
                 problems += 1
                 what = (
                     f"{role} loses its quorum ({left} of {len(members)} left)"
@@ -376,7 +406,7 @@ def etcd_members(
             for p in planned
             if p["etcd"]
         ]
-    return _with_role(hosts, "kubernetes")
+    return _with_role(hosts, ETCD_HOST_ROLE)
 
 
 def etcd_odd(
