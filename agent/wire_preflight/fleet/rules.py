@@ -286,9 +286,8 @@ def physical_spread(
     etcd: Optional[List[Dict[str, Any]]] = None,
     scope: str = "reported",
 ) -> List[Dict[str, Any]]:
-    if profile.fleet.get("min_physical_servers") == 1 and not profile.fleet.get("quorum_roles"):
-        # One physical machine by design (WIAB staging, the demo): losing it loses all, and
-        # there is no spread to judge, for etcd neither.
+    if plans_one_machine(profile):
+        # WIAB staging, the demo: there is no spread to judge, for etcd neither.
         if scope != "reported" or not hosts:
             return []
         return [
