@@ -55,6 +55,7 @@ class FakeCollector:
 def _agent(collector, tmp_path):
     secret = tmp_path / "enroll"
     secret.write_text("enroll-secret-0123456789\n")
+    secret.chmod(0o600)  # the agent refuses a secret others can read
     return run_process(
         "report",
         "--facts",

@@ -256,6 +256,7 @@ def _agent(collector, tmp_path, name, facts, *extra):
     facts_file.write_text(json.dumps(facts))
     secret = tmp_path / "enroll"
     secret.write_text(ENROLL + "\n")
+    secret.chmod(0o600)  # the agent refuses a secret others can read
     return run_process(
         "report",
         "--facts",
