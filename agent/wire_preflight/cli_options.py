@@ -201,9 +201,11 @@ def read_token(token_file: Optional[str], option: str = "--token-file") -> Optio
     not a header the collector would refuse on every run."""
     if not token_file:
         return None
+    from wire_preflight import safefile
+
     try:
-        with open(token_file, encoding="utf-8") as handle:
-            lines = [line.strip() for line in handle.read().splitlines() if line.strip()]
+        text = safefile.read_bytes(token_file, safefile.VALUE).decode("utf-8")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
     except OSError as exc:
         raise InputError(f"cannot read {option} {token_file}: {exc.strerror}") from None
     except UnicodeDecodeError:

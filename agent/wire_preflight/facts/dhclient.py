@@ -12,6 +12,7 @@ import re
 import time
 from typing import Any, Dict, List, Optional
 
+from wire_preflight import safefile
 from wire_preflight.facts import files
 
 DIRS = ("/var/lib/dhcp", "/var/lib/dhclient")
@@ -27,7 +28,7 @@ def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     newest = {}  # type: Dict[str, Dict[str, Any]]
     for directory in DIRS:
         for path in files.matching(root, directory + "/*.lease*"):
-            text = files.read(root, path, errors)
+            text = files.read(root, path, errors, safefile.LARGE)
             if text is None:
                 continue
             named = _NAMED.match(os.path.basename(path))

@@ -15,6 +15,7 @@ import shlex
 import string
 from typing import Any, Dict, List, Optional, Tuple
 
+from wire_preflight import safefile
 from wire_preflight.model import InputError
 
 _RANGE = re.compile(r"\[[^\]]*:[^\]]*\]")  # ansible's detect_range: a [beg:end(:step)]
@@ -78,8 +79,7 @@ class Inventory:
 
 def load(path: str) -> Inventory:
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        text = safefile.read_bytes(path, safefile.CONFIG * 16).decode("utf-8")
     except OSError as exc:
         raise InputError(f"cannot read inventory {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
@@ -239,9 +239,11 @@ def _unquote(value: str) -> str:
 def parse_yaml(text: str, path: str = "<inventory>") -> Inventory:
     import yaml
 
+    from wire_preflight import boundedyaml
+
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        doc = boundedyaml.load(text)
+    except (yaml.YAMLError, ValueError) as exc:
         raise InputError(
             "inventory {} is not valid YAML: {}".format(path, str(exc).replace("\n", " "))
         ) from None
