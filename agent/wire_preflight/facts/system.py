@@ -21,7 +21,9 @@ def machine_id(root: str = "/") -> str:
         try:
             value = read_text(path, root).strip()
         except OSError as exc:
-            last_error = exc
+            # A file refused (a FIFO, a directory) says more than the copy that is missing.
+            if not isinstance(last_error, safefile.Refused):
+                last_error = exc
             continue
         if value:
             return value
