@@ -13,6 +13,7 @@ import json
 import os
 import pwd
 import resource
+import shlex
 import shutil
 import stat
 import subprocess
@@ -102,9 +103,17 @@ def as_nobody(shared):
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
-    def run(*args):
+    def run(*args, mounts=()):
+        """mounts: (source, target) pairs bound in a mount namespace of the run's own, so
+        the live host's files can be hostile without touching this machine's."""
+        command = [*prefix, "-m", "wire_preflight", *args]
+        if mounts:
+            script = " && ".join(
+                f"mount --bind {shlex.quote(s)} {shlex.quote(t)}" for s, t in mounts
+            )
+            command = ["unshare", "--mount", "sh", "-c", script + ' && exec "$@"', "sh", *command]
         return subprocess.run(
-            [*prefix, "-m", "wire_preflight", *args],
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             universal_newlines=True,
@@ -427,6 +436,29 @@ def test_a_device_link_out_of_the_tree_names_no_driver_of_this_machine(as_nobody
     report = judge(as_nobody, tree)
     (ens3,) = [lk for lk in report["facts"]["network_config"]["links"] if lk["name"] == "ens3"]
     assert ens3["driver"] is None
+
+
+def test_the_live_host_with_hostile_files_is_judged_too(as_nobody, shared):
+    """No --root: the live host's own files are read with the same care. A FIFO over
+    os-release and machine-id and /dev/zero over /proc/meminfo, bound in a mount namespace."""
+    require_root("bind mounts in a mount namespace")
+    if not shutil.which("unshare"):
+        pytest.skip("!!! NOT TESTED: no unshare for a mount namespace")
+    work = tempfile.mkdtemp(dir=shared)
+    pipe = os.path.join(work, "pipe")
+    os.mkfifo(pipe, 0o644)
+    mounts = [(pipe, "/etc/os-release"), (pipe, "/etc/machine-id"), ("/dev/zero", "/proc/meminfo")]
+    if os.path.exists("/var/lib/dbus/machine-id"):
+        mounts.append((pipe, "/var/lib/dbus/machine-id"))
+    if os.path.exists("/sys/devices/system/memory/block_size_bytes"):
+        mounts.append((pipe, "/sys/devices/system/memory/block_size_bytes"))
+    done = as_nobody("check", "--role", "cassandra", "--json", mounts=mounts)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode in CHECK_CODES, (done.returncode, done.stderr[-2000:])
+    report = json.loads(done.stdout)
+    refused(report, "os", "FIFO")
+    refused(report, "machine_id", "FIFO")
+    refused(report, "memory", "character device")
 
 
 # --- the inputs the CLI takes ----------------------------------------------------------------

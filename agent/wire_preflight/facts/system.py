@@ -98,7 +98,7 @@ def _codename(fields: Dict[str, str]) -> str:
         if key in fields:
             return fields[key]
     found = re.search(r"\((\D+)\)|,\s*(\D+)", fields.get("VERSION", ""))
-    return (found.group(1) or found.group(2)).split()[0].lower() if found else ""
+    return (found.group(1) or found.group(2)) if found else ""
 
 
 def virtualization(root: str = "/") -> Dict[str, Any]:
