@@ -317,7 +317,7 @@ HOSTILE = {
     "netplan-200m": (
         lambda r: sparse(r, "/etc/netplan/50-cloud-init.yaml", 200 << 20),
         "/etc/netplan/50-cloud-init.yaml",
-        "more than the 1 MiB",
+        "more than the 256 KiB",
     ),
     "netplan-billion-laughs": (
         lambda r: text(r, "/etc/netplan/50-cloud-init.yaml", BILLION_LAUGHS),
@@ -414,10 +414,10 @@ def test_thousands_of_interfaces_are_read_and_too_many_refused(as_nobody, tree):
         os.mkdir(os.path.join(net, f"veth{index}"))
     report = judge(as_nobody, tree)
     assert len(report["facts"]["network_config"]["links"]) == 3001
-    for index in range(3000, 20001):
+    for index in range(3000, 4096):
         os.mkdir(os.path.join(net, f"veth{index}"))
     report = judge(as_nobody, tree)
-    refused(report, "/sys/class/net", "more than 20000 entries")
+    refused(report, "/sys/class/net", "more than 4096 entries")
 
 
 def test_a_device_link_out_of_the_tree_names_no_driver_of_this_machine(as_nobody, tree):

@@ -52,7 +52,7 @@ def test_a_larger_file_is_refused_by_its_size_without_reading_it(tmp_path):
     path = tmp_path / "sparse"
     with open(str(path), "wb") as handle:
         handle.truncate(1 << 40)  # a terabyte, sparse: reading it would never end
-    with pytest.raises(safefile.Refused, match="1099511627776 bytes, more than the 1 MiB"):
+    with pytest.raises(safefile.Refused, match="1099511627776 bytes, more than the 256 KiB"):
         safefile.read_bytes(str(path), safefile.CONFIG)
 
 
@@ -60,7 +60,7 @@ def test_a_proc_file_that_says_size_zero_is_held_to_the_bound():
     # /proc files stat as empty whatever they hold: the bound holds on what is read.
     assert os.stat("/proc/self/maps").st_size == 0
     assert b"[stack]" in safefile.read_bytes("/proc/self/maps", safefile.LARGE)
-    with pytest.raises(safefile.Refused, match="more than the 0 KiB"):
+    with pytest.raises(safefile.Refused, match="more than the 64 bytes"):
         safefile.read_bytes("/proc/self/maps", 64)
 
 
@@ -185,6 +185,46 @@ def test_a_directory_of_too_many_entries_is_refused(tmp_path):
         files.entries(str(root), "/d", 10)
 
 
+def test_a_run_stops_reading_when_its_budget_is_spent(tmp_path):
+    # Countless files each within its bound: what one collection reads is bounded too.
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    for name in ("a", "b"):
+        (root / "etc" / name).write_text("x" * 100)
+    with files.budget(total=150):
+        assert files.read_text(str(root), "/etc/a") == "x" * 100
+        assert files.read_text(str(root), "/etc/b") == "x" * 100  # the one that passes it
+        with pytest.raises(safefile.Refused, match="the run read its 150 bytes of files"):
+            files.read_text(str(root), "/etc/a")
+    spent = pytest.raises(safefile.Refused, match="the run spent its 0 s reading files")
+    with files.budget(seconds=0), spent:
+        files.read_text(str(root), "/etc/a")
+    assert files.read_text(str(root), "/etc/a") == "x" * 100  # no budget outside one
+
+
+def test_ifupdown_sourcing_itself_through_links_ends(tmp_path):
+    # `source x/*` where x links to its own directory: each file names the next deeper path,
+    # all of them this one file.
+    from wire_preflight.facts import ifupdown
+
+    root = tmp_path / "root"
+    (root / "etc/network").mkdir(parents=True)
+    os.symlink(".", str(root / "etc/network/x"))
+    (root / "etc/network/interfaces").write_text("source x/*\niface ens3 inet dhcp\n")
+    errors = []
+    stanzas = ifupdown.collect(str(root), errors)
+    assert stanzas["ens3"]["method"] == "dhcp"
+
+
+def test_a_glob_that_multiplies_through_links_is_refused(tmp_path):
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    for index in range(20):
+        os.symlink(".", str(root / "d" / f"l{index}"))
+    with pytest.raises(safefile.Refused, match="more than 4096 paths match"):
+        files.matching(str(root), "/d/*/*/*/*")
+
+
 # --- bounded YAML ----------------------------------------------------------------------------
 
 
@@ -215,6 +255,11 @@ def test_an_alias_inside_its_own_node_is_refused():
         boundedyaml.load("a: &a\n  b: *a\n")
     with pytest.raises(boundedyaml.Refused, match="alias inside the node"):
         boundedyaml.load("&a [*a]")
+
+
+def test_yaml_past_its_size_bound_is_refused_before_parsing():
+    with pytest.raises(boundedyaml.Refused, match="more than 64 KiB"):
+        boundedyaml.load("a: b\n" * 20000)
 
 
 def test_the_bounded_loader_is_still_a_safe_loader():

@@ -18,6 +18,10 @@ import yaml
 
 MAX_DEPTH = 64
 MAX_NODES = 200000
+# PyYAML in pure Python (libyaml's C parser cannot be bounded this way, and the single-file
+# agent has no C extensions) costs more than linear time on some inputs: 3.5 s for 64 KiB of
+# `a:\n ` lines. A netplan file is a few KiB; a large one with hundreds of VLANs, tens.
+MAX_BYTES = 64 * 1024
 
 
 class Refused(ValueError):
@@ -68,9 +72,11 @@ def loader(base: Any = yaml.SafeLoader) -> Any:
     return _BOUNDED[base]
 
 
-def load(text: str, base: Any = yaml.SafeLoader) -> Any:
+def load(text: str, base: Any = yaml.SafeLoader, max_bytes: int = MAX_BYTES) -> Any:
     """One YAML document, composed within the bounds; Refused (a ValueError) past them,
     yaml.YAMLError if it is not YAML. The loader is a SafeLoader subclass: no objects."""
+    if len(text) > max_bytes:
+        raise Refused(f"refused, YAML of more than {max_bytes // 1024} KiB")
     return yaml.load(text, Loader=loader(base))
 
 

@@ -20,12 +20,15 @@ from typing import Any, Optional
 KiB = 1024
 MiB = 1024 * KiB
 
-# Bounds by format, generous for any real host: one value of /proc/sys or /sys (a page),
-# a configuration file, and the files that grow with the machine (/proc/cpuinfo of a
-# many-core host, lease histories, saved firewall rules).
+# Bounds by format, generous for any real host and small enough that the parser of each
+# ends in about a second on its costliest input (a line-based parser: about 1 s for 1 MiB of
+# empty lines; configparser 3 s; pure-Python PyYAML worse than linear, so boundedyaml has
+# its own, smaller bound): one value of /proc/sys or /sys (a page), a configuration file, and the
+# files that grow with the machine (/proc/cpuinfo of a many-core host, lease histories,
+# saved firewall rules), read by line-based parsers only.
 VALUE = 64 * KiB
-CONFIG = 1 * MiB
-LARGE = 16 * MiB
+CONFIG = 256 * KiB
+LARGE = 2 * MiB
 # Documents the agent wrote itself (saved facts and reports, spooled reports, its state): a
 # report of a host with hundreds of interfaces stays well under this, and parsing this much
 # JSON of the most costly shape (`[{},{},...]`) stays within a few hundred MB of memory.
@@ -57,7 +60,9 @@ def _refuse(path: str, why: str) -> Refused:
 
 
 def size_words(limit: int) -> str:
-    return f"{limit // MiB} MiB" if limit >= MiB else f"{limit // KiB} KiB"
+    if limit >= MiB:
+        return f"{limit // MiB} MiB"
+    return f"{limit // KiB} KiB" if limit >= KiB else f"{limit} bytes"
 
 
 def read_bytes(

@@ -63,8 +63,9 @@ def collect(
         ("tools", lambda: programs.tools(tool_names)),
         ("time", timesync.collect),
     ]
-    for key, reader in areas:
-        _collect_one(facts, errors, key, reader)
+    with files.budget():
+        for key, reader in areas:
+            _collect_one(facts, errors, key, reader)
     facts["errors"] = errors
     return facts
 
@@ -113,8 +114,9 @@ def _collect_tree(
         ("limits", lambda: limits.collect(services, root)),
         ("tools", lambda: tree.tools(tool_names, root)),
     ]
-    for key, reader in areas:
-        _collect_one(facts, errors, key, reader)
+    with files.budget():  # a tree of countless files, each within its bound, still ends
+        for key, reader in areas:
+            _collect_one(facts, errors, key, reader)
     if facts.get("hostname") is None:
         facts["hostname"] = facts.get("machine_id") or os.path.basename(os.path.abspath(root))
     for key, what in (

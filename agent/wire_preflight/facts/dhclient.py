@@ -16,9 +16,12 @@ from wire_preflight import safefile
 from wire_preflight.facts import files
 
 DIRS = ("/var/lib/dhcp", "/var/lib/dhclient")
-_LEASE = re.compile(r"(?<![\w-])lease\s*\{(.*?)\}", re.S)
+# No braces inside a lease, no newline inside a field (dhclient.leases(5)): saying so keeps
+# each match to its own block and line, so a file of unclosed `lease {` costs a pass, not
+# a pass per `lease`.
+_LEASE = re.compile(r"(?<![\w-])lease\s*\{([^{}]*)\}")
 _FIELD = re.compile(
-    r"^\s*(interface|fixed-address|expire|renew|rebind)\s+(.*?)\s*;",
+    r"^[ \t]*(interface|fixed-address|expire|renew|rebind)[ \t]+(.*?)[ \t]*;",
     re.M,
 )
 _NAMED = re.compile(r"^dhclient[.-](.+?)\.leases?$")

@@ -7,12 +7,14 @@ ROOT/usr/lib/y), and `..` never climbs above it, so a captured tree is never rea
 onto the machine running the command.
 """
 
+import contextlib
 import errno
 import fnmatch
 import glob
 import os
 import posixpath
-from typing import Dict, List, Optional
+import time
+from typing import Dict, Iterator, List, Optional
 
 from wire_preflight import safefile
 
@@ -81,6 +83,10 @@ def matching(root: str, pattern: str) -> List[str]:
             elif not last or os.path.lexists(raw(root, posixpath.join(directory, part))):
                 step.append(posixpath.join(directory, part))
         found = step
+        if len(found) > MAX_ENTRIES:  # globs through links to their own directory multiply
+            raise safefile.Refused(
+                errno.E2BIG, f"refused, more than {MAX_ENTRIES} paths match", pattern
+            )
     return sorted(p for p in found if p != "/")
 
 
@@ -93,10 +99,61 @@ def _names_or_none(root: str, directory: str) -> List[str]:
         return []  # missing or not a directory: nothing matches, as with glob
 
 
-# More entries than any real directory the readers list has (a Kubernetes node's
-# /sys/class/net with its veth pairs, /sys/devices/system/memory of a 16 TiB host has more:
-# see count_entries); a tree with more is refused, not read for minutes.
-MAX_ENTRIES = 20000
+# More entries than any directory the readers list has on a real host (a Kubernetes node's
+# /sys/class/net with its veth pairs), and more paths than a glob of theirs matches; a tree
+# with more is refused, not read for minutes. /sys/devices/system/memory has its own bound.
+MAX_ENTRIES = 4096
+
+# What one collection of facts may spend reading files, whatever their number: a tree of
+# ten thousand files each within its bound must still end in seconds. A real host's files
+# are read in well under a second and a few MiB.
+READ_SECONDS = 8.0
+READ_BYTES = 64 * safefile.MiB
+
+
+class _Budget:
+    def __init__(self, seconds: float, total: int) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.total = total
+        self.left = total
+
+
+_BUDGETS = []  # type: List[_Budget]
+
+
+@contextlib.contextmanager
+def budget(seconds: float = READ_SECONDS, total: int = READ_BYTES) -> Iterator[None]:
+    """Within it, read_text refuses files once `seconds` have passed or `total` bytes
+    have been read: the facts collected so far stand, the rest say why they are missing."""
+    _BUDGETS.append(_Budget(seconds, total))
+    try:
+        yield
+    finally:
+        _BUDGETS.pop()
+
+
+def _spend(size: int) -> None:
+    if not _BUDGETS:
+        return
+    spent = _BUDGETS[-1]
+    spent.left -= size
+
+
+def _affordable(path: str) -> None:
+    if not _BUDGETS:
+        return
+    spent = _BUDGETS[-1]
+    if time.monotonic() > spent.deadline:
+        raise safefile.Refused(
+            errno.ETIME, f"refused, the run spent its {spent.seconds:g} s reading files", path
+        )
+    if spent.left <= 0:
+        raise safefile.Refused(
+            errno.EFBIG,
+            f"refused, the run read its {safefile.size_words(spent.total)} of files",
+            path,
+        )
 
 
 def entries(root: str, directory: str, limit: int = MAX_ENTRIES) -> List[str]:
@@ -115,13 +172,19 @@ def entries(root: str, directory: str, limit: int = MAX_ENTRIES) -> List[str]:
 def read_text(root: str, path: str, limit: int = safefile.CONFIG) -> str:
     """A host file's text (not UTF-8: U+FFFD), read as safefile reads; OSError (Refused for a
     FIFO, a device, a directory, a file past `limit` bytes or a link out of the tree)."""
+    _affordable(path)
     real = under(root, path)
     if real.endswith("/" + _LOOP):
         raise safefile.Refused(errno.ELOOP, "refused, a loop of symbolic links", path)
     if not root or os.path.abspath(root) == "/":
-        return safefile.read_text(real, limit)
-    # Every link is resolved already (under): one left is a loop, or was put there since.
-    return safefile.read_text(real, limit, follow=False, inside=os.path.realpath(root), shown=path)
+        text = safefile.read_text(real, limit)
+    else:
+        # Every link is resolved already (under): one left is a loop, or was put there since.
+        text = safefile.read_text(
+            real, limit, follow=False, inside=os.path.realpath(root), shown=path
+        )
+    _spend(len(text))
+    return text
 
 
 def read(

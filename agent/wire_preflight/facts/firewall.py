@@ -116,8 +116,18 @@ def _nftables(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
         if enabled and files.matching(root, NFTABLES_CONF)
         else None
     )
-    drops = bool(text and re.search(r"hook\s+input\b[^;]*;\s*policy\s+drop", text))
+    drops = bool(text and _input_policy_drops(text))
     return {"enabled": enabled, "input_policy_drop": drops, "file": NFTABLES_CONF}
+
+
+def _input_policy_drops(text: str) -> bool:
+    """An input hook's statement followed by `policy drop`: statement by statement, as a
+    regex over the whole file would rescan the rest of it from every `hook input`."""
+    statements = text.split(";")
+    return any(
+        re.search(r"hook\s+input\b", statement) and re.match(r"\s*policy\s+drop", following)
+        for statement, following in zip(statements, statements[1:])
+    )
 
 
 def _iptables_saved(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:

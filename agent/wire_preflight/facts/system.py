@@ -97,7 +97,8 @@ def _codename(fields: Dict[str, str]) -> str:
     for key in ("VERSION_CODENAME", "UBUNTU_CODENAME"):
         if key in fields:
             return fields[key]
-    found = re.search(r"\((\D+)\)|,\s*(\D+)", fields.get("VERSION", ""))
+    # A real VERSION is a few words; the cut keeps the search's backtracking small.
+    found = re.search(r"\((\D+)\)|,\s*(\D+)", fields.get("VERSION", "")[:200])
     return (found.group(1) or found.group(2)) if found else ""
 
 

@@ -54,7 +54,7 @@ def _read_setting(root: str, path: str) -> Dict[str, Any]:
 
 def parse_bracketed(text: str) -> str:
     """sysfs marks the active choice: 'always [madvise] never' -> 'madvise'."""
-    found = re.search(r"\[([^\]]+)\]", text)
+    found = re.search(r"\[([^\[\]]+)\]", text)
     return found.group(1) if found else text
 
 

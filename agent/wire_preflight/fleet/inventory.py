@@ -79,7 +79,7 @@ class Inventory:
 
 def load(path: str) -> Inventory:
     try:
-        text = safefile.read_bytes(path, safefile.CONFIG * 16).decode("utf-8")
+        text = safefile.read_bytes(path, safefile.CONFIG).decode("utf-8")
     except OSError as exc:
         raise InputError(f"cannot read inventory {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
@@ -242,7 +242,7 @@ def parse_yaml(text: str, path: str = "<inventory>") -> Inventory:
     from wire_preflight import boundedyaml
 
     try:
-        doc = boundedyaml.load(text)
+        doc = boundedyaml.load(text, max_bytes=safefile.CONFIG)
     except (yaml.YAMLError, ValueError) as exc:
         raise InputError(
             "inventory {} is not valid YAML: {}".format(path, str(exc).replace("\n", " "))
