@@ -400,6 +400,26 @@ def test_every_attack_at_once(as_nobody, tree, outside):
     assert report["facts"]["os"] is None
 
 
+def test_countless_costly_files_each_within_its_bound_end_the_reading(as_nobody, tree):
+    # 64 KiB of `a:` lines costs PyYAML seconds; sixty such files would cost minutes.
+    costly = ("a:\n " * 16384)[: 64 * 1024 - 1]
+    for index in range(60):
+        text(tree, f"/etc/netplan/{index:02d}-costly.yaml", costly)
+    report = judge(as_nobody, tree)
+    refused(report, "/etc/netplan/59-costly.yaml", "the run spent its 8 s reading files")
+
+
+def test_files_that_source_each_other_through_links_end(as_nobody, tree):
+    os.symlink(".", os.path.join(tree, "etc/netplan/loop"))
+    text(tree, "/etc/network/interfaces", "source loop/*\nsource /etc/network/*/*/*/*\n")
+    os.symlink(".", os.path.join(tree, "etc/network/loop"))
+    for index in range(20):
+        os.symlink(".", os.path.join(tree, f"etc/network/l{index}"))
+    report = judge(as_nobody, tree)
+    refused(report, "/etc/network/*/*/*/*", "more than 4096 paths match")
+    assert report["facts"]["network_config"]["interfaces"]["ens3"]["method"] == "static"
+
+
 def test_non_utf8_bytes_are_read_as_replacement_characters(as_nobody, tree):
     text(tree, "/etc/hostname", b"cass\xff\xfeandra\n", mode="wb")
     text(tree, "/etc/netplan/50-cloud-init.yaml", b"network:\n  ethernets:\n    \xff: {}\n", "wb")

@@ -13,6 +13,7 @@ import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+from wire_preflight import safefile
 from wire_preflight.facts import files, netmatch
 
 MAIN = "/etc/network/interfaces"
@@ -53,7 +54,10 @@ def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
             if before:  # inet and inet6 stanzas of one interface, maybe in two files
                 stanza = _combine(before, stanza)
             stanzas[name] = stanza
-        pending[0:0] = _expand(root, includes)  # included files are read where they are named
+        try:
+            pending[0:0] = _expand(root, includes)  # included files are read where named
+        except safefile.Refused as exc:  # a glob matching without end: the rest still count
+            errors.append({"file": exc.filename or path, "error": exc.strerror})
     return stanzas
 
 
