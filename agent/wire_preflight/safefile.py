@@ -87,7 +87,7 @@ def read_bytes(
     if not stat.S_ISREG(before.st_mode):
         raise _refuse(name, describe(before.st_mode) + ", not a regular file")
     if before.st_size > limit:
-        raise _refuse(name, f"{before.st_size} bytes, more than the {size_words(limit)} read")
+        raise _refuse(name, f"{before.st_size} bytes, more than the {size_words(limit)} bound")
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
     if not follow:
         flags |= os.O_NOFOLLOW
@@ -127,7 +127,7 @@ def _read_at_most(fd: int, limit: int, name: str) -> bytes:
         chunks.append(chunk)
         total += len(chunk)
         if total > limit:
-            raise _refuse(name, f"more than the {size_words(limit)} read")
+            raise _refuse(name, f"more than the {size_words(limit)} bound")
 
 
 def _opened_inside(fd: int, directory: str) -> bool:
