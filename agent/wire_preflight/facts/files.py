@@ -76,7 +76,7 @@ def matching(root: str, pattern: str) -> List[str]:
         step = []  # type: List[str]
         for directory in found:
             if glob.has_magic(part):
-                names = _names_or_none(root, directory)
+                names = _names_or_nothing(root, directory)
                 if not part.startswith("."):
                     names = [n for n in names if not n.startswith(".")]
                 step.extend(posixpath.join(directory, n) for n in fnmatch.filter(names, part))
@@ -90,7 +90,7 @@ def matching(root: str, pattern: str) -> List[str]:
     return sorted(p for p in found if p != "/")
 
 
-def _names_or_none(root: str, directory: str) -> List[str]:
+def _names_or_nothing(root: str, directory: str) -> List[str]:
     try:
         return entries(root, directory)
     except safefile.Refused:
