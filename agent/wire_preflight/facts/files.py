@@ -106,10 +106,10 @@ MAX_ENTRIES = 4096
 
 # What one collection of facts may spend reading files, whatever their number: a tree of
 # ten thousand files each within its bound must still end in seconds. A real host's files
-# are read in well under a second and a few MiB. The seconds are the process's CPU time:
-# the cost a hostile tree can cause is parsing, and a busy machine must not make a real
-# host's files look too costly.
-READ_SECONDS = 8.0
+# cost 0.2 s of CPU and a few MiB. The seconds are the process's CPU time: the cost a
+# hostile tree can cause is parsing, and a busy machine must not make a real host's files
+# look too costly.
+READ_SECONDS = 5.0
 READ_BYTES = 64 * safefile.MiB
 
 
