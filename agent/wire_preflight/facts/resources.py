@@ -52,7 +52,7 @@ def installed_memory(root: str = "/") -> Optional[int]:
     inside root: a captured tree's sysfs is the tree's, never the running machine's.
     """
     try:
-        text = read_text(MEMORY_SYSFS + "/block_size_bytes", root, 64)
+        text = read_text(MEMORY_SYSFS + "/block_size_bytes", root, safefile.VALUE)
         block_size = int(text.strip(), 16)
         entries = files.entries(root, MEMORY_SYSFS, MAX_MEMORY_BLOCKS)
     except (OSError, ValueError):
