@@ -25,16 +25,20 @@ def test_meminfo_without_memtotal_is_refused():
 
 
 def test_installed_memory_counts_blocks(tmp_path):
-    (tmp_path / "block_size_bytes").write_text("8000000\n")  # hex: 128 MiB
+    sysfs = tmp_path / "sys/devices/system/memory"
+    sysfs.mkdir(parents=True)
+    (sysfs / "block_size_bytes").write_text("8000000\n")  # hex: 128 MiB
     for index in list(range(24)) + list(range(32, 40)):  # the PCI hole leaves a gap
-        (tmp_path / f"memory{index}").mkdir()
-    (tmp_path / "auto_online_blocks").write_text("online\n")
+        (sysfs / f"memory{index}").mkdir()
+    (sysfs / "auto_online_blocks").write_text("online\n")
     assert resources.installed_memory(str(tmp_path)) == 4 * GIB
 
 
 def test_installed_memory_absent_or_broken(tmp_path):
     assert resources.installed_memory(str(tmp_path / "missing")) is None
-    (tmp_path / "block_size_bytes").write_text("not hex\n")
+    sysfs = tmp_path / "sys/devices/system/memory"
+    sysfs.mkdir(parents=True)
+    (sysfs / "block_size_bytes").write_text("not hex\n")
     assert resources.installed_memory(str(tmp_path)) is None
 
 

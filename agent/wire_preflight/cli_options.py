@@ -211,14 +211,14 @@ def read_token(token_file: Optional[str], option: str = "--token-file") -> Optio
     not a header the collector would refuse on every run."""
     if not token_file:
         return None
-    from wire_preflight import secretfile
+    from wire_preflight import safefile, secretfile
 
     try:
-        with open(token_file, encoding="utf-8") as handle:
-            # Judged on the file as opened: a rename between the check and the read changes
-            # nothing.
-            warning = secretfile.check(token_file, option, handle.fileno())
-            lines = [line.strip() for line in handle.read().splitlines() if line.strip()]
+        # Judged by name, then read as a bounded regular file: swapping the file in between
+        # needs write access to its directory, which already owns the secret.
+        warning = secretfile.check(token_file, option)
+        text = safefile.read_bytes(token_file, safefile.VALUE).decode("utf-8")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
     except OSError as exc:
         raise InputError(f"cannot read {option} {token_file}: {exc.strerror}") from None
     except UnicodeDecodeError:

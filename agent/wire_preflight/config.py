@@ -48,9 +48,10 @@ def load(path: str) -> Dict[str, Any]:
     from wire_preflight.model import InputError
 
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
+    from wire_preflight import safefile
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
+        parser.read_string(safefile.read_bytes(path, safefile.CONFIG).decode("utf-8"), path)
     except OSError as exc:
         raise InputError(f"cannot read config {path}: {exc.strerror}") from None
     except (configparser.Error, UnicodeDecodeError) as exc:

@@ -17,7 +17,7 @@ import os
 import time
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
-from wire_preflight import send
+from wire_preflight import safefile, send
 from wire_preflight.state import write_atomically
 
 DEFAULT_LIMIT = 288  # a day of reports every five minutes
@@ -100,11 +100,14 @@ def flush(spool_dir: str, deliver: Callable[[Dict[str, Any]], Any]) -> Tuple[int
     for name in _entries(spool_dir):
         path = os.path.join(spool_dir, name)
         try:
-            with open(path, encoding="utf-8") as handle:
-                doc = json.load(handle)
+            # A FIFO, a device or an oversized file is refused here, never waited on.
+            doc = json.loads(safefile.read_bytes(path, safefile.DOCUMENT).decode("utf-8"))
         except FileNotFoundError:
             continue  # another run delivered it
-        except (OSError, ValueError) as exc:
+        except safefile.Refused as exc:
+            messages.append(set_aside(spool_dir, name, f"unreadable: {exc.strerror}"))
+            continue
+        except (OSError, ValueError, RecursionError) as exc:
             messages.append(set_aside(spool_dir, name, f"unreadable: {exc}"))
             continue
         if not isinstance(doc, dict):
@@ -170,9 +173,9 @@ def keep_rejected(spool_dir: str, doc: Dict[str, Any], reason: str) -> str:
 
 def _load_faults(spool_dir: str) -> Dict[str, int]:
     try:
-        with open(os.path.join(spool_dir, _ATTEMPTS), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+        path = os.path.join(spool_dir, _ATTEMPTS)
+        data = json.loads(safefile.read_bytes(path, safefile.VALUE).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}

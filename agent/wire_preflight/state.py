@@ -12,6 +12,8 @@ import re
 import time
 from typing import Any, Dict, Optional, Tuple
 
+from wire_preflight import safefile
+
 SYSTEM_STATE_DIR = "/var/lib/wire-preflight"
 
 
@@ -49,13 +51,12 @@ def load(state_dir: str, facts: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         return {"error": NO_HOME}
     path = _file(state_dir, facts)
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        data = json.loads(safefile.read_bytes(path, safefile.DOCUMENT).decode("utf-8"))
     except FileNotFoundError:
         return None
     except OSError as exc:
         return {"error": f"{exc.strerror} reading {path}"}
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         aside = f"{path}.corrupt-{int(time.time())}"
         try:
             os.replace(path, aside)
@@ -151,8 +152,7 @@ def load_reachability(state_dir: str, max_age: float = 86400) -> Optional[Dict[s
     try:
         if time.time() - os.path.getmtime(path) > max_age:
             return None
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+        data = json.loads(safefile.read_bytes(path, safefile.DOCUMENT).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) and isinstance(data.get("probes"), list) else None

@@ -9,7 +9,7 @@ import os
 import time
 from typing import Any, Callable, Dict, Iterable
 
-from wire_preflight import __version__
+from wire_preflight import __version__, safefile
 from wire_preflight.facts import files
 from wire_preflight.model import FACTS_SCHEMA, InputError
 
@@ -70,8 +70,9 @@ def collect(
         ("apt", lambda: apt.collect(root)),
         ("assets", lambda: assets.usage(root)),
     ]
-    for key, reader in areas:
-        _collect_one(facts, errors, key, reader)
+    with files.budget():
+        for key, reader in areas:
+            _collect_one(facts, errors, key, reader)
     facts["errors"] = errors
     return facts
 
@@ -128,8 +129,9 @@ def _collect_tree(
         ("apt", lambda: apt.collect(root)),
         ("assets", lambda: assets.usage(root)),
     ]
-    for key, reader in areas:
-        _collect_one(facts, errors, key, reader)
+    with files.budget():  # a tree of countless files, each within its bound, still ends
+        for key, reader in areas:
+            _collect_one(facts, errors, key, reader)
     if facts.get("hostname") is None:
         facts["hostname"] = facts.get("machine_id") or os.path.basename(os.path.abspath(root))
     for key, what in (
@@ -162,9 +164,9 @@ def describe_os_error(exc: OSError) -> str:
     return f"{exc.strerror or exc}{where}"
 
 
-def read_text(path: str, root: str = "/") -> str:
-    with open(files.under(root, path), encoding="utf-8", errors="replace") as handle:
-        return handle.read()
+def read_text(path: str, root: str = "/", limit: int = safefile.VALUE) -> str:
+    """A host file's text, at most `limit` bytes of a regular file (files.read_text)."""
+    return files.read_text(root, path, limit)
 
 
 def _utc_now() -> str:

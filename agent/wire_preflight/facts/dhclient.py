@@ -12,12 +12,16 @@ import re
 import time
 from typing import Any, Dict, List, Optional
 
+from wire_preflight import safefile
 from wire_preflight.facts import files
 
 DIRS = ("/var/lib/dhcp", "/var/lib/dhclient")
-_LEASE = re.compile(r"(?<![\w-])lease\s*\{(.*?)\}", re.S)
+# No braces inside a lease, no newline inside a field (dhclient.leases(5)): saying so keeps
+# each match to its own block and line, so a file of unclosed `lease {` costs a pass, not
+# a pass per `lease`.
+_LEASE = re.compile(r"(?<![\w-])lease\s*\{([^{}]*)\}")
 _FIELD = re.compile(
-    r"^\s*(interface|fixed-address|expire|renew|rebind)\s+(.*?)\s*;",
+    r"^[ \t]*(interface|fixed-address|expire|renew|rebind)[ \t]+(.*?)[ \t]*;",
     re.M,
 )
 _NAMED = re.compile(r"^dhclient[.-](.+?)\.leases?$")
@@ -27,7 +31,7 @@ def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     newest = {}  # type: Dict[str, Dict[str, Any]]
     for directory in DIRS:
         for path in files.matching(root, directory + "/*.lease*"):
-            text = files.read(root, path, errors)
+            text = files.read(root, path, errors, safefile.LARGE)
             if text is None:
                 continue
             named = _NAMED.match(os.path.basename(path))

@@ -3,6 +3,8 @@
 import os
 from typing import Any, Dict, List, Optional
 
+from wire_preflight import safefile
+
 
 def for_paths(paths: List[str]) -> List[Dict[str, Any]]:
     import psutil
@@ -59,8 +61,8 @@ def block_device(st_dev: int, sys_root: str = "/sys") -> Dict[str, Any]:
     if not os.path.exists(node):
         return {"device": None, "device_size_bytes": None, "disk": None}
     real = os.path.realpath(node)
-    with open(os.path.join(real, "size")) as handle:
-        sectors = int(handle.read().strip())  # always 512-byte units, whatever the hardware
+    # always 512-byte units, whatever the hardware
+    sectors = int(safefile.read_text(os.path.join(real, "size"), safefile.VALUE).strip())
     is_partition = os.path.exists(os.path.join(real, "partition"))
     disk = os.path.basename(os.path.dirname(real)) if is_partition else os.path.basename(real)
     return {

@@ -7,12 +7,19 @@ ROOT/usr/lib/y), and `..` never climbs above it, so a captured tree is never rea
 onto the machine running the command.
 """
 
+import contextlib
+import errno
+import fnmatch
 import glob
 import os
 import posixpath
-from typing import Dict, List, Optional
+import time
+from typing import Dict, Iterator, List, Optional
+
+from wire_preflight import safefile
 
 _MAX_LINKS = 40  # as the kernel's ELOOP limit
+_LOOP = ".symlink-loop"
 
 
 def under(root: str, path: str) -> str:
@@ -42,7 +49,7 @@ def under(root: str, path: str) -> str:
         hops += 1
         if hops > _MAX_LINKS:
             # A cycle: a path that does not exist in the tree, so reading it fails there.
-            return os.path.join(base, *resolved, part, *todo, ".symlink-loop")
+            return os.path.join(base, *resolved, part, *todo, _LOOP)
         if target.startswith("/"):
             resolved = []
         todo = [p for p in target.split("/") if p] + todo
@@ -56,26 +63,140 @@ def raw(root: str, path: str) -> str:
 
 
 def matching(root: str, pattern: str) -> List[str]:
-    """Host paths (without root) matching a glob under root, sorted."""
-    directory, leaf = posixpath.split("/" + pattern.lstrip("/"))
-    if glob.has_magic(directory):
-        base = under(root, "/")
-        return sorted(
-            "/" + os.path.relpath(p, base)
-            for p in glob.glob(os.path.join(base, pattern.lstrip("/")))
+    """Host paths (without root) matching a glob under root, sorted.
+
+    Each directory is listed where it resolves inside the root (the standard glob would
+    follow a link in the tree onto the machine running the command, and name its files);
+    as glob does, a wildcard matches a leading dot only when the pattern has one there, and
+    a directory with more than MAX_ENTRIES entries is refused (Refused, an OSError)."""
+    found = ["/"]
+    parts = [p for p in pattern.split("/") if p]
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        step = []  # type: List[str]
+        for directory in found:
+            if glob.has_magic(part):
+                names = _names_or_nothing(root, directory)
+                if not part.startswith("."):
+                    names = [n for n in names if not n.startswith(".")]
+                step.extend(posixpath.join(directory, n) for n in fnmatch.filter(names, part))
+            elif not last or os.path.lexists(raw(root, posixpath.join(directory, part))):
+                step.append(posixpath.join(directory, part))
+        found = step
+        if len(found) > MAX_ENTRIES:  # globs through links to their own directory multiply
+            raise safefile.Refused(
+                errno.E2BIG, f"refused, more than {MAX_ENTRIES} paths match", pattern
+            )
+    return sorted(p for p in found if p != "/")
+
+
+def _names_or_nothing(root: str, directory: str) -> List[str]:
+    try:
+        return entries(root, directory)
+    except safefile.Refused:
+        raise
+    except OSError:
+        return []  # missing or not a directory: nothing matches, as with glob
+
+
+# More entries than any directory the readers list has on a real host (a Kubernetes node's
+# /sys/class/net with its veth pairs), and more paths than a glob of theirs matches; a tree
+# with more is refused, not read for minutes. /sys/devices/system/memory has its own bound.
+MAX_ENTRIES = 4096
+
+# What one collection of facts may spend reading files, whatever their number: a tree of
+# ten thousand files each within its bound must still end in seconds. A real host's files
+# cost 0.2 s of CPU and a few MiB. The seconds are the process's CPU time: the cost a
+# hostile tree can cause is parsing, and a busy machine must not make a real host's files
+# look too costly.
+READ_SECONDS = 5.0
+READ_BYTES = 64 * safefile.MiB
+
+
+class _Budget:
+    def __init__(self, seconds: float, total: int) -> None:
+        self.seconds = seconds
+        self.deadline = time.process_time() + seconds
+        self.total = total
+        self.left = total
+
+
+_BUDGETS = []  # type: List[_Budget]
+
+
+@contextlib.contextmanager
+def budget(seconds: float = READ_SECONDS, total: int = READ_BYTES) -> Iterator[None]:
+    """Within it, read_text refuses files once `seconds` have passed or `total` bytes
+    have been read: the facts collected so far stand, the rest say why they are missing."""
+    _BUDGETS.append(_Budget(seconds, total))
+    try:
+        yield
+    finally:
+        _BUDGETS.pop()
+
+
+def _spend(size: int) -> None:
+    if not _BUDGETS:
+        return
+    spent = _BUDGETS[-1]
+    spent.left -= size
+
+
+def _affordable(path: str) -> None:
+    if not _BUDGETS:
+        return
+    spent = _BUDGETS[-1]
+    if time.process_time() > spent.deadline:
+        raise safefile.Refused(
+            errno.ETIME,
+            f"refused, the run spent its {spent.seconds:g} s of CPU reading files",
+            path,
         )
-    real = under(root, directory)
-    return sorted(
-        posixpath.join(directory, os.path.basename(p))
-        for p in glob.glob(os.path.join(glob.escape(real), leaf))
-    )
+    if spent.left <= 0:
+        raise safefile.Refused(
+            errno.EFBIG,
+            f"refused, the run read its {safefile.size_words(spent.total)} of files",
+            path,
+        )
 
 
-def read(root: str, path: str, errors: List[Dict[str, str]]) -> Optional[str]:
+def entries(root: str, directory: str, limit: int = MAX_ENTRIES) -> List[str]:
+    """The names in a host directory, resolved within root; Refused past `limit` entries."""
+    names = []  # type: List[str]
+    with os.scandir(under(root, directory)) as listing:
+        for entry in listing:
+            names.append(entry.name)
+            if len(names) > limit:
+                raise safefile.Refused(
+                    errno.E2BIG, f"refused, more than {limit} entries", directory
+                )
+    return names
+
+
+def read_text(root: str, path: str, limit: int = safefile.CONFIG) -> str:
+    """A host file's text (not UTF-8: U+FFFD), read as safefile reads; OSError (Refused for a
+    FIFO, a device, a directory, a file past `limit` bytes or a link out of the tree)."""
+    _affordable(path)
+    real = under(root, path)
+    if real.endswith("/" + _LOOP):
+        raise safefile.Refused(errno.ELOOP, "refused, a loop of symbolic links", path)
+    if not root or os.path.abspath(root) == "/":
+        text = safefile.read_text(real, limit)
+    else:
+        # Every link is resolved already (under): one left is a loop, or was put there since.
+        text = safefile.read_text(
+            real, limit, follow=False, inside=os.path.realpath(root), shown=path
+        )
+    _spend(len(text))
+    return text
+
+
+def read(
+    root: str, path: str, errors: List[Dict[str, str]], limit: int = safefile.CONFIG
+) -> Optional[str]:
     """The file's text, or None with {"file", "error"} appended to errors."""
     try:
-        with open(under(root, path), encoding="utf-8", errors="replace") as handle:
-            return handle.read()
+        return read_text(root, path, limit)
     except OSError as exc:
         errors.append({"file": path, "error": exc.strerror or str(exc)})
         return None

@@ -9,6 +9,7 @@ are what a captured tree (--root) has too.
 import re
 from typing import Any, Dict, List, Optional
 
+from wire_preflight import safefile
 from wire_preflight.facts import files
 
 UFW_CONF = "/etc/ufw/ufw.conf"
@@ -42,7 +43,7 @@ def _ufw(root: str, errors: List[Dict[str, str]]) -> Optional[Dict[str, Any]]:
     rules = []  # type: List[Dict[str, str]]
     for path in UFW_RULES:
         if files.matching(root, path):
-            rules.extend(parse_ufw_rules(files.read(root, path, errors) or ""))
+            rules.extend(parse_ufw_rules(files.read(root, path, errors, safefile.LARGE) or ""))
     return {
         "enabled": conf.get("ENABLED", "no").lower() == "yes",
         "default_input": default.get("DEFAULT_INPUT_POLICY", "DROP").upper(),
@@ -111,17 +112,27 @@ def _enabled(root: str, unit: str) -> bool:
 def _nftables(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     enabled = _enabled(root, "nftables")
     text = (
-        files.read(root, NFTABLES_CONF, errors)
+        files.read(root, NFTABLES_CONF, errors, safefile.LARGE)
         if enabled and files.matching(root, NFTABLES_CONF)
         else None
     )
-    drops = bool(text and re.search(r"hook\s+input\b[^;]*;\s*policy\s+drop", text))
+    drops = bool(text and _input_policy_drops(text))
     return {"enabled": enabled, "input_policy_drop": drops, "file": NFTABLES_CONF}
+
+
+def _input_policy_drops(text: str) -> bool:
+    """An input hook's statement followed by `policy drop`: statement by statement, as a
+    regex over the whole file would rescan the rest of it from every `hook input`."""
+    statements = text.split(";")
+    return any(
+        re.search(r"hook\s+input\b", statement) and re.match(r"\s*policy\s+drop", following)
+        for statement, following in zip(statements, statements[1:])
+    )
 
 
 def _iptables_saved(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     if not files.matching(root, IPTABLES_SAVED):
         return {"present": False}
-    text = files.read(root, IPTABLES_SAVED, errors) or ""
+    text = files.read(root, IPTABLES_SAVED, errors, safefile.LARGE) or ""
     drops = bool(re.search(r"^:INPUT\s+(DROP|REJECT)\b", text, re.M))
     return {"present": True, "input_policy_drop": drops, "file": IPTABLES_SAVED}

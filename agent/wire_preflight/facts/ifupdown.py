@@ -13,6 +13,7 @@ import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+from wire_preflight import safefile
 from wire_preflight.facts import files, netmatch
 
 MAIN = "/etc/network/interfaces"
@@ -25,17 +26,24 @@ _DIRECTORY_FILE = re.compile(r"^[a-zA-Z0-9_-]+$")
 # option such as `autoconf 0` does not close the iface stanza it belongs to.
 _STANZAS = ("iface", "mapping", "auto", "source", "source-directory", "source-dir", "rename")
 _INCLUDES = ("source", "source-directory", "source-dir")
+_TOO_MANY = f"refused, more than {files.MAX_ENTRIES} files named by source lines; the rest not read"
 
 
 def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     stanzas = {}  # type: Dict[str, Dict[str, Any]]
     pending = [MAIN]
     seen = set()
+    looked = 0
     while pending:
         path = pending.pop(0)
-        if path in seen or not os.path.isfile(files.under(root, path)):
+        looked += 1
+        if looked > files.MAX_ENTRIES:  # a tree whose files source each other without end
+            errors.append({"file": path, "error": _TOO_MANY})
+            break
+        real = files.under(root, path)  # one file by many names (links, x/../x) is read once
+        if real in seen or not os.path.isfile(real):
             continue
-        seen.add(path)
+        seen.add(real)
         text = files.read(root, path, errors)
         if text is None:
             continue
@@ -46,7 +54,10 @@ def collect(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
             if before:  # inet and inet6 stanzas of one interface, maybe in two files
                 stanza = _combine(before, stanza)
             stanzas[name] = stanza
-        pending[0:0] = _expand(root, includes)  # included files are read where they are named
+        try:
+            pending[0:0] = _expand(root, includes)  # included files are read where named
+        except safefile.Refused as exc:  # a glob matching without end: the rest still count
+            errors.append({"file": exc.filename or path, "error": exc.strerror})
     return stanzas
 
 

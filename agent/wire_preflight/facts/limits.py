@@ -9,6 +9,7 @@ value came from, so the check can say which one it judged.
 import os
 from typing import Any, Dict, Iterable, List, Optional
 
+from wire_preflight import safefile
 from wire_preflight.facts import files
 
 UNIT_DIRS = (
@@ -87,8 +88,7 @@ def _limits_d(root: str, errors: List[Dict[str, str]]) -> List[Dict[str, Any]]:
 
 def _threads_max(root: str) -> Optional[int]:
     try:
-        with open(files.under(root, "/proc/sys/kernel/threads-max")) as handle:
-            return int(handle.read().strip())
+        return int(files.read_text(root, "/proc/sys/kernel/threads-max", safefile.VALUE).strip())
     except (OSError, ValueError):
         return None
 

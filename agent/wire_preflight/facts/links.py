@@ -8,6 +8,7 @@ captured tree (--root) it is whatever /sys the capture kept, possibly nothing.
 import os
 from typing import Any, Dict, List, Optional
 
+from wire_preflight import safefile
 from wire_preflight.facts import files
 
 SYS_NET = "/sys/class/net"
@@ -16,30 +17,35 @@ SYS_NET = "/sys/class/net"
 _ARPHRD = {1: "ether", 772: "loopback", 776: "sit", 778: "gre", 65534: "none", 768: "ipip"}
 
 
-def collect(root: str = "/") -> List[Dict[str, Any]]:
-    base = files.under(root, SYS_NET)
+def collect(root: str = "/", errors: Optional[List[Dict[str, str]]] = None) -> List[Dict[str, Any]]:
+    """The interfaces /sys/class/net lists; a file refused (a FIFO, a device, too large, a
+    link out of the tree) is noted in `errors`, a missing one is only missing."""
+    noted = [] if errors is None else errors
     try:
-        names = sorted(os.listdir(base))
+        names = sorted(files.entries(root, SYS_NET))
+    except safefile.Refused as exc:
+        noted.append({"file": SYS_NET, "error": exc.strerror})
+        return []
     except OSError:
         return []
     out = []
     for name in names:
         # Each entry resolved within the root (a captured tree's links may be absolute).
-        directory = files.under(root, SYS_NET + "/" + name)
-        if not os.path.isdir(directory):
+        base = SYS_NET + "/" + name
+        if not os.path.isdir(files.under(root, base)):
             continue
-        uevent = _uevent(os.path.join(directory, "uevent"))
-        arphrd = _int(_read(os.path.join(directory, "type")))
+        uevent = _uevent(_read(root, base + "/uevent", noted))
+        arphrd = _int(_read(root, base + "/type", noted))
         out.append(
             {
                 "name": name,
-                "index": _int(_read(os.path.join(directory, "ifindex"))),
-                "mac": normalize_mac(_read(os.path.join(directory, "address"))),
+                "index": _int(_read(root, base + "/ifindex", noted)),
+                "mac": normalize_mac(_read(root, base + "/address", noted)),
                 # networkd's Type= is the device type udev reports (DEVTYPE: bridge, vlan,
                 # wlan...), else the link type ("ether", "loopback").
                 "type": uevent.get("DEVTYPE") or _ARPHRD.get(arphrd or -1),
                 "link_type": _ARPHRD.get(arphrd or -1),
-                "driver": _driver(directory),
+                "driver": _driver(root, base, noted),
             }
         )
     return out
@@ -55,29 +61,32 @@ def normalize_mac(value: Optional[str]) -> Optional[str]:
     return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
 
 
-def _driver(directory: str) -> Optional[str]:
+def _driver(root: str, base: str, errors: List[Dict[str, str]]) -> Optional[str]:
+    # The link's own name says the driver: read it where it is (files.raw), never through a
+    # `device` link of the tree that would lead onto the running machine's /sys.
     try:
-        return os.path.basename(os.readlink(os.path.join(directory, "device", "driver")))
+        return os.path.basename(os.readlink(files.raw(root, base + "/device/driver")))
     except OSError:
-        return _uevent(os.path.join(directory, "device", "uevent")).get("DRIVER")
+        return _uevent(_read(root, base + "/device/uevent", errors)).get("DRIVER")
 
 
-def _uevent(path: str) -> Dict[str, str]:
-    text = _read(path) or ""
+def _uevent(text: Optional[str]) -> Dict[str, str]:
     out = {}
-    for line in text.splitlines():
+    for line in (text or "").splitlines():
         key, sep, value = line.partition("=")
         if sep:
             out[key] = value
     return out
 
 
-def _read(path: str) -> Optional[str]:
+def _read(root: str, path: str, errors: List[Dict[str, str]]) -> Optional[str]:
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read().strip()
+        return files.read_text(root, path, safefile.VALUE).strip()
+    except safefile.Refused as exc:
+        errors.append({"file": path, "error": exc.strerror})
     except OSError:
-        return None
+        pass  # missing: not every interface has every file
+    return None
 
 
 def _int(value: Optional[str]) -> Optional[int]:

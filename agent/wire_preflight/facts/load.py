@@ -8,6 +8,7 @@ read it, and `errors` says why.
 import json
 from typing import Any, Dict, Tuple
 
+from wire_preflight import safefile
 from wire_preflight.model import FACTS_SCHEMA, InputError
 
 # (dotted field, accepted types, required)
@@ -40,12 +41,13 @@ _DISK_FIELDS = [("path", (str,)), ("total_bytes", (int,)), ("free_bytes", (int,)
 
 def load_facts(path: str) -> Dict[str, Any]:
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        data = json.loads(safefile.read_bytes(path, safefile.DOCUMENT).decode("utf-8"))
     except OSError as exc:
         raise InputError(f"cannot read facts file {path}: {exc.strerror}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"facts file {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"facts file {path} is not valid JSON: nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get("facts"), dict):
         data = data["facts"]  # a saved `check --json` report carries its facts
     return validate(data, path)

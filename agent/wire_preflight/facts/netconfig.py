@@ -32,7 +32,7 @@ PRECEDENCE = ("netplan", "networkd", "ifupdown", "networkmanager")
 def collect(root: str = "/") -> Dict[str, Any]:
     errors = []  # type: List[Dict[str, str]]
     config = {
-        "links": links.collect(root),
+        "links": links.collect(root, errors),
         "netplan": netplan.collect(root, errors),
         "networkd": networkd.collect(root, errors),
         "networkd_leases": networkd.leases(root, errors),

@@ -88,8 +88,10 @@ def load(text: str) -> Dict[str, Any]:
     """The `network:` mapping of one file ({} for an empty file); ValueError if malformed."""
     import yaml  # lazy: only hosts with netplan files pay for it
 
+    from wire_preflight import boundedyaml
+
     try:
-        doc = yaml.load(text, Loader=_loader())  # a SafeLoader subclass: safe
+        doc = boundedyaml.load(text, _loader())  # a SafeLoader subclass, its cost bounded
     except yaml.YAMLError as exc:
         raise ValueError("not valid YAML: {}".format(str(exc).replace("\n", " "))) from None
     if doc is None:

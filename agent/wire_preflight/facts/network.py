@@ -10,6 +10,7 @@ import json
 import subprocess
 from typing import Any, Dict, List, Optional
 
+from wire_preflight import safefile
 from wire_preflight.facts import programs
 
 INFINITE_LIFETIME = 4294967295  # the kernel's INFINITY_LIFE_TIME: a permanent address
@@ -28,8 +29,7 @@ def collect() -> Dict[str, Any]:
     except ValueError:
         # iproute2 before 4.17 (Ubuntu 18.04) prints routes as text even with -j;
         # the kernel's own table in /proc/net/route says the same for IPv4.
-        with open("/proc/net/route") as handle:
-            routes = parse_proc_route(handle.read())
+        routes = parse_proc_route(safefile.read_text("/proc/net/route", safefile.LARGE))
     return {
         "interfaces": interfaces,
         "default_routes": routes,

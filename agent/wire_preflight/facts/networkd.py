@@ -9,6 +9,7 @@ the one applied; the rest are ignored for it. Drop-ins (NAME.network.d/*.conf) a
 import os
 from typing import Any, Dict, List, Tuple
 
+from wire_preflight import safefile
 from wire_preflight.facts import files, netmatch
 
 DIRS = (  # highest priority first
@@ -157,7 +158,7 @@ def _valid_address(text: str) -> bool:
 def leases(root: str, errors: List[Dict[str, str]]) -> Dict[str, Any]:
     out = {}
     for path in files.matching(root, LEASES + "/*"):
-        text = files.read(root, path, errors)
+        text = files.read(root, path, errors, safefile.LARGE)
         if text is not None:
             lease = parse_lease(text)
             lease["file"] = path

@@ -19,6 +19,7 @@ import os
 import re
 from typing import Any, Dict, List, Optional
 
+from wire_preflight import safefile
 from wire_preflight.facts import dhclient, files, netmatch, networkd
 from wire_preflight.facts.links import normalize_mac
 
@@ -265,7 +266,7 @@ def leases(root: str, errors: List[Dict[str, str]]) -> Dict[str, List[Dict[str, 
         if not found:
             continue
         client, uuid, iface = found.groups()
-        text = files.read(root, path, errors)
+        text = files.read(root, path, errors, safefile.LARGE)
         if text is None:
             continue
         if client.startswith("internal"):

@@ -1,11 +1,13 @@
 """CPU and memory, as the kernel reports them."""
 
-import os
 from typing import Any, Dict, List, Optional
 
+from wire_preflight import safefile
 from wire_preflight.facts import files, read_text
 
 MEMORY_SYSFS = "/sys/devices/system/memory"
+# 64 TiB in the kernel's smallest memory blocks (128 MiB): past any VM Wire runs on.
+MAX_MEMORY_BLOCKS = 64 * 1024 * 8
 
 
 def cpu() -> Dict[str, Any]:
@@ -18,9 +20,9 @@ def cpu() -> Dict[str, Any]:
 
 
 def memory(root: str = "/") -> Dict[str, Any]:
-    total = parse_meminfo(read_text("/proc/meminfo", root))
+    total = parse_meminfo(read_text("/proc/meminfo", root, safefile.CONFIG))
     out = {"total_bytes": total["MemTotal"], "swap_total_bytes": total.get("SwapTotal", 0)}
-    installed = installed_memory(files.under(root, MEMORY_SYSFS))
+    installed = installed_memory(root)
     if installed is not None:
         out["installed_bytes"] = installed
         out["installed_source"] = MEMORY_SYSFS
@@ -42,15 +44,17 @@ def parse_meminfo(text: str) -> Dict[str, int]:
     return values
 
 
-def installed_memory(sysfs_dir: str) -> Optional[int]:
+def installed_memory(root: str = "/") -> Optional[int]:
     """RAM the VM was given: memory blocks times the block size, where the kernel shows them.
 
     Blocks cover only ranges that hold RAM (the PCI hole has none), so a 4 GiB VM shows
-    exactly 4 GiB here while MemTotal is short by what the kernel reserved.
+    exactly 4 GiB here while MemTotal is short by what the kernel reserved. Both are read
+    inside root: a captured tree's sysfs is the tree's, never the running machine's.
     """
     try:
-        block_size = int(read_text(os.path.join(sysfs_dir, "block_size_bytes")).strip(), 16)
-        entries = os.listdir(sysfs_dir)
+        text = read_text(MEMORY_SYSFS + "/block_size_bytes", root, safefile.VALUE)
+        block_size = int(text.strip(), 16)
+        entries = files.entries(root, MEMORY_SYSFS, MAX_MEMORY_BLOCKS)
     except (OSError, ValueError):
         return None
     blocks = count_memory_blocks(entries)

@@ -1,10 +1,12 @@
 """Identity of the host: names, ids, kernel, distribution, virtualisation."""
 
+import errno
 import os
-import platform
+import re
 import socket
 from typing import Any, Dict, Optional
 
+from wire_preflight import safefile
 from wire_preflight.facts import files, read_text
 
 
@@ -19,7 +21,9 @@ def machine_id(root: str = "/") -> str:
         try:
             value = read_text(path, root).strip()
         except OSError as exc:
-            last_error = exc
+            # A file refused (a FIFO, a directory) says more than the copy that is missing.
+            if not isinstance(last_error, safefile.Refused):
+                last_error = exc
             continue
         if value:
             return value
@@ -36,37 +40,66 @@ def kernel() -> Dict[str, str]:
     return {"release": uname.release, "version": uname.version, "machine": uname.machine}
 
 
+OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
+
+
 def os_release(root: str = "/") -> Dict[str, str]:
-    """id, version_id, codename and pretty name from /etc/os-release.
+    """id, version_id, codename and pretty name from /etc/os-release (else /usr/lib/os-release,
+    as os-release(5) says).
 
-    Python >= 3.10 reads it with the standard library (platform.freedesktop_os_release);
-    older ones with distro, whose import costs 10-20 ms of the agent's run.
+    Read through files.read_text like every other file, live or captured, and parsed here:
+    neither the standard library (platform.freedesktop_os_release, Python >= 3.10) nor distro
+    takes the text, only a path they open themselves, and an open of their own follows a link
+    in a captured tree onto the machine running the command and blocks on a FIFO.
     """
-    if root == "/" and hasattr(platform, "freedesktop_os_release"):
+    text = None  # type: Optional[str]
+    for path in OS_RELEASE:
         try:
-            fields = platform.freedesktop_os_release()
-        except OSError:
-            fields = None
-        if fields is not None:
-            return {
-                "id": fields.get("ID", "linux"),
-                "version_id": fields.get("VERSION_ID", ""),
-                "codename": fields.get("VERSION_CODENAME", ""),
-                "pretty_name": fields.get("PRETTY_NAME", fields.get("NAME", "")),
-            }
-    import distro  # lazy: only the os area needs it
-
-    # No lsb_release subprocess and no uname: /etc/os-release says all we need, and
-    # distro would otherwise run `lsb_release -a` for every version() call.
-    info = distro.LinuxDistribution(
-        include_lsb=False, include_uname=False, root_dir=None if root == "/" else root
-    )
+            text = files.read_text(root, path, safefile.VALUE)
+            break
+        except FileNotFoundError:
+            continue
+    if text is None:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", OS_RELEASE[0])
+    fields = parse_os_release(text)
     return {
-        "id": info.id(),
-        "version_id": info.version(),
-        "codename": info.codename(),
-        "pretty_name": info.name(pretty=True),
+        "id": fields.get("ID", "linux").lower(),
+        "version_id": fields.get("VERSION_ID", ""),
+        "codename": _codename(fields),
+        "pretty_name": fields.get("PRETTY_NAME") or fields.get("NAME", ""),
     }
+
+
+def parse_os_release(text: str) -> Dict[str, str]:
+    """os-release(5): one VAR=value a line, the value quoted and escaped as in a shell (the
+    format is shell-compatible on purpose; shlex reads it as a shell would); comments and
+    lines that are not assignments are ignored."""
+    import shlex
+
+    fields = {}  # type: Dict[str, str]
+    for line in text.splitlines():
+        name, sep, value = line.strip().partition("=")
+        if not sep or not name or not (name[0].isalpha() or name[0] == "_"):
+            continue
+        if not all(ch.isalnum() or ch == "_" for ch in name):
+            continue
+        try:
+            words = shlex.split(value, comments=True)
+        except ValueError:  # an unbalanced quote: this line only is unreadable
+            continue
+        fields[name] = " ".join(words)
+    return fields
+
+
+def _codename(fields: Dict[str, str]) -> str:
+    # VERSION_CODENAME since systemd 231; older Ubuntu says UBUNTU_CODENAME, older still only
+    # VERSION="14.04.6 LTS, Trusty Tahr".
+    for key in ("VERSION_CODENAME", "UBUNTU_CODENAME"):
+        if key in fields:
+            return fields[key]
+    # A real VERSION is a few words; the cut keeps the search's backtracking small.
+    found = re.search(r"\((\D+)\)|,\s*(\D+)", fields.get("VERSION", "")[:200])
+    return (found.group(1) or found.group(2)) if found else ""
 
 
 def virtualization(root: str = "/") -> Dict[str, Any]:
@@ -93,10 +126,10 @@ def virtualization(root: str = "/") -> Dict[str, Any]:
 def cpu_has_hypervisor_flag(root: str = "/") -> Optional[bool]:
     """The 'hypervisor' CPU flag: set by every hypervisor that exposes CPUID leaf 0x40000000."""
     try:
-        with open(files.under(root, "/proc/cpuinfo"), encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return "hypervisor" in line.split(":", 1)[1].split()
+        text = read_text("/proc/cpuinfo", root, safefile.LARGE)
     except OSError:
         return None
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return "hypervisor" in line.split(":", 1)[1].split()
     return False

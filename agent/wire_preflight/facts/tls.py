@@ -9,6 +9,7 @@ import socket
 import ssl
 from typing import Any, Dict, List, Optional, Tuple
 
+from wire_preflight import safefile
 from wire_preflight.model import InputError
 
 TIMEOUT = 5.0
@@ -28,8 +29,7 @@ def _x509() -> Any:
 def load_chain(path: str) -> List[Any]:
     x509 = _x509()
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = safefile.read_bytes(path, safefile.LARGE)
     except OSError as exc:
         raise InputError(f"cannot read certificate {path}: {exc.strerror}") from None
     certs = []
@@ -51,8 +51,7 @@ def load_key(path: str) -> Any:
     from cryptography.hazmat.primitives import serialization
 
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = safefile.read_bytes(path, safefile.CONFIG)
     except OSError as exc:
         raise InputError(f"cannot read key {path}: {exc.strerror}") from None
     try:
@@ -197,8 +196,7 @@ def _cryptography_verify(
     except ImportError:
         return None, "path verification needs the openssl command or cryptography >= 42"
     try:
-        with open(ca_path, "rb") as handle:
-            anchors = x509.load_pem_x509_certificates(handle.read())
+        anchors = x509.load_pem_x509_certificates(safefile.read_bytes(ca_path, safefile.LARGE))
     except (OSError, ValueError) as exc:
         return False, f"cannot load the trust anchors from {ca_path}: {exc}"
     builder = PolicyBuilder().store(Store(anchors))

@@ -4,6 +4,7 @@ the name, kernel and CPUs as the tree's own files say them."""
 import os
 from typing import Any, Dict, Iterable, Optional
 
+from wire_preflight import safefile
 from wire_preflight.facts import files, programs, read_text
 
 
@@ -24,7 +25,7 @@ def kernel(root: str) -> Dict[str, Optional[str]]:
 
 
 def cpu(root: str) -> Dict[str, Any]:
-    text = read_text("/proc/cpuinfo", root)
+    text = read_text("/proc/cpuinfo", root, safefile.LARGE)
     logical = sum(1 for line in text.splitlines() if line.split(":")[0].strip() == "processor")
     cores = set()
     for block in text.split("\n\n"):

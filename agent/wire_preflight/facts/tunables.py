@@ -8,6 +8,7 @@ import os
 import re
 from typing import Any, Dict, List
 
+from wire_preflight import safefile
 from wire_preflight.facts import files
 
 # fact name -> file
@@ -40,8 +41,7 @@ def collect(root: str = "/") -> Dict[str, Any]:
 
 def _read_setting(root: str, path: str) -> Dict[str, Any]:
     try:
-        with open(files.under(root, path), encoding="utf-8") as handle:
-            text = handle.read().strip()
+        text = files.read_text(root, path, safefile.VALUE).strip()
     except OSError as exc:
         return {"error": f"{exc.strerror or exc} reading {path}", "file": path}
     if path.endswith("transparent_hugepage/enabled"):
@@ -54,16 +54,20 @@ def _read_setting(root: str, path: str) -> Dict[str, Any]:
 
 def parse_bracketed(text: str) -> str:
     """sysfs marks the active choice: 'always [madvise] never' -> 'madvise'."""
-    found = re.search(r"\[([^\]]+)\]", text)
+    found = re.search(r"\[([^\[\]]+)\]", text)
     return found.group(1) if found else text
 
 
 def _read_swaps(root: str) -> Dict[str, Any]:
     try:
-        with open(files.under(root, PROC_SWAPS), encoding="utf-8") as handle:
-            return {"value": parse_swaps(handle.read()), "file": PROC_SWAPS}
+        return {
+            "value": parse_swaps(files.read_text(root, PROC_SWAPS, safefile.CONFIG)),
+            "file": PROC_SWAPS,
+        }
     except OSError as exc:
         return {"error": f"{exc.strerror or exc} reading {PROC_SWAPS}", "file": PROC_SWAPS}
+    except ValueError:
+        return {"error": f"unexpected content in {PROC_SWAPS}", "file": PROC_SWAPS}
 
 
 def parse_swaps(text: str) -> List[Dict[str, Any]]:

@@ -28,6 +28,7 @@ import warnings
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from wire_preflight import safefile
 from wire_preflight.model import InputError
 
 # `[name]` or `[name:kind]`, then only blanks or a `#` comment: ansible's section rule. The
@@ -176,8 +177,7 @@ class Inventory:
 
 def load(path: str) -> Inventory:
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        text = safefile.read_bytes(path, safefile.CONFIG).decode("utf-8")
     except OSError as exc:
         raise InputError(f"cannot read inventory {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
@@ -391,9 +391,11 @@ def _host_line(inventory: Inventory, section: str, line: str) -> None:
 def parse_yaml(text: str, path: str = "<inventory>") -> Inventory:
     import yaml
 
+    from wire_preflight import boundedyaml
+
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        doc = boundedyaml.load(text, max_bytes=safefile.CONFIG)
+    except (yaml.YAMLError, ValueError) as exc:
         raise InputError(
             "inventory {} is not valid YAML: {}".format(path, str(exc).replace("\n", " "))
         ) from None

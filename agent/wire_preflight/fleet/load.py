@@ -4,7 +4,7 @@ import json
 import os
 from typing import Any, Dict, List, Tuple
 
-from wire_preflight import report
+from wire_preflight import report, safefile
 from wire_preflight.fleet.summary import summarize
 from wire_preflight.model import InputError
 
@@ -22,9 +22,12 @@ def from_directory(directory: str) -> Tuple[List[Dict[str, Any]], List[str]]:
                 continue
             path = os.path.join(folder, name)
             try:
-                with open(path, encoding="utf-8") as handle:
-                    doc = report.validate(json.load(handle), path)
-            except (OSError, ValueError, UnicodeDecodeError) as exc:
+                text = safefile.read_bytes(path, safefile.DOCUMENT).decode("utf-8")
+                doc = report.validate(json.loads(text), path)
+            except safefile.Refused as exc:
+                problems.append(f"{path}: {exc.strerror}")
+                continue
+            except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
                 problems.append(f"{path}: {exc}")
                 continue
             except InputError as exc:

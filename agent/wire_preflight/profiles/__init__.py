@@ -114,13 +114,22 @@ def resolve(name_or_path: Optional[str]) -> str:
 def load(name_or_path: Optional[str] = None) -> Profile:
     path = resolve(name_or_path)
     try:
-        with open(path, "rb") as handle:
-            data = _toml.load(handle)
+        data = _read_toml(path)
     except OSError as exc:
         raise InputError(f"cannot read profile {path}: {exc.strerror}") from None
-    except _toml.TOMLDecodeError as exc:
+    except (_toml.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"profile {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(f"profile {path} is not valid TOML: nested too deeply") from None
     return _parse(path, data)
+
+
+def _read_toml(path: str) -> Dict[str, Any]:
+    """A TOML file given by the operator, read as safefile reads (a regular file, 1 MiB at
+    most: a FIFO or /dev/zero given as --profile is refused, not waited on)."""
+    from wire_preflight import safefile
+
+    return _toml.loads(safefile.read_bytes(path, safefile.CONFIG).decode("utf-8"))
 
 
 def _fail(path: str, field: str, problem: str) -> InputError:
@@ -351,10 +360,11 @@ def _load_host_file(profile_path: str, name: str) -> Tuple[str, Dict[str, Any]]:
             "profile nor a built-in requirements table",
         )
     try:
-        with open(path, "rb") as handle:
-            host = _toml.load(handle)
-    except (OSError, _toml.TOMLDecodeError) as exc:
+        host = _read_toml(path)
+    except (OSError, _toml.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"host requirements {path}: {exc}") from None
+    except RecursionError:
+        raise InputError(f"host requirements {path}: nested too deeply") from None
     try:
         schema.host_requirements(host_rule_shapes())(host, "")
     except schema.SchemaError as exc:
