@@ -9,9 +9,11 @@ without taking it, so the probe can never get in the way of an installation.
 import fcntl
 import os
 import re
+import stat
 import struct
 from typing import Any, Dict, List, Optional
 
+from wire_preflight import safefile
 from wire_preflight.facts import files
 
 LOCK_FILES = (
@@ -34,12 +36,18 @@ def lock_holder(path: str) -> Dict[str, Any]:
     if not out["exists"]:
         return out
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # Non-blocking: a FIFO put where a lock file belongs must not hang the run.
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags)
     except OSError as exc:
         out["held"] = None
         out["error"] = exc.strerror or str(exc)
         return out
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            out["held"] = None
+            out["error"] = "not a regular file"
+            return out
         # Ask about a write lock over the whole file: any lock another process holds
         # conflicts with it. F_GETLK works on a read-only descriptor and takes nothing.
         query = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
@@ -61,8 +69,7 @@ def lock_holder(path: str) -> Dict[str, Any]:
 
 def _process_name(pid: int) -> Optional[str]:
     try:
-        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as handle:
-            return handle.read().strip() or None
+        return safefile.read_text(f"/proc/{pid}/comm", safefile.VALUE).strip() or None
     except OSError:
         return None
 
@@ -75,9 +82,9 @@ def unattended_upgrades(root: str = "/") -> Dict[str, Any]:
     try:
         # scandir, not glob: the parts' names are all that decides, in sorted order.
         parts = sorted(
-            entry.name
-            for entry in os.scandir(files.under(root, APT_CONF_DIR))
-            if _apt_reads(entry.name) and _is_file(root, entry)
+            name
+            for name in files.entries(root, APT_CONF_DIR)
+            if _apt_reads(name) and os.path.isfile(files.under(root, APT_CONF_DIR + "/" + name))
         )
     except OSError:
         parts = []
@@ -101,13 +108,6 @@ def unattended_upgrades(root: str = "/") -> Dict[str, Any]:
         "file": setting["file"] if setting else None,
         "errors": errors,
     }
-
-
-def _is_file(root: str, entry: Any) -> bool:
-    if root == "/":
-        return entry.is_file()
-    # In a captured tree a link is followed inside the tree, never onto this machine.
-    return os.path.isfile(files.under(root, APT_CONF_DIR + "/" + entry.name))
 
 
 def _apt_reads(name: str) -> bool:

@@ -10,6 +10,7 @@ import os
 import re
 from typing import Any, Dict, Optional
 
+from wire_preflight import safefile
 from wire_preflight.facts import files
 
 CPUINFO = "/proc/cpuinfo"
@@ -25,15 +26,15 @@ _X86_VENDORS = ("GenuineIntel", "AuthenticAMD", "HygonGenuine", "CentaurHauls", 
 def first_processor(root: str = "/") -> Dict[str, str]:
     """The fields of /proc/cpuinfo's first processor block (key -> value, both stripped)."""
     fields = {}  # type: Dict[str, str]
-    with open(files.under(root, CPUINFO), encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if not line.strip():
-                if fields:
-                    break
-                continue
-            key, sep, value = line.partition(":")
-            if sep:
-                fields.setdefault(key.strip(), value.strip())
+    # Bounded and regular-file only: a FIFO or /dev/zero in a captured tree is refused.
+    for line in files.read_text(root, CPUINFO, safefile.LARGE).splitlines():
+        if not line.strip():
+            if fields:
+                break
+            continue
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
     if not fields:
         raise ValueError(f"{CPUINFO} lists no processor")
     return fields
@@ -50,8 +51,7 @@ def model_clock_ghz(model_name: str) -> Optional[float]:
 
 def _read_khz(root: str, name: str) -> Optional[int]:
     try:
-        with open(files.under(root, CPUFREQ + "/" + name)) as handle:
-            return int(handle.read().strip())
+        return int(files.read_text(root, CPUFREQ + "/" + name, safefile.VALUE).strip())
     except (OSError, ValueError):
         return None
 

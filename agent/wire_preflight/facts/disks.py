@@ -107,8 +107,7 @@ def backing_disks(device_dir: str, depth: int = 0, resolved: bool = False) -> Li
 
 def _read_stripped(path: str) -> Optional[str]:
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read().strip() or None
+        return safefile.read_text(path, safefile.VALUE).strip() or None
     except OSError:
         return None
 
