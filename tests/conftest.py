@@ -198,3 +198,27 @@ def classic_fleet(base, servers=("s1", "s2", "s3")):
     reports.append(make_report(base, "admin", ["admin"], servers[0]))
     reports.append(make_report(base, "assethost", ["asset"], servers[-1]))
     return reports
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A real PostgreSQL server of the tests' own (initdb + pg_ctl in a temporary directory,
+    a Unix socket only), one per test module."""
+    from collectorlib import PostgresServer
+
+    try:
+        server = PostgresServer().start()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            raise  # CI installs the package (.ci/run): a missing server is a failure there
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request, tmp_path):
+    """The store's location, once for each store: an SQLite file, a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "collector.db")
+    return request.getfixturevalue("postgres").new_database()

@@ -16,7 +16,7 @@ import pytest
 from conftest import make_report, require_root, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
-from collectorlib import ENROLL, TOKEN, Collector, PostgresServer, free_port
+from collectorlib import ENROLL, TOKEN, Collector, free_port
 
 AUTH = b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
 
@@ -262,18 +262,6 @@ def test_the_per_address_bound_holds_even_when_the_total_has_room(tmp_path):
 
 
 # -- text no database can hold -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    try:
-        server = PostgresServer().start()
-    except FileNotFoundError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

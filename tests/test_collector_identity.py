@@ -5,7 +5,6 @@ key, case-folded names, report ids of another host, sub-second ordering, wrong c
 docs/collector.md, "Security model", has the lifecycle these hold it to."""
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -15,28 +14,9 @@ from conftest import fixture_path, make_report, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 requests = pytest.importorskip("requests")
-from collectorlib import ENROLL, TOKEN, Collector, PostgresServer, free_port  # noqa: E402
+from collectorlib import ENROLL, TOKEN, Collector, free_port  # noqa: E402
 
 REFUSAL = "X-Wire-Preflight-Refusal"
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    try:
-        server = PostgresServer().start()
-    except FileNotFoundError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        return str(tmp_path / "collector.db")
-    return request.getfixturevalue("postgres").new_database()
 
 
 @pytest.fixture

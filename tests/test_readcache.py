@@ -6,17 +6,10 @@ import time
 
 import pytest
 from conftest import make_report
-from test_store import open_db, postgres, wait_for  # noqa: F401 - postgres is a fixture
+from test_store import open_db, wait_for
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 from collectorlib import Collector
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        return str(tmp_path / "collector.db")
-    return request.getfixturevalue("postgres").new_database()
 
 
 def report(base, hostname, number=0):

@@ -16,28 +16,9 @@ import pytest
 from conftest import make_report, with_changes
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
-from collectorlib import TOKEN, Collector, PostgresServer
+from collectorlib import TOKEN, Collector
 
 DAY = 86400.0
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    try:
-        server = PostgresServer().start()
-    except FileNotFoundError as exc:
-        if os.environ.get("CI"):
-            raise  # CI installs the package (.ci/run): a missing server is a failure there
-        pytest.skip(str(exc))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        return str(tmp_path / "collector.db")
-    return request.getfixturevalue("postgres").new_database()
 
 
 def wait_for(condition, seconds=120):

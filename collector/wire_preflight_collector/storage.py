@@ -489,15 +489,7 @@ class SqlStore(IdentityStore):
         one per try (each would be a finding, a webhook call and a row kept forever)."""
         now = time.time() if now is None else now
         with self._write() as conn:
-            repeated = self._x(
-                conn,
-                "SELECT 1 FROM events WHERE hostname = ? AND kind = ? AND open = 1 "
-                "AND before = ? AND after = ? LIMIT 1",
-                (hostname, kind, json.dumps(before), json.dumps(after)),
-            ).fetchone()
-            if repeated:
-                return None
-            return self._event(conn, hostname, kind, before, after, detail, at=now)
+            return self._event_once(conn, hostname, kind, before, after, detail, now)
 
     def mark_stale(self, now: float, stale_after: float) -> List[Dict[str, Any]]:
         """Hosts silent for longer than stale_after become stale, once, with an event."""
