@@ -224,7 +224,10 @@ def test_slow_clients_from_one_address_cannot_take_every_slot(tmp_path):
             # Another address is served every time, and so is a client from the attacker's
             # own address that sends its request at once: it takes a slow client's slot.
             assert _served(server.port, "127.0.0.2", 30) == 30
-            assert _served(server.port, "127.0.0.1", 30) == 30
+            # A client sharing the attacker's address competes with it for that address's
+            # slots: on a loaded machine a churning attacker can evict it before its request
+            # is read (CI saw 29 of 30). On 4b82930 it got 0 of 30.
+            assert _served(server.port, "127.0.0.1", 30) >= 25
     finally:
         server.stop()
 
@@ -614,6 +617,8 @@ def test_no_credential_reaches_the_log(collector):
         f"GET /api/v1/fleet?access_token={secret} HTTP/1.1\r\nHost: x\r\n",
         f"GET /api/v1/drift?host=x;token={secret} HTTP/1.1\r\nHost: x\r\n",
         f"GET http://user:{secret}@127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n",
+        f"GET /http%3A//user%3A{secret}%40127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n",
+        f"GET /x/user%253A{secret}%2540127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n",
     ):
         exchange(collector.port, request.encode() + AUTH + b"Connection: close\r\n\r\n")
     exchange(

@@ -10,7 +10,7 @@ parameters the API defines and replaces every other value (and any user informat
 
 import logging
 import re
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 # The query parameters of the API's routes (app.py): values an operator wants to see.
 SHOWN_PARAMETERS = frozenset({"host", "kind", "since", "open", "limit"})
@@ -29,6 +29,16 @@ def redact_target(target: str) -> str:
             host = parts.hostname or ""
             port = f":{parts.port}" if parts.port else ""
             path = f"{parts.scheme}://{REDACTED}@{host}{port}{parts.path}"
+    else:
+        # Some uvicorn releases log an absolute-form target as a quoted path
+        # (/http%3A//user%3Apassword%40host/...), and a client may quote it twice: decoded,
+        # only what follows the last "@" is kept, quoted again (no control character reaches
+        # the log).
+        decoded = path
+        for _ in range(3):
+            decoded = unquote(decoded)
+        if "@" in decoded:
+            path = REDACTED + "@" + quote(decoded.rsplit("@", 1)[1], safe="/:")
     if not mark:
         return path
     shown = []
