@@ -50,8 +50,14 @@ def free_port():
 
 
 class Collector:
-    def __init__(self, tmp_path, *extra, scheme="http", scopes=True, db=None):
+    def __init__(
+        self, tmp_path, *extra, scheme="http", scopes=True, db=None, host=None, command=()
+    ):
+        """`host`: the address to listen on (else loopback); `command`: what the collector is
+        started under (e.g. `ip netns exec NS`), the test then reaches it from there too."""
         self.dir = tmp_path
+        self.host = host
+        self.command = list(command)
         self.db = db or str(tmp_path / "collector.db")
         self.token_file = str(tmp_path / "token")
         self.viewer_file = str(tmp_path / "viewer-token")
@@ -78,14 +84,17 @@ class Collector:
 
     @property
     def url(self):
-        return f"{self.scheme}://127.0.0.1:{self.port}"
+        host = self.host or "127.0.0.1"
+        return f"{self.scheme}://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     def start(self, port=None):
         self.port = port or free_port()
         self.log = open(str(self.dir / "collector.log"), "ab")  # noqa: SIM115 - lives with the process
         earlier = len(self.read_log())  # a restart appends to the same log
+        where = ["--host", self.host] if self.host else []
         self.proc = subprocess.Popen(
             [
+                *self.command,
                 sys.executable,
                 "-m",
                 "wire_preflight_collector",
@@ -96,6 +105,7 @@ class Collector:
                 str(self.port),
                 "--token-file",
                 self.token_file,
+                *where,
                 *self.extra,
             ],
             stdout=self.log,
@@ -106,6 +116,8 @@ class Collector:
         while time.time() < deadline:
             assert self.proc.poll() is None, self.read_log()
             if "Application startup complete" in self.read_log()[earlier:]:
+                if self.command:  # elsewhere (another namespace): its log is the word
+                    return self
                 try:
                     with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                         return self

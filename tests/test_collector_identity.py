@@ -5,12 +5,15 @@ key, case-folded names, report ids of another host, sub-second ordering, wrong c
 docs/collector.md, "Security model", has the lifecycle these hold it to."""
 
 import json
+import shutil
+import subprocess
+import sys
 import threading
 import time
 import uuid
 
 import pytest
-from conftest import fixture_path, make_report, run_process
+from conftest import fixture_path, make_report, require_root, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 requests = pytest.importorskip("requests")
@@ -402,6 +405,72 @@ def test_wrong_credentials_are_slowed_and_logged_but_a_valid_key_never(collector
     log = collector.read_log()
     assert "wrong credential from 127.0.0.1" in log
     assert log.count("wrong credential from") < 10  # logged per address, not per request
+
+
+# From many source addresses of one IPv6 /64 (in a network namespace made here): a client that
+# holds a whole /64 is one client, as for the per-address connection bound.
+GUESS_FROM = """
+import http.client, json, sys
+port, sources = int(sys.argv[1]), json.loads(sys.argv[2])
+for source in sources:
+    conn = http.client.HTTPConnection("fd00:77::1", port, source_address=(source, 0), timeout=10)
+    conn.request("POST", "/api/v1/reports", body="{}", headers={
+        "Authorization": "Bearer guess-" + source, "Content-Type": "application/json"})
+    print(conn.getresponse().status, flush=True)
+    conn.close()
+"""
+
+
+@pytest.fixture
+def namespace():
+    require_root("wrong credentials from many addresses of one /64 (ip netns add)")
+    if not shutil.which("ip"):
+        pytest.skip("`ip` (iproute2) is needed for a network namespace")
+    name = "wpc-" + uuid.uuid4().hex[:6]
+    made = subprocess.run(["ip", "netns", "add", name], stderr=subprocess.PIPE, check=False)
+    if made.returncode != 0:
+        pytest.skip("cannot make a network namespace: " + made.stderr.decode().strip())
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        for address in ["fd00:77::1"] + [f"fd00:77::{n:x}" for n in range(0x100, 0x128)]:
+            subprocess.run(
+                ["ip", "-n", name, "-6", "addr", "add", address + "/64", "dev", "lo", "nodad"],
+                check=True,
+            )
+        subprocess.run(
+            ["ip", "-n", name, "-6", "addr", "add", "fd00:78::1/64", "dev", "lo", "nodad"],
+            check=True,
+        )
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+def test_wrong_credentials_from_one_ipv6_64_count_as_one_client(tmp_path, namespace):
+    inside = ["ip", "netns", "exec", namespace]
+    server = Collector(tmp_path, "--insecure-http", host="fd00:77::1", command=inside).start()
+    try:
+
+        def guess(sources):
+            done = subprocess.run(
+                [*inside, sys.executable, "-c", GUESS_FROM, str(server.port), json.dumps(sources)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                universal_newlines=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            return [int(line) for line in done.stdout.split()]
+
+        # 40 addresses, one wrong credential each: one client, past the limit of 30.
+        answers = guess([f"fd00:77::{n:x}" for n in range(0x100, 0x128)])
+        assert answers[0] == 403 and answers[-1] == 429, answers
+        # Another /64 is another client.
+        assert guess(["fd00:78::1"]) == [403]
+        assert "wrong credential from fd00:77::/64" in server.read_log()
+    finally:
+        server.stop()
 
 
 # -- fleet --collector -------------------------------------------------------------------------

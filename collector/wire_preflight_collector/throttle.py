@@ -1,12 +1,18 @@
 """Wrong credentials, counted per client address: past a threshold the address is answered
 429 with Retry-After, and each address's failures are logged (the first, then every
-LOG_EVERY). A valid credential is never counted nor slowed: it is checked first."""
+LOG_EVERY). A valid credential is never counted nor slowed: it is checked first.
+
+A client is what server.py's per-address connection bound counts: an IPv4 address, or an
+IPv6 /64 (one machine usually holds a whole /64, and would otherwise guess from 2**64 fresh
+addresses, each under the threshold)."""
 
 import logging
 import threading
 import time
 from collections import OrderedDict
 from typing import Optional
+
+from wire_preflight_collector.server import address_key
 
 log = logging.getLogger("wire_preflight_collector")
 
@@ -28,6 +34,7 @@ class WrongCredentials:
         """Count one wrong credential; the seconds to wait when the address is past the
         limit, else None."""
         now = time.monotonic() if now is None else now
+        address = address_key(address)
         with self._lock:
             entry = self._seen.pop(address, None)
             if entry is None or now - entry[0] >= self.window:
