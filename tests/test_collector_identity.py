@@ -407,6 +407,29 @@ def test_wrong_credentials_are_slowed_and_logged_but_a_valid_key_never(collector
     assert log.count("wrong credential from") < 10  # logged per address, not per request
 
 
+def test_a_forwarded_for_header_changes_no_clients_address(collector, base_facts):
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told not to: a local client
+    # would then guess with a fresh address each time and write any address into the page.
+    answers = [
+        collector.post({}, token=f"guess-{i}", headers={"X-Forwarded-For": f"203.0.113.{i}"})
+        for i in range(40)
+    ]
+    assert answers[-1].status_code == 429, [a.status_code for a in answers]
+    mine = _report(base_facts)
+    assert _enroll(collector, mine).status_code == 201
+    squatter = _made_up(mine["hostname"])
+    claim = collector.post(
+        squatter,
+        token=ENROLL,
+        path="/api/v1/enroll",
+        headers={"X-Forwarded-For": "203.0.113.99"},
+    )
+    assert claim.status_code == 202
+    (pending,) = collector.get("/api/v1/enrollments").json()["enrollments"]
+    assert pending["address"] == "127.0.0.1"
+    assert "203.0.113" not in collector.read_log()
+
+
 # From many source addresses of one IPv6 /64 (in a network namespace made here): a client that
 # holds a whole /64 is one client, as for the per-address connection bound.
 GUESS_FROM = """

@@ -316,6 +316,9 @@ def run(
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         log_level="info",
         server_header=False,
+        # The client is the connection's peer: uvicorn would otherwise take X-Forwarded-For
+        # from any loopback client as its address (the throttle's key, the address shown).
+        proxy_headers=False,
     )
     accesslog.install()
     log.info(
