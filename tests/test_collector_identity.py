@@ -167,6 +167,50 @@ def test_approving_a_claim_gives_the_name_to_the_reinstalled_vm(collector, base_
     assert not _findings(collector, "identity-conflict")
 
 
+def _approve_while_reporting(collector, pending_id, report, key, senders=8):
+    """`senders` threads post the report (4 times each) while the admin approves a claim."""
+    barrier = threading.Barrier(senders + 1)
+    answers = []
+
+    def send():
+        barrier.wait()
+        for _ in range(4):
+            answers.append(collector.post(_fresh(report), token=key).status_code)
+
+    def approve():
+        barrier.wait()
+        path = f"/api/v1/enrollments/{pending_id}/approve"
+        answers.append(collector.call("POST", path, json={}).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(senders)]
+    threads.append(threading.Thread(target=approve))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def test_a_report_racing_the_approval_that_drops_its_key_leaves_one_host(collector, base_facts):
+    """A report is checked against its key and stored in one transaction: one checked before
+    an approval and stored after it would bring back the old machine's host row, so the name
+    would show twice (a ghost going stale)."""
+    for trial in range(15):
+        name = f"race{trial}"
+        old = _report(base_facts, name, machine_id=uuid.uuid4().hex)
+        old_key = _enroll(collector, old).json()["host_key"]
+        assert collector.post(old, token=old_key).status_code == 201
+        new = _report(base_facts, name, machine_id=uuid.uuid4().hex, product_uuid="u" + name)
+        claim = _enroll(collector, new).json()
+        answers = _approve_while_reporting(collector, claim["pending_id"], old, old_key)
+        assert set(answers) <= {200, 201, 403, 429}, answers  # 403, then 429: a dropped key
+        # One host under the name (its summary is the old machine's last report until the
+        # new one reports), not a second row of the machine whose key went.
+        hosts = collector.get("/api/v1/fleet").json()["hosts"]
+        mine = [h["machine_id"] for h in hosts if h["hostname"] == name]
+        assert len(mine) == 1, (trial, mine, answers)
+
+
 # -- atomic claims -------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from wire_preflight_collector.metrics import StoreErrors
 from wire_preflight_collector.readcache import PerGeneration
 from wire_preflight_collector.requestguard import RequestGuard
 from wire_preflight_collector.storage import Store, hash_key
-from wire_preflight_collector.storage_identity import Refusal, ReportIdTaken
+from wire_preflight_collector.storage_identity import Refusal, ReportIdTaken, ReportRefused
 from wire_preflight_collector.throttle import WrongCredentials
 from wire_preflight_collector.webhook import Webhook
 
@@ -257,22 +257,15 @@ def create_app(settings: Settings) -> FastAPI:
         if facts.get("machine_id"):  # one machine, one spelling: keys are bound lower-case
             facts["machine_id"] = facts["machine_id"].lower()
         doc["hostname"] = doc["hostname"].lower()  # DNS names are case-insensitive
-        identity = None
-        if caller.kind == auth.HOST:
-            identity = await run_in_threadpool(
-                store.check_report,
-                caller.key_hash,
-                doc["hostname"],
-                facts.get("machine_id"),
-                facts.get("product_uuid"),
-            )
-            if isinstance(identity, Refusal):
-                notify(identity.events)
-                raise auth.refuse(403, identity.reason, identity.detail)
+        # A host key may only send its own machine's reports: checked where it is stored.
+        key_hash = caller.key_hash if caller.kind == auth.HOST else None
         try:
             stored, events = await run_in_threadpool(
-                store.ingest, doc, time.time(), free_fraction, identity
+                store.ingest, doc, time.time(), free_fraction, key_hash
             )
+        except ReportRefused as refused:
+            notify(refused.refusal.events)
+            raise auth.refuse(403, refused.refusal.reason, refused.refusal.detail) from None
         except ReportIdTaken:
             raise auth.refuse(
                 409,

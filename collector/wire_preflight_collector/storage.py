@@ -46,7 +46,13 @@ from wire_preflight_collector.schema import (
     readable_snapshot,
     readable_summary,
 )
-from wire_preflight_collector.storage_identity import IdentityStore, ReportIdentity, ReportIdTaken
+from wire_preflight_collector.storage_identity import (
+    IdentityStore,
+    Refusal,
+    ReportIdentity,
+    ReportIdTaken,
+    ReportRefused,
+)
 
 SCHEMA_VERSION = 5
 
@@ -337,14 +343,15 @@ class SqlStore(IdentityStore):
         report: Dict[str, Any],
         received_at: Optional[float] = None,
         free_warn_fraction: float = 0.10,
-        identity: Optional[ReportIdentity] = None,
+        key_hash: Optional[str] = None,
     ) -> Tuple[bool, List[Dict[str, Any]]]:
         """Store a validated report; compare it with the host's previous one.
 
         Returns (stored, new drift events); stored is False when this report id was stored
         before for this host (a retried delivery), and then nothing changes. ReportIdTaken
-        when another host's report has the id. `identity`: what check_report allowed a host
-        key's report (the machine-id its host row is kept under, a machine-id change).
+        when another host's report has the id. `key_hash`: the host key that sent it, checked
+        (check_report) in the transaction that stores the report, so an approval or a re-key
+        cannot come between; ReportRefused (its event stored) when the key may not send it.
         """
         received_at = time.time() if received_at is None else received_at
         # One host, one name: DNS names are case-insensitive, so CASSANDRA1 is cassandra1.
@@ -358,94 +365,134 @@ class SqlStore(IdentityStore):
         stable_blob = _pack({"$facts": stable, "$checks": report.get("checks")})
         facts_hash = hashlib.sha256(stable_blob).hexdigest()
         body = _pack({**{k: v for k, v in report.items() if k != "checks"}, "facts": volatile})
+        hostname, facts = summary["hostname"], report.get("facts") or {}
+        with self._write(hostname) as conn:
+            identity = None
+            if key_hash is not None:
+                identity = self._check_report(
+                    conn,
+                    key_hash,
+                    hostname,
+                    facts.get("machine_id"),
+                    facts.get("product_uuid"),
+                    received_at,
+                )
+            if not isinstance(identity, Refusal):
+                return self._store_report(
+                    conn,
+                    report,
+                    identity,
+                    received_at,
+                    free_warn_fraction,
+                    observed,
+                    summary,
+                    snapshot,
+                    (body, facts_hash, stable_blob),
+                )
+        raise ReportRefused(identity)  # once committed: the refusal's event is kept
+
+    def _store_report(
+        self,
+        conn: Any,
+        report: Dict[str, Any],
+        identity: Optional[ReportIdentity],
+        received_at: float,
+        free_warn_fraction: float,
+        observed: float,
+        summary: Dict[str, Any],
+        snapshot: Dict[str, Any],
+        packed: Tuple[bytes, str, bytes],
+    ) -> Tuple[bool, List[Dict[str, Any]]]:
+        """ingest()'s writing, inside its transaction: `packed` is (body, facts hash, stable
+        facts blob), made before the transaction began."""
+        body, facts_hash, stable_blob = packed
         hostname, machine_id = summary["hostname"], summary["machine_id"] or ""
         row_mid = identity.machine_id if identity else machine_id
-        with self._write(hostname) as conn:
-            row = self._x(
-                conn,
-                "INSERT INTO reports (report_id, hostname, machine_id, "
-                "generated_at, received_at, status, body, facts_hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_id) DO NOTHING RETURNING id",
-                (
-                    report["report_id"],
-                    hostname,
-                    machine_id,
-                    report.get("generated_at") or "",
-                    received_at,
-                    summary["status"],
-                    body,
-                    facts_hash,
-                ),
+        row = self._x(
+            conn,
+            "INSERT INTO reports (report_id, hostname, machine_id, "
+            "generated_at, received_at, status, body, facts_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_id) DO NOTHING RETURNING id",
+            (
+                report["report_id"],
+                hostname,
+                machine_id,
+                report.get("generated_at") or "",
+                received_at,
+                summary["status"],
+                body,
+                facts_hash,
+            ),
+        ).fetchone()
+        if row is None:
+            owner = self._x(
+                conn, "SELECT hostname FROM reports WHERE report_id = ?", (report["report_id"],)
             ).fetchone()
-            if row is None:
-                owner = self._x(
-                    conn, "SELECT hostname FROM reports WHERE report_id = ?", (report["report_id"],)
-                ).fetchone()
-                if owner is not None and owner[0] != hostname:
-                    raise ReportIdTaken(report["report_id"])
-                return False, []
-            if row_mid:  # a name nobody holds yet is this machine's from now on
-                self._x(
-                    conn,
-                    "INSERT INTO names (name, machine_id, product_uuid, claimed_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
-                    (hostname, row_mid, summary.get("product_uuid"), received_at),
-                )
-            events = []
-            if identity and identity.rebind:
-                moved = self._rebind(conn, hostname, *identity.rebind, observed, received_at)
-                if moved is not None:
-                    events.append(moved)
-                    row_mid = identity.rebind[1]
+            if owner is not None and owner[0] != hostname:
+                raise ReportIdTaken(report["report_id"])
+            return False, []
+        if row_mid:  # a name nobody holds yet is this machine's from now on
             self._x(
                 conn,
-                "INSERT INTO facts_blobs (hash, body) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING",
-                (facts_hash, stable_blob),
+                "INSERT INTO names (name, machine_id, product_uuid, claimed_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                (hostname, row_mid, summary.get("product_uuid"), received_at),
             )
-            previous = self._x(
-                conn,
-                "SELECT snapshot, stale, coalesce(observed_at, last_seen) FROM hosts "
-                "WHERE hostname = ? ORDER BY coalesce(observed_at, last_seen) DESC LIMIT 1",
-                (hostname,),
-            ).fetchone()
-            known = None
-            if previous is not None:
-                known = {
-                    "snapshot": readable_snapshot(previous[0]),
-                    "stale": bool(previous[1]),
-                }
-            newer = previous is None or observed >= (previous[2] or 0)
-            found = drift.on_report(known, snapshot, newer, free_warn_fraction)
-            events += [self._event(conn, hostname, *event, at=received_at) for event in found]
-            # A spooled report delivered late must not replace a newer one.
-            self._x(
-                conn,
-                "INSERT INTO hosts (hostname, machine_id, last_report, generated_at, "
-                "last_seen, observed_at, summary, snapshot, stale) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) "
-                "ON CONFLICT (hostname, machine_id) DO UPDATE SET "
-                "last_report = excluded.last_report, generated_at = excluded.generated_at, "
-                "summary = excluded.summary, last_seen = excluded.last_seen, "
-                "observed_at = excluded.observed_at, snapshot = excluded.snapshot, stale = 0 "
-                "WHERE excluded.observed_at >= coalesce(hosts.observed_at, 0)",
-                (
-                    hostname,
-                    row_mid,
-                    row[0],
-                    report.get("generated_at") or "",
-                    received_at,
-                    observed,
-                    json.dumps(summary, allow_nan=False),
-                    json.dumps(snapshot, allow_nan=False),
-                ),
-            )
-            # A late report still says the host is alive.
-            self._x(
-                conn,
-                "UPDATE hosts SET last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END, "
-                "stale = 0 WHERE hostname = ? AND machine_id = ?",
-                (received_at, received_at, hostname, row_mid),
-            )
+        events = []
+        if identity and identity.rebind:
+            moved = self._rebind(conn, hostname, *identity.rebind, observed, received_at)
+            if moved is not None:
+                events.append(moved)
+                row_mid = identity.rebind[1]
+        self._x(
+            conn,
+            "INSERT INTO facts_blobs (hash, body) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING",
+            (facts_hash, stable_blob),
+        )
+        previous = self._x(
+            conn,
+            "SELECT snapshot, stale, coalesce(observed_at, last_seen) FROM hosts "
+            "WHERE hostname = ? ORDER BY coalesce(observed_at, last_seen) DESC LIMIT 1",
+            (hostname,),
+        ).fetchone()
+        known = None
+        if previous is not None:
+            known = {
+                "snapshot": readable_snapshot(previous[0]),
+                "stale": bool(previous[1]),
+            }
+        newer = previous is None or observed >= (previous[2] or 0)
+        found = drift.on_report(known, snapshot, newer, free_warn_fraction)
+        events += [self._event(conn, hostname, *event, at=received_at) for event in found]
+        # A spooled report delivered late must not replace a newer one.
+        self._x(
+            conn,
+            "INSERT INTO hosts (hostname, machine_id, last_report, generated_at, "
+            "last_seen, observed_at, summary, snapshot, stale) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) "
+            "ON CONFLICT (hostname, machine_id) DO UPDATE SET "
+            "last_report = excluded.last_report, generated_at = excluded.generated_at, "
+            "summary = excluded.summary, last_seen = excluded.last_seen, "
+            "observed_at = excluded.observed_at, snapshot = excluded.snapshot, stale = 0 "
+            "WHERE excluded.observed_at >= coalesce(hosts.observed_at, 0)",
+            (
+                hostname,
+                row_mid,
+                row[0],
+                report.get("generated_at") or "",
+                received_at,
+                observed,
+                json.dumps(summary, allow_nan=False),
+                json.dumps(snapshot, allow_nan=False),
+            ),
+        )
+        # A late report still says the host is alive.
+        self._x(
+            conn,
+            "UPDATE hosts SET last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END, "
+            "stale = 0 WHERE hostname = ? AND machine_id = ?",
+            (received_at, received_at, hostname, row_mid),
+        )
         return True, events
 
     def _event(

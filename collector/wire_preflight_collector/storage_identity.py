@@ -60,6 +60,14 @@ class ReportIdTaken(Exception):
     """A report id another host's report already carries."""
 
 
+class ReportRefused(Exception):
+    """A host key's report its key may not send: the Refusal (its event is stored)."""
+
+    def __init__(self, refusal: Refusal):
+        super().__init__(refusal.detail)
+        self.refusal = refusal
+
+
 class IdentityStore:
     # Provided by SqlStore.
     _write: Any
@@ -572,10 +580,25 @@ class IdentityStore:
         product_uuid: Optional[str],
         now: Optional[float] = None,
     ) -> Any:
-        """What a host key's report may do: a ReportIdentity, or a Refusal (with its event)."""
+        """What a host key's report may do: a ReportIdentity, or a Refusal (with its event).
+        ingest() asks the same inside the transaction that stores the report."""
         now = time.time() if now is None else now
-        name = hostname.lower()
-        key = self._q(
+        with self._write() as conn:
+            return self._check_report(
+                conn, key_hash, hostname.lower(), machine_id, product_uuid, now
+            )
+
+    def _check_report(
+        self,
+        conn: Any,
+        key_hash: str,
+        name: str,
+        machine_id: Optional[str],
+        product_uuid: Optional[str],
+        now: float,
+    ) -> Any:
+        key = self._x(
+            conn,
             "SELECT machine_id, hostname, product_uuid FROM host_keys WHERE key_hash = ?",
             (key_hash,),
         ).fetchone()
@@ -583,7 +606,7 @@ class IdentityStore:
             return Refusal("unknown-credential", "this credential is not valid here", [])
         key_mid, key_name, key_uuid = key
         mid = machine_id or ""
-        holder = self._q("SELECT machine_id FROM names WHERE name = ?", (name,)).fetchone()
+        holder = self._x(conn, "SELECT machine_id FROM names WHERE name = ?", (name,)).fetchone()
         if holder is not None and holder[0] != key_mid:
             why = f"{name} belongs to machine-id {holder[0]}"
         elif holder is None and mid != key_mid:
@@ -593,6 +616,7 @@ class IdentityStore:
             # hardware must be the key's, else a clone is using a copied key.
             if key_uuid and product_uuid and key_uuid != product_uuid:
                 return self._refuse_report(
+                    conn,
                     key_name,
                     "cloned-key",
                     {"machine_id": key_mid, "product_uuid": key_uuid},
@@ -608,22 +632,22 @@ class IdentityStore:
                     "hostname, and run again to enrol it",
                     now,
                 )
-            if not key_uuid and product_uuid:
-                with self._write() as conn:  # learnt once: a clone is then told apart
-                    self._x(
-                        conn,
-                        "UPDATE host_keys SET product_uuid = ? WHERE key_hash = ? "
-                        "AND product_uuid IS NULL",
-                        (product_uuid, key_hash),
-                    )
+            if not key_uuid and product_uuid:  # learnt once: a clone is then told apart
+                self._x(
+                    conn,
+                    "UPDATE host_keys SET product_uuid = ? WHERE key_hash = ? "
+                    "AND product_uuid IS NULL",
+                    (product_uuid, key_hash),
+                )
             if mid == key_mid or not mid:  # no machine-id read: nothing to bind to
                 return ReportIdentity(key_mid, None)
-            if mid and self._q("SELECT 1 FROM host_keys WHERE machine_id = ?", (mid,)).fetchone():
+            if self._x(conn, "SELECT 1 FROM host_keys WHERE machine_id = ?", (mid,)).fetchone():
                 why = f"machine-id {mid} is another enrolled host's"
             else:
                 # Its own name, its own hardware, a new machine-id: a re-imaged VM.
                 return ReportIdentity(key_mid, (key_mid, mid))
         return self._refuse_report(
+            conn,
             key_name,
             "foreign-report",
             {"machine_id": key_mid},
@@ -637,6 +661,7 @@ class IdentityStore:
 
     def _refuse_report(
         self,
+        conn: Any,
         key_name: str,
         kind: str,
         before: Any,
@@ -646,8 +671,7 @@ class IdentityStore:
         said: str,
         now: float,
     ) -> Refusal:
-        with self._write() as conn:
-            event = self._event_once(conn, key_name, kind, before, after, detail, now)
+        event = self._event_once(conn, key_name, kind, before, after, detail, now)
         return Refusal(reason, said, [event] if event else [])
 
     def _rebind(
