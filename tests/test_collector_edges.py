@@ -619,6 +619,16 @@ def test_no_credential_reaches_the_log(collector):
         f"GET http://user:{secret}@127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n",
         f"GET /http%3A//user%3A{secret}%40127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n",
         f"GET /x/user%253A{secret}%2540127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n",
+        # Forms a list of credential spellings misses: a bare name, path parameters, a
+        # fragment, userinfo behind a path, a name holding the secret, four quotings deep.
+        f"GET /api/v1/fleet?{secret} HTTP/1.1\r\nHost: x\r\n",
+        f"GET /api/v1/drift?{secret}=1 HTTP/1.1\r\nHost: x\r\n",
+        f"GET /api/v1/fleet;token={secret} HTTP/1.1\r\nHost: x\r\n",
+        f"GET /api/v1/fleet#access_token={secret} HTTP/1.1\r\nHost: x\r\n",
+        f"GET /user:{secret}@x/http://y/ HTTP/1.1\r\nHost: x\r\n",
+        f"GET http://u:p@h/x/user:{secret}@y HTTP/1.1\r\nHost: x\r\n",
+        f"GET /x/user%25253A{secret}%25252540h/ HTTP/1.1\r\nHost: x\r\n",
+        "GET /api/v1/drift?host=cassandra1&limit=5 HTTP/1.1\r\nHost: x\r\n",
     ):
         exchange(collector.port, request.encode() + AUTH + b"Connection: close\r\n\r\n")
     exchange(
@@ -627,7 +637,8 @@ def test_no_credential_reaches_the_log(collector):
         b"Connection: close\r\n\r\n",
     )
     log = collector.read_log()
-    assert log.count("GET /api/v1/drift?") == 2 and "host=cassandra1" in log
+    assert log.count("GET /api/v1/drift?") == 4 and "host=cassandra1" in log
+    assert "/api/v1/drift?host=cassandra1&limit=5 " in log  # the API's own, as sent
     assert secret not in log and TOKEN not in log and "dTpxdWVyeS1zZWNyZXQ" not in log
 
 
