@@ -461,6 +461,65 @@ def test_the_webhook_never_follows_a_redirect(tmp_path, base_facts):
         redirector.shutdown()
 
 
+# Run in a network and mount namespace of its own: its loopback holds a link-local address,
+# and its /etc/hosts is a file the script rewrites after the start-time check.
+_REBINDING = """
+import http.server, json, logging, sys, threading, time
+from wire_preflight_collector.webhook import Webhook, check_url
+
+port, hosts = int(sys.argv[1]), sys.argv[2]
+received = []
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        received.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.HTTPServer(("169.254.77.1", port), Receiver)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+logging.basicConfig(level=logging.WARNING)
+url = "http://hook.test:%d/hook" % port
+check_url(url)  # the name resolves to nothing yet: accepted, as at a collector's start
+with open(hosts, "a") as handle:  # then it resolves to the link-local receiver
+    handle.write("169.254.77.1 hook.test\\n")
+hook = Webhook(url, attempts=2, first_delay=0.1).start()
+hook.submit([{"kind": "new-host", "hostname": "cassandra1"}])
+deadline = time.time() + 20
+while time.time() < deadline and not (hook.delivered or hook.dropped):
+    time.sleep(0.05)
+print(json.dumps({"received": len(received), "delivered": hook.delivered, "dropped": hook.dropped}))
+"""
+
+
+def test_the_webhook_refuses_a_link_local_peer_at_delivery(tmp_path):
+    """DNS rebinding: a name that passed the start-time check and resolves to a link-local
+    address when an event is delivered gets nothing."""
+    require_root("the webhook's delivery-time address check (unshare --net --mount)")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    setup = (
+        "ip link set lo up && ip addr add 169.254.77.1/32 dev lo && "
+        f'mount --bind {hosts} /etc/hosts && exec "$@"'
+    )
+    done = subprocess.run(
+        [
+            *("unshare", "--net", "--mount", "sh", "-c", setup, "sh"),
+            *(sys.executable, "-c", _REBINDING, str(free_port()), str(hosts)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"received": 0, "delivered": 0, "dropped": 1}, done.stderr
+    assert "hook.test is at 169.254.77.1, a link-local address" in done.stderr
+
+
 # -- secret files --------------------------------------------------------------------------
 
 
