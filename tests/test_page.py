@@ -278,7 +278,7 @@ def test_sort_orders(fleet):
     assert ranks == sorted(ranks) and ranks[0] == 0 and ranks[-1] > ranks[0]
     seen = _host_rows(fleet.get("/?status=all&sort=seen").text)
     assert {h for h, _ in seen[: len(NEVER_REPORTED)]} == set(NEVER_REPORTED)  # never first
-    for bad in ("status=bogus", "sort=bogus", "page=0", "page=x"):
+    for bad in ("status=bogus", "sort=bogus", "page=0", "page=x", "page=%C2%B2", "page=%D9%A3"):
         response = fleet.get("/?" + bad)
         assert response.status_code == 400, bad
         assert bad.split("=")[0] in response.json()["detail"]
