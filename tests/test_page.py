@@ -350,6 +350,25 @@ def test_the_host_page_shows_its_history(fleet):
     assert len(re.findall(r'<span class="tick ', fleet.get("/hosts/cassandra3").text)) == 1
 
 
+def test_a_check_new_within_the_history_read_says_since_when():
+    """A check the older reports read did not have (an agent upgrade added it): "first seen",
+    not "unchanged"."""
+    from wire_preflight_collector.page import render_host
+
+    reports = [  # newest first, as Store.report_statuses returns them
+        {"received_at": 3000.0, "status": "pass", "checks": {"os|": "pass", "swap|": "pass"}},
+        {"received_at": 2000.0, "status": "pass", "checks": {"os|": "pass", "swap|": "pass"}},
+        {"received_at": 1000.0, "status": "pass", "checks": {"os|": "pass"}},
+    ]
+    latest = {"checks": [{"id": "os", "status": "pass"}, {"id": "swap", "status": "pass"}]}
+    host = {"latest": latest, "history": [{"received_at": 3000.0}]}
+    page = render_host("h1", host, {}, [], 3000.0, reports)
+    swap = page[page.index('data-check="swap"') :].split("</tr>")[0]
+    assert "first seen 1970-01-01 00:33:20 UTC" in swap
+    os_row = page[page.index('data-check="os"') :].split("</tr>")[0]
+    assert "unchanged in the last 3 report(s)" in os_row
+
+
 def test_the_host_page_reads_a_bounded_history(tmp_path, base_facts):
     from conftest import make_report
     from wire_preflight_collector.history import HISTORY_REPORTS
