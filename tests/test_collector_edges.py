@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from conftest import make_report, require_root, run_process
+from conftest import fill, make_report, require_root, run_process, small_disk
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 from collectorlib import ENROLL, TOKEN, Collector, free_port
@@ -583,22 +583,12 @@ def test_agent_refuses_secret_files_others_can_read(tmp_path, option):
 
 
 def test_healthz_says_a_full_disk_cannot_write_and_recovers(tmp_path, base_facts):
-    require_root("mounting a small tmpfs as a full disk")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=True)
-    try:
+    with small_disk(tmp_path, "4m") as disk:
         server = Collector(tmp_path, db=str(disk / "collector.db")).start()
         try:
             assert server.post(make_report(base_facts, "a1", ["cassandra"])).status_code == 201
             assert server.get("/healthz", token=None).json() == {"status": "ok", "database": "ok"}
-            filler = disk / "filler"
-            subprocess.run(
-                ["dd", "if=/dev/zero", f"of={filler}", "bs=64k"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-            )
+            filler = fill(disk)
             refused = 0
             for number in range(50):
                 report = make_report(base_facts, f"b{number}", ["cassandra"])
@@ -613,8 +603,6 @@ def test_healthz_says_a_full_disk_cannot_write_and_recovers(tmp_path, base_facts
             assert server.get("/healthz", token=None).status_code == 200
         finally:
             server.stop()
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_healthz_says_a_read_only_postgresql_cannot_write(tmp_path, base_facts, postgres):
