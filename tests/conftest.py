@@ -1,3 +1,4 @@
+import contextlib
 import copy
 import json
 import os
@@ -24,6 +25,33 @@ def require_root(what):
         reason = f"!!! NOT TESTED without root: {what}"
         _NOT_RUN_WITHOUT_ROOT.append(reason)
         pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def small_disk(tmp_path, size):
+    """A tmpfs of `size` (mount's size=, e.g. "4m") at tmp_path/disk: a disk a test can fill.
+    Needs root; unmounted after."""
+    require_root("mounting a small tmpfs as a full disk")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], check=True)
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill(disk):
+    """Write zeros into disk/filler until the disk is full; the filler's path."""
+    filler = disk / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    return filler
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from conftest import make_report, require_root, run_process
+from conftest import fill, make_report, require_root, run_process, small_disk
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 from collectorlib import ENROLL, TOKEN, Collector, free_port
@@ -461,6 +461,65 @@ def test_the_webhook_never_follows_a_redirect(tmp_path, base_facts):
         redirector.shutdown()
 
 
+# Run in a network and mount namespace of its own: its loopback holds a link-local address,
+# and its /etc/hosts is a file the script rewrites after the start-time check.
+_REBINDING = """
+import http.server, json, logging, sys, threading, time
+from wire_preflight_collector.webhook import Webhook, check_url
+
+port, hosts = int(sys.argv[1]), sys.argv[2]
+received = []
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        received.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.HTTPServer(("169.254.77.1", port), Receiver)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+logging.basicConfig(level=logging.WARNING)
+url = "http://hook.test:%d/hook" % port
+check_url(url)  # the name resolves to nothing yet: accepted, as at a collector's start
+with open(hosts, "a") as handle:  # then it resolves to the link-local receiver
+    handle.write("169.254.77.1 hook.test\\n")
+hook = Webhook(url, attempts=2, first_delay=0.1).start()
+hook.submit([{"kind": "new-host", "hostname": "cassandra1"}])
+deadline = time.time() + 20
+while time.time() < deadline and not (hook.delivered or hook.dropped):
+    time.sleep(0.05)
+print(json.dumps({"received": len(received), "delivered": hook.delivered, "dropped": hook.dropped}))
+"""
+
+
+def test_the_webhook_refuses_a_link_local_peer_at_delivery(tmp_path):
+    """DNS rebinding: a name that passed the start-time check and resolves to a link-local
+    address when an event is delivered gets nothing."""
+    require_root("the webhook's delivery-time address check (unshare --net --mount)")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    setup = (
+        "ip link set lo up && ip addr add 169.254.77.1/32 dev lo && "
+        f'mount --bind {hosts} /etc/hosts && exec "$@"'
+    )
+    done = subprocess.run(
+        [
+            *("unshare", "--net", "--mount", "sh", "-c", setup, "sh"),
+            *(sys.executable, "-c", _REBINDING, str(free_port()), str(hosts)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"received": 0, "delivered": 0, "dropped": 1}, done.stderr
+    assert "hook.test is at 169.254.77.1, a link-local address" in done.stderr
+
+
 # -- secret files --------------------------------------------------------------------------
 
 
@@ -524,22 +583,12 @@ def test_agent_refuses_secret_files_others_can_read(tmp_path, option):
 
 
 def test_healthz_says_a_full_disk_cannot_write_and_recovers(tmp_path, base_facts):
-    require_root("mounting a small tmpfs as a full disk")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=True)
-    try:
+    with small_disk(tmp_path, "4m") as disk:
         server = Collector(tmp_path, db=str(disk / "collector.db")).start()
         try:
             assert server.post(make_report(base_facts, "a1", ["cassandra"])).status_code == 201
             assert server.get("/healthz", token=None).json() == {"status": "ok", "database": "ok"}
-            filler = disk / "filler"
-            subprocess.run(
-                ["dd", "if=/dev/zero", f"of={filler}", "bs=64k"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-            )
+            filler = fill(disk)
             refused = 0
             for number in range(50):
                 report = make_report(base_facts, f"b{number}", ["cassandra"])
@@ -554,8 +603,6 @@ def test_healthz_says_a_full_disk_cannot_write_and_recovers(tmp_path, base_facts
             assert server.get("/healthz", token=None).status_code == 200
         finally:
             server.stop()
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_healthz_says_a_read_only_postgresql_cannot_write(tmp_path, base_facts, postgres):
@@ -619,6 +666,16 @@ def test_no_credential_reaches_the_log(collector):
         f"GET http://user:{secret}@127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n",
         f"GET /http%3A//user%3A{secret}%40127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n",
         f"GET /x/user%253A{secret}%2540127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n",
+        # Forms a list of credential spellings misses: a bare name, path parameters, a
+        # fragment, userinfo behind a path, a name holding the secret, four quotings deep.
+        f"GET /api/v1/fleet?{secret} HTTP/1.1\r\nHost: x\r\n",
+        f"GET /api/v1/drift?{secret}=1 HTTP/1.1\r\nHost: x\r\n",
+        f"GET /api/v1/fleet;token={secret} HTTP/1.1\r\nHost: x\r\n",
+        f"GET /api/v1/fleet#access_token={secret} HTTP/1.1\r\nHost: x\r\n",
+        f"GET /user:{secret}@x/http://y/ HTTP/1.1\r\nHost: x\r\n",
+        f"GET http://u:p@h/x/user:{secret}@y HTTP/1.1\r\nHost: x\r\n",
+        f"GET /x/user%25253A{secret}%25252540h/ HTTP/1.1\r\nHost: x\r\n",
+        "GET /api/v1/drift?host=cassandra1&limit=5 HTTP/1.1\r\nHost: x\r\n",
     ):
         exchange(collector.port, request.encode() + AUTH + b"Connection: close\r\n\r\n")
     exchange(
@@ -627,7 +684,8 @@ def test_no_credential_reaches_the_log(collector):
         b"Connection: close\r\n\r\n",
     )
     log = collector.read_log()
-    assert log.count("GET /api/v1/drift?") == 2 and "host=cassandra1" in log
+    assert log.count("GET /api/v1/drift?") == 4 and "host=cassandra1" in log
+    assert "/api/v1/drift?host=cassandra1&limit=5 " in log  # the API's own, as sent
     assert secret not in log and TOKEN not in log and "dTpxdWVyeS1zZWNyZXQ" not in log
 
 

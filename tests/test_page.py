@@ -278,7 +278,7 @@ def test_sort_orders(fleet):
     assert ranks == sorted(ranks) and ranks[0] == 0 and ranks[-1] > ranks[0]
     seen = _host_rows(fleet.get("/?status=all&sort=seen").text)
     assert {h for h, _ in seen[: len(NEVER_REPORTED)]} == set(NEVER_REPORTED)  # never first
-    for bad in ("status=bogus", "sort=bogus", "page=0", "page=x"):
+    for bad in ("status=bogus", "sort=bogus", "page=0", "page=x", "page=%C2%B2", "page=%D9%A3"):
         response = fleet.get("/?" + bad)
         assert response.status_code == 400, bad
         assert bad.split("=")[0] in response.json()["detail"]
@@ -348,6 +348,25 @@ def test_the_host_page_shows_its_history(fleet):
     assert "unchanged in the last 3 report(s)" in os_row
     # a host with one report: one mark, no change
     assert len(re.findall(r'<span class="tick ', fleet.get("/hosts/cassandra3").text)) == 1
+
+
+def test_a_check_new_within_the_history_read_says_since_when():
+    """A check the older reports read did not have (an agent upgrade added it): "first seen",
+    not "unchanged"."""
+    from wire_preflight_collector.page import render_host
+
+    reports = [  # newest first, as Store.report_statuses returns them
+        {"received_at": 3000.0, "status": "pass", "checks": {"os|": "pass", "swap|": "pass"}},
+        {"received_at": 2000.0, "status": "pass", "checks": {"os|": "pass", "swap|": "pass"}},
+        {"received_at": 1000.0, "status": "pass", "checks": {"os|": "pass"}},
+    ]
+    latest = {"checks": [{"id": "os", "status": "pass"}, {"id": "swap", "status": "pass"}]}
+    host = {"latest": latest, "history": [{"received_at": 3000.0}]}
+    page = render_host("h1", host, {}, [], 3000.0, reports)
+    swap = page[page.index('data-check="swap"') :].split("</tr>")[0]
+    assert "first seen 1970-01-01 00:33:20 UTC" in swap
+    os_row = page[page.index('data-check="os"') :].split("</tr>")[0]
+    assert "unchanged in the last 3 report(s)" in os_row
 
 
 def test_the_host_page_reads_a_bounded_history(tmp_path, base_facts):

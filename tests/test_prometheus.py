@@ -15,7 +15,7 @@ pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and it
 import requests
 import yaml
 from collectorlib import VIEWER, Collector, free_port
-from conftest import make_report, require_root
+from conftest import fill, make_report, small_disk
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES_DIR = os.path.join(ROOT, "packaging", "prometheus")
@@ -107,23 +107,12 @@ def test_rules_use_the_metrics_a_real_collector_serves(tmp_path, base_facts):
 
 
 def test_store_errors_count_a_full_disk(tmp_path, base_facts):
-    require_root("mounting a small tmpfs as a full disk")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
-    try:
+    with small_disk(tmp_path, "2m") as disk:
         server = Collector(tmp_path, db=str(disk / "collector.db")).start()
         try:
             assert server.post(make_report(base_facts, "h0", ["cassandra"])).status_code < 300
             assert "wire_preflight_store_errors_total 0.0" in scrape(server)
-            # Fill what is left of the disk: the next report cannot be written.
-            with open(disk / "filler", "wb") as handle:
-                try:
-                    while True:
-                        handle.write(b"\0" * 65536)
-                        handle.flush()
-                except OSError:
-                    pass
+            fill(disk)  # what is left of it: the next report cannot be written
             refused = sum(
                 server.post(make_report(base_facts, f"h{n}", ["cassandra"])).status_code == 503
                 for n in range(1, 4)
@@ -133,8 +122,6 @@ def test_store_errors_count_a_full_disk(tmp_path, base_facts):
             assert count and float(count.group(1)) >= refused, scrape(server)
         finally:
             server.stop()
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_a_real_prometheus_evaluates_the_rules_against_a_real_collector(tmp_path, base_facts):

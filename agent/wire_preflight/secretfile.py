@@ -39,7 +39,6 @@ def judge(path: str, option: str, mode: int) -> Optional[str]:
     return None
 
 
-def check(path: str, option: str, fd: Optional[int] = None) -> Optional[str]:
-    """judge() on the file as opened (`fd`) or as named."""
-    status = os.fstat(fd) if fd is not None else os.stat(path)
-    return judge(path, option, status.st_mode)
+def check(path: str, option: str) -> Optional[str]:
+    """judge() on the file as named."""
+    return judge(path, option, os.stat(path).st_mode)

@@ -39,7 +39,6 @@ def check_changes(reports: Sequence[Dict[str, Any]]) -> Dict[str, Dict[str, Any]
                     "since": report["received_at"],
                     "before": None,
                     "count": 1,
-                    "first_read": report["received_at"],
                 }
             elif known["status"] != status:
                 known.update(

@@ -65,6 +65,62 @@ def check_url(url: str) -> str:
     return url
 
 
+def _checked_session() -> Any:
+    """A requests session that refuses, once connected and before sending a byte, a peer
+    _refused_address() refuses. The start-time check reads DNS once; a name may resolve
+    elsewhere at delivery (DNS rebinding, a record changed, a name unresolvable at start), and
+    only the address actually connected to is the one that matters. Through a proxy the peer is
+    the proxy, which the operator chose."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.exceptions import NewConnectionError
+
+    class PeerChecked:
+        def _new_conn(self) -> socket.socket:
+            sock = super()._new_conn()  # type: ignore[misc]
+            peer = sock.getpeername()[0]
+            why = _refused_address(peer)
+            if why:
+                sock.close()
+                refusal = RefusedPeer(self, "refused")  # type: ignore[arg-type]
+                refusal.refused_because = f"{getattr(self, 'host', '?')} is at {peer}, {why}"
+                raise refusal
+            return sock
+
+    class RefusedPeer(NewConnectionError):
+        refused_because = ""
+
+    class CheckedHTTP(PeerChecked, HTTPConnection):
+        pass
+
+    class CheckedHTTPS(PeerChecked, HTTPSConnection):
+        pass
+
+    class HTTPPool(HTTPConnectionPool):
+        ConnectionCls = CheckedHTTP
+
+    class HTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = CheckedHTTPS
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
+
+    session = requests.Session()
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, Adapter())
+    return session
+
+
+def _failure(exc: Exception) -> str:
+    """A failed delivery in a few words: the refusal's reason when the peer was refused."""
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return getattr(reason, "refused_because", "") or type(exc).__name__
+
+
 class Webhook:
     def __init__(
         self,
@@ -109,9 +165,7 @@ class Webhook:
                         pass
 
     def _run(self) -> None:
-        import requests
-
-        session = requests.Session()
+        session = _checked_session()
         while not self._stop.is_set():
             try:
                 event = self._queue.get(timeout=0.5)
@@ -137,7 +191,7 @@ class Webhook:
                 if response.is_redirect:
                     error += " (a redirect, not followed: give the final URL)"
             except requests.RequestException as exc:
-                error = type(exc).__name__
+                error = _failure(exc)
             if attempt < self.attempts and self._stop.wait(delay):
                 return
             delay = min(delay * 2, self.max_delay)
