@@ -5,6 +5,7 @@ supports; test_hostile_trees runs the whole agent against such trees as nobody).
 
 import json
 import os
+import subprocess
 import threading
 
 import pytest
@@ -291,7 +292,7 @@ OS_RELEASES = {
     "debian-12": 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
     'VERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n',
     "quoted": "# a comment\nID='ubuntu'\nVERSION_ID=\"24.04\"\n"
-    'PRETTY_NAME="Ubuntu \\"Noble\\" \\$HOME"\nVERSION_CODENAME=noble\n\n',
+    'PRETTY_NAME="Ubuntu \\"Noble\\" \\\\ 24.04"\nVERSION_CODENAME=noble\n\n',
 }
 
 
@@ -315,6 +316,53 @@ def test_os_release_falls_back_to_usr_lib(tmp_path):
     (tmp_path / "usr/lib").mkdir(parents=True)
     (tmp_path / "usr/lib/os-release").write_text(OS_RELEASES["ubuntu-18.04"])
     assert system.os_release(str(tmp_path))["version_id"] == "18.04"
+
+
+# os-release(5) values as a shell script would write them: every quoting and escape the format
+# allows ("shell-compatible ... $, quotes, backslash, backtick escaped with backslashes").
+SHELL_VALUES = [
+    "ubuntu",
+    '"Ubuntu 24.04 LTS"',
+    "'Ubuntu 24.04 LTS'",
+    '"costs \\$5, \\`uname\\`, a \\"quote\\" and a \\\\ backslash"',
+    '"a \\n and \\t stay as written"',
+    "'single \\$ \\\\ keep their backslashes'",
+    'unquoted\\ escapes\\$\\"',
+    "\"joined\"'quoted'parts",
+    "ubu#ntu",
+    "ubuntu # a comment after the value",
+    "'#' # the comment, not the quoted hash",
+    "#not-a-comment",
+    "",
+    '""',
+    '"Ubuntu ünïcödé 🐧"',
+    "'  spaces kept inside quotes  '  ",
+]
+
+
+@pytest.mark.parametrize("value", SHELL_VALUES)
+def test_os_release_values_read_as_the_shell_reads_them(tmp_path, value):
+    """The format is shell-compatible on purpose: /bin/sh sourcing the file is the oracle."""
+    path = tmp_path / "os-release"
+    path.write_text("X=" + value + "\n", encoding="utf-8")
+    shell = subprocess.run(
+        ["sh", "-c", '. "$1" && printf %s "$X"', "sh", str(path)],
+        stdout=subprocess.PIPE,
+        check=True,
+    )
+    assert system.parse_os_release(path.read_text(encoding="utf-8")) == {
+        "X": shell.stdout.decode("utf-8")
+    }
+
+
+def test_os_release_lines_that_are_not_assignments_are_skipped():
+    # Names the shell would not assign (a digit first, not ASCII, a space, a dash), a line with
+    # no "=", a comment, an unclosed quote: each skipped, the lines around them still read.
+    text = (
+        "1X=y\n\u00c4D=x\nA B=x\n-X=1\nNOT A LINE\n# ID=debian\n"
+        "  ID=ubuntu\nVERSION='unclosed\nNAME=Ubuntu\r\n"
+    )
+    assert system.parse_os_release(text) == {"ID": "ubuntu", "NAME": "Ubuntu"}
 
 
 def test_os_release_of_odd_lines_keeps_what_it_can():
