@@ -5,11 +5,13 @@ supports; test_hostile_trees runs the whole agent against such trees as nobody).
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 
 import pytest
 import yaml
+from conftest import fixture_path
 from wire_preflight import boundedyaml, safefile, spool
 from wire_preflight.facts import files, netplan, system
 
@@ -190,17 +192,51 @@ def test_a_run_stops_reading_when_its_budget_is_spent(tmp_path):
     # Countless files each within its bound: what one collection reads is bounded too.
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
-    for name in ("a", "b"):
+    for name in ("a", "b", "c"):
         (root / "etc" / name).write_text("x" * 100)
     with files.budget(total=150):
         assert files.read_text(str(root), "/etc/a") == "x" * 100
         assert files.read_text(str(root), "/etc/b") == "x" * 100  # the one that passes it
         with pytest.raises(safefile.Refused, match="the run read its 150 bytes of files"):
-            files.read_text(str(root), "/etc/a")
+            files.read_text(str(root), "/etc/c")
     spent = pytest.raises(safefile.Refused, match="the run spent its -1 s of CPU reading files")
     with files.budget(seconds=-1), spent:
         files.read_text(str(root), "/etc/a")
     assert files.read_text(str(root), "/etc/a") == "x" * 100  # no budget outside one
+
+
+def test_a_file_is_read_once_in_a_run_however_many_readers_look_at_it(tmp_path):
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/a").write_text("first")
+    with files.budget(total=8):
+        assert files.read_text(str(root), "/etc/a") == "first"
+        (root / "etc/a").write_text("second")
+        # The same text, not read again (nor counted again: the 8 bytes would be spent).
+        assert files.read_text(str(root), "/etc/a") == "first"
+        assert files.read_text(str(root), "/etc/a") == "first"
+    assert files.read_text(str(root), "/etc/a") == "second"  # the next run reads it anew
+
+
+def test_a_collection_opens_each_file_once(tmp_path, monkeypatch):
+    """/proc/cpuinfo feeds the CPU count, its clock and three virtualisation flags: one read."""
+    from wire_preflight import facts
+
+    opened = []
+    real = safefile.read_bytes
+
+    def counting(path, *args, **kwargs):
+        opened.append(kwargs.get("shown") or path)
+        return real(path, *args, **kwargs)
+
+    root = tmp_path / "root"
+    shutil.copytree(fixture_path("ubuntu-18.04"), str(root))
+    (root / "proc").mkdir()
+    shutil.copy(fixture_path("cpu", "cpuinfo-epyc-kvm-guest.txt"), str(root / "proc/cpuinfo"))
+    monkeypatch.setattr(safefile, "read_bytes", counting)
+    collected = facts.collect([], root=str(root))
+    assert collected["cpu"]["logical_count"] and "/proc/cpuinfo" in opened
+    assert sorted(p for p in set(opened) if opened.count(p) > 1) == []
 
 
 def test_ifupdown_sourcing_itself_through_links_ends(tmp_path):

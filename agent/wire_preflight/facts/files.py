@@ -14,7 +14,7 @@ import glob
 import os
 import posixpath
 import time
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from wire_preflight import safefile
 
@@ -119,6 +119,9 @@ class _Budget:
         self.deadline = time.process_time() + seconds
         self.total = total
         self.left = total
+        # Texts already read in this collection: several readers look at the same file
+        # (/proc/cpuinfo: the CPU count, clock, virtualisation flags), one read serves them.
+        self.texts = {}  # type: Dict[Tuple[str, str, int], str]
 
 
 _BUDGETS = []  # type: List[_Budget]
@@ -127,7 +130,8 @@ _BUDGETS = []  # type: List[_Budget]
 @contextlib.contextmanager
 def budget(seconds: float = READ_SECONDS, total: int = READ_BYTES) -> Iterator[None]:
     """Within it, read_text refuses files once `seconds` have passed or `total` bytes
-    have been read: the facts collected so far stand, the rest say why they are missing."""
+    have been read: the facts collected so far stand, the rest say why they are missing. A
+    file read once within it is not read again: a second reader gets the same text."""
     _BUDGETS.append(_Budget(seconds, total))
     try:
         yield
@@ -135,11 +139,16 @@ def budget(seconds: float = READ_SECONDS, total: int = READ_BYTES) -> Iterator[N
         _BUDGETS.pop()
 
 
-def _spend(size: int) -> None:
+def _spend(key: Tuple[str, str, int], text: str) -> None:
     if not _BUDGETS:
         return
     spent = _BUDGETS[-1]
-    spent.left -= size
+    spent.left -= len(text)
+    spent.texts[key] = text
+
+
+def _already_read(key: Tuple[str, str, int]) -> Optional[str]:
+    return _BUDGETS[-1].texts.get(key) if _BUDGETS else None
 
 
 def _affordable(path: str) -> None:
@@ -176,6 +185,10 @@ def entries(root: str, directory: str, limit: int = MAX_ENTRIES) -> List[str]:
 def read_text(root: str, path: str, limit: int = safefile.CONFIG) -> str:
     """A host file's text (not UTF-8: U+FFFD), read as safefile reads; OSError (Refused for a
     FIFO, a device, a directory, a file past `limit` bytes or a link out of the tree)."""
+    key = (root, path, limit)
+    text = _already_read(key)
+    if text is not None:
+        return text
     _affordable(path)
     real = under(root, path)
     if real.endswith("/" + _LOOP):
@@ -187,7 +200,7 @@ def read_text(root: str, path: str, limit: int = safefile.CONFIG) -> str:
         text = safefile.read_text(
             real, limit, follow=False, inside=os.path.realpath(root), shown=path
         )
-    _spend(len(text))
+    _spend(key, text)
     return text
 
 
