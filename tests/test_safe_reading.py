@@ -5,10 +5,13 @@ supports; test_hostile_trees runs the whole agent against such trees as nobody).
 
 import json
 import os
+import shutil
+import subprocess
 import threading
 
 import pytest
 import yaml
+from conftest import fixture_path
 from wire_preflight import boundedyaml, safefile, spool
 from wire_preflight.facts import files, netplan, system
 
@@ -189,17 +192,51 @@ def test_a_run_stops_reading_when_its_budget_is_spent(tmp_path):
     # Countless files each within its bound: what one collection reads is bounded too.
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
-    for name in ("a", "b"):
+    for name in ("a", "b", "c"):
         (root / "etc" / name).write_text("x" * 100)
     with files.budget(total=150):
         assert files.read_text(str(root), "/etc/a") == "x" * 100
         assert files.read_text(str(root), "/etc/b") == "x" * 100  # the one that passes it
         with pytest.raises(safefile.Refused, match="the run read its 150 bytes of files"):
-            files.read_text(str(root), "/etc/a")
+            files.read_text(str(root), "/etc/c")
     spent = pytest.raises(safefile.Refused, match="the run spent its -1 s of CPU reading files")
     with files.budget(seconds=-1), spent:
         files.read_text(str(root), "/etc/a")
     assert files.read_text(str(root), "/etc/a") == "x" * 100  # no budget outside one
+
+
+def test_a_file_is_read_once_in_a_run_however_many_readers_look_at_it(tmp_path):
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/a").write_text("first")
+    with files.budget(total=8):
+        assert files.read_text(str(root), "/etc/a") == "first"
+        (root / "etc/a").write_text("second")
+        # The same text, not read again (nor counted again: the 8 bytes would be spent).
+        assert files.read_text(str(root), "/etc/a") == "first"
+        assert files.read_text(str(root), "/etc/a") == "first"
+    assert files.read_text(str(root), "/etc/a") == "second"  # the next run reads it anew
+
+
+def test_a_collection_opens_each_file_once(tmp_path, monkeypatch):
+    """/proc/cpuinfo feeds the CPU count, its clock and three virtualisation flags: one read."""
+    from wire_preflight import facts
+
+    opened = []
+    real = safefile.read_bytes
+
+    def counting(path, *args, **kwargs):
+        opened.append(kwargs.get("shown") or path)
+        return real(path, *args, **kwargs)
+
+    root = tmp_path / "root"
+    shutil.copytree(fixture_path("ubuntu-18.04"), str(root))
+    (root / "proc").mkdir()
+    shutil.copy(fixture_path("cpu", "cpuinfo-epyc-kvm-guest.txt"), str(root / "proc/cpuinfo"))
+    monkeypatch.setattr(safefile, "read_bytes", counting)
+    collected = facts.collect([], root=str(root))
+    assert collected["cpu"]["logical_count"] and "/proc/cpuinfo" in opened
+    assert sorted(p for p in set(opened) if opened.count(p) > 1) == []
 
 
 def test_ifupdown_sourcing_itself_through_links_ends(tmp_path):
@@ -291,7 +328,7 @@ OS_RELEASES = {
     "debian-12": 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
     'VERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n',
     "quoted": "# a comment\nID='ubuntu'\nVERSION_ID=\"24.04\"\n"
-    'PRETTY_NAME="Ubuntu \\"Noble\\" \\$HOME"\nVERSION_CODENAME=noble\n\n',
+    'PRETTY_NAME="Ubuntu \\"Noble\\" \\\\ 24.04"\nVERSION_CODENAME=noble\n\n',
 }
 
 
@@ -315,6 +352,53 @@ def test_os_release_falls_back_to_usr_lib(tmp_path):
     (tmp_path / "usr/lib").mkdir(parents=True)
     (tmp_path / "usr/lib/os-release").write_text(OS_RELEASES["ubuntu-18.04"])
     assert system.os_release(str(tmp_path))["version_id"] == "18.04"
+
+
+# os-release(5) values as a shell script would write them: every quoting and escape the format
+# allows ("shell-compatible ... $, quotes, backslash, backtick escaped with backslashes").
+SHELL_VALUES = [
+    "ubuntu",
+    '"Ubuntu 24.04 LTS"',
+    "'Ubuntu 24.04 LTS'",
+    '"costs \\$5, \\`uname\\`, a \\"quote\\" and a \\\\ backslash"',
+    '"a \\n and \\t stay as written"',
+    "'single \\$ \\\\ keep their backslashes'",
+    'unquoted\\ escapes\\$\\"',
+    "\"joined\"'quoted'parts",
+    "ubu#ntu",
+    "ubuntu # a comment after the value",
+    "'#' # the comment, not the quoted hash",
+    "#not-a-comment",
+    "",
+    '""',
+    '"Ubuntu ünïcödé 🐧"',
+    "'  spaces kept inside quotes  '  ",
+]
+
+
+@pytest.mark.parametrize("value", SHELL_VALUES)
+def test_os_release_values_read_as_the_shell_reads_them(tmp_path, value):
+    """The format is shell-compatible on purpose: /bin/sh sourcing the file is the oracle."""
+    path = tmp_path / "os-release"
+    path.write_text("X=" + value + "\n", encoding="utf-8")
+    shell = subprocess.run(
+        ["sh", "-c", '. "$1" && printf %s "$X"', "sh", str(path)],
+        stdout=subprocess.PIPE,
+        check=True,
+    )
+    assert system.parse_os_release(path.read_text(encoding="utf-8")) == {
+        "X": shell.stdout.decode("utf-8")
+    }
+
+
+def test_os_release_lines_that_are_not_assignments_are_skipped():
+    # Names the shell would not assign (a digit first, not ASCII, a space, a dash), a line with
+    # no "=", a comment, an unclosed quote: each skipped, the lines around them still read.
+    text = (
+        "1X=y\n\u00c4D=x\nA B=x\n-X=1\nNOT A LINE\n# ID=debian\n"
+        "  ID=ubuntu\nVERSION='unclosed\nNAME=Ubuntu\r\n"
+    )
+    assert system.parse_os_release(text) == {"ID": "ubuntu", "NAME": "Ubuntu"}
 
 
 def test_os_release_of_odd_lines_keeps_what_it_can():

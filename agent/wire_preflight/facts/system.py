@@ -4,7 +4,7 @@ import errno
 import os
 import re
 import socket
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from wire_preflight import safefile
 from wire_preflight.facts import files, read_text
@@ -70,25 +70,72 @@ def os_release(root: str = "/") -> Dict[str, str]:
     }
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # a shell variable's name, ASCII only
+# Inside double quotes the shell takes a backslash as an escape before these only.
+_ESCAPED_IN_DOUBLE_QUOTES = ("$", "`", '"', "\\")
+
+
 def parse_os_release(text: str) -> Dict[str, str]:
     """os-release(5): one VAR=value a line, the value quoted and escaped as in a shell (the
-    format is shell-compatible on purpose; shlex reads it as a shell would); comments and
-    lines that are not assignments are ignored."""
-    import shlex
-
+    format is shell-compatible on purpose, read here as /bin/sh reads it); comments, blank
+    lines and lines that are not assignments are ignored, a line with an unclosed quote too."""
     fields = {}  # type: Dict[str, str]
-    for line in text.splitlines():
-        name, sep, value = line.strip().partition("=")
-        if not sep or not name or not (name[0].isalpha() or name[0] == "_"):
+    for line in text.split("\n"):
+        name, sep, value = line.rstrip("\r").lstrip(" \t").partition("=")
+        if not sep or not _NAME.match(name):
             continue
-        if not all(ch.isalnum() or ch == "_" for ch in name):
-            continue
-        try:
-            words = shlex.split(value, comments=True)
-        except ValueError:  # an unbalanced quote: this line only is unreadable
-            continue
-        fields[name] = " ".join(words)
+        words = _shell_words(value)
+        if words is not None:
+            # More than one word is not an assignment in a shell; kept, as one value.
+            fields[name] = " ".join(word for word in words if word)
     return fields
+
+
+def _shell_words(value: str) -> Optional[List[str]]:
+    """The words of one line as a POSIX shell splits and unquotes them, no expansion, up to
+    an unquoted `#` that starts a word (the value's first character does not: it follows
+    `NAME=`); None for an unclosed quote. shlex cannot: it keeps the backslash of \\$ and \\`
+    inside double quotes, and takes a `#` inside a word for a comment."""
+    words = []  # type: List[str]
+    word = []  # type: Optional[List[str]]
+    index = 0
+    while index < len(value):
+        char = value[index]
+        index += 1
+        if char in " \t":
+            if word is not None:
+                words.append("".join(word))
+                word = None
+            continue
+        if char == "#" and word is None:
+            break
+        word = [] if word is None else word
+        if char == "\\":
+            word.append(value[index : index + 1])
+            index += 1
+        elif char == "'":
+            end = value.find("'", index)
+            if end < 0:
+                return None
+            word.append(value[index:end])
+            index = end + 1
+        elif char == '"':
+            while True:
+                if index >= len(value):
+                    return None
+                char = value[index]
+                index += 1
+                if char == '"':
+                    break
+                if char == "\\" and value[index : index + 1] in _ESCAPED_IN_DOUBLE_QUOTES:
+                    char = value[index]
+                    index += 1
+                word.append(char)
+        else:
+            word.append(char)
+    if word is not None:
+        words.append("".join(word))
+    return words
 
 
 def _codename(fields: Dict[str, str]) -> str:
