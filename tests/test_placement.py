@@ -9,7 +9,7 @@ import json
 import random
 
 import pytest
-from wire_preflight import hardware, placement, profiles
+from wire_preflight import placement, profiles, server_plan
 from wire_preflight.fleet import inventory, rules
 from wire_preflight.plan import fleet_plan
 from wire_preflight.profiles import Role
@@ -34,7 +34,7 @@ def spread_verdict(profile, hosts):
 
 def place(profile, specs, sft_users=0):
     plan_doc = fleet_plan(profile, sft_users)
-    return hardware.place_plan(profile, plan_doc, hardware.parse_servers(specs))
+    return server_plan.place_plan(profile, plan_doc, server_plan.parse_servers(specs))
 
 
 def test_three_servers_of_the_seed_plans_per_server_figure_fit():
@@ -109,7 +109,7 @@ def test_every_builtin_profile_places_on_enough_servers(name):
 def test_wire_in_a_box_fits_on_one_machine_of_its_size(name):
     profile = profiles.load(name)
     plan_doc = fleet_plan(profile)
-    rows = hardware.placed_rows(plan_doc)
+    rows = server_plan.placed_rows(plan_doc)
     need = [sum(r[k] * r["vms"] for r in rows) for k in ("cores", "memory_gb", "disk_gb")]
     exact = "box={!r},{!r},{!r}".format(*need)  # repr: GiB rows are not whole GB
     assert place(profile, [exact])["fits"]
@@ -128,7 +128,7 @@ def test_the_same_input_gives_the_same_placement():
 
 def test_a_bounded_search_says_it_stopped():
     servers = [placement.Server(f"s{i}", 64, 256, 4000) for i in range(6)]
-    wanted = hardware.demands(CLASSIC, fleet_plan(CLASSIC))
+    wanted = server_plan.demands(CLASSIC, fleet_plan(CLASSIC))
     stopped = placement.place(servers, wanted, 3, max_steps=3)
     assert not stopped.complete
     whole = placement.place(servers, wanted, 3)
@@ -221,7 +221,7 @@ def brute_force(profile, servers):
 @pytest.mark.parametrize("seed", range(120))
 def test_the_search_agrees_with_brute_force(seed):
     profile, servers = random_case(random.Random(seed))
-    doc = hardware.place_plan(
+    doc = server_plan.place_plan(
         profile,
         fleet_plan(profile),
         servers,
@@ -271,7 +271,7 @@ def alike_servers_case(rng):
 @pytest.mark.parametrize("seed", range(40))
 def test_the_search_agrees_with_brute_force_on_alike_servers(seed):
     profile, servers = alike_servers_case(random.Random(seed))
-    doc = hardware.place_plan(profile, fleet_plan(profile), servers)
+    doc = server_plan.place_plan(profile, fleet_plan(profile), servers)
     expected = brute_force(profile, servers)
     assert doc["complete"]
     assert doc["worst_utilisation"] == pytest.approx(expected)
@@ -377,7 +377,7 @@ def test_a_stopped_search_is_said_in_the_output(monkeypatch):
 
     from wire_preflight.render.placement import placement_lines
 
-    monkeypatch.setattr(hardware, "place", functools.partial(placement.place, max_steps=40))
+    monkeypatch.setattr(server_plan, "place", functools.partial(placement.place, max_steps=40))
     doc = place(CLASSIC, [f"s{i}=64,256,4000" for i in range(6)])
     assert doc["fits"] and not doc["complete"]
     lines = placement_lines(doc)
