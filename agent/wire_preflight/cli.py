@@ -323,7 +323,9 @@ def _plan_placement(
     from wire_preflight import server_plan
 
     if not server_specs:
-        raise InputError("--write-inventory needs the servers: --server " + server_plan.SERVER_SYNTAX)
+        raise InputError(
+            "--write-inventory needs the servers: --server " + server_plan.SERVER_SYNTAX
+        )
     placement = server_plan.place_plan(profile, doc, server_plan.parse_servers(server_specs))
     if inventory_file and placement["fits"]:
         command = "wire-preflight plan --profile {}{} {}".format(
