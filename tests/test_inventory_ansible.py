@@ -139,6 +139,10 @@ REFUSED = {
     "yaml-hosts-as-a-list.yml": "all:\n  hosts: [a, b]\n",
     "yaml-host-vars-not-a-mapping.yml": "all:\n  hosts:\n    a: 5\n",
     "yaml-host-name-a-number.yml": "all:\n  hosts:\n    10:\n",
+    "yaml-child-a-list-and-nowhere-else.yml": "g:\n  children:\n    b: [1]\n",
+    "yaml-host-vars-a-string.yml": "g:\n  hosts:\n    h1: abc\n",
+    "dashes-as-a-host.ini": "---\n[web]\nh1\n",
+    "range-in-a-name-with-a-pipe.ini": "[web]\na|b[1:2]\n",
 }
 
 

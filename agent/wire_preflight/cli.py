@@ -320,11 +320,13 @@ def _plan_placement(
     inventory_file: Optional[str],
     as_json: bool,
 ) -> int:
-    from wire_preflight import hardware
+    from wire_preflight import server_plan
 
     if not server_specs:
-        raise InputError("--write-inventory needs the servers: --server " + hardware.SERVER_SYNTAX)
-    placement = hardware.place_plan(profile, doc, hardware.parse_servers(server_specs))
+        raise InputError(
+            "--write-inventory needs the servers: --server " + server_plan.SERVER_SYNTAX
+        )
+    placement = server_plan.place_plan(profile, doc, server_plan.parse_servers(server_specs))
     if inventory_file and placement["fits"]:
         command = "wire-preflight plan --profile {}{} {}".format(
             profile.name,
@@ -333,7 +335,7 @@ def _plan_placement(
         )
         try:
             with open(inventory_file, "w", encoding="utf-8") as handle:
-                handle.write(hardware.inventory_text(profile, placement, command))
+                handle.write(server_plan.inventory_text(profile, placement, command))
         except OSError as exc:
             raise InputError(f"cannot write {inventory_file}: {exc.strerror}") from None
     if as_json:

@@ -87,6 +87,11 @@ def most_per_server(demand: Demand) -> int:
     )
 
 
+def kept_words(need: Optional[str]) -> str:
+    """What losing a server must leave of a role, in words: "a majority" or "one"."""
+    return "a majority" if need == "majority" else "one"
+
+
 def spread_problems(count: int, demands: Sequence[Demand], min_servers: int) -> List[str]:
     """The spread rules these many servers cannot meet whatever the sizes."""
     out = []
@@ -94,7 +99,7 @@ def spread_problems(count: int, demands: Sequence[Demand], min_servers: int) -> 
         out.append(f"the plan asks for at least {min_servers} physical servers; {count} given")
     for demand in demands:
         limit = most_per_server(demand)
-        what = "a majority" if demand.need == "majority" else "one"
+        what = kept_words(demand.need)
         if limit == 0:
             out.append(
                 f"{demand.role}: {demand.vms} VM(s) cannot keep {what} when the server "

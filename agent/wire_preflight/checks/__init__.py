@@ -102,12 +102,16 @@ class Context(NamedTuple):
             for component in self.profile.role(role).components:
                 yield role, component
 
+    def table(self) -> Dict[str, Any]:
+        """This check's table in the host requirements ({} when the profile has none)."""
+        return self.profile.host.get(self.check_id, {})
+
     def rules(self) -> Iterator[Tuple[str, str, Any]]:
         """(role, component, rule) for each of the VM's components that this check covers.
 
         A rule table is either `components = {name = severity}` or one sub-table per component.
         """
-        table = self.profile.host.get(self.check_id, {})
+        table = self.table()
         by_severity = table.get("components", {})
         for role, component in self.components():
             if component in by_severity:
@@ -117,7 +121,7 @@ class Context(NamedTuple):
 
     def source(self) -> str:
         """The source of this check's table in the host requirements."""
-        return self.profile.host.get(self.check_id, {}).get("source", "")
+        return self.table().get("source", "")
 
     def result(
         self,

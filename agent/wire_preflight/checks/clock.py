@@ -10,7 +10,7 @@ def check_time_sync(context: Context) -> List[CheckResult]:
     time = context.facts.get("time")
     if time is None:
         return [context.missing("time")]
-    severity = context.profile.host.get(context.check_id, {}).get("severity", "fail")
+    severity = context.table().get("severity", "fail")
     daemons = time.get("daemons") or []
     evidence = dict(time)
     via = str(time.get("source"))

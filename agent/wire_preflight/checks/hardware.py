@@ -8,10 +8,6 @@ from wire_preflight.checks import Context
 from wire_preflight.model import ERROR, PASS, SKIP, WARN, CheckResult
 
 
-def _table(context: Context) -> Dict[str, Any]:
-    return context.profile.host.get(context.check_id, {})
-
-
 def _mild(severity: str) -> str:
     """A claim the host cannot vouch for is at most a warning."""
     return WARN if severity == "fail" else severity
@@ -35,7 +31,7 @@ def clock_figure(clock: Dict[str, Any]) -> Optional[Tuple[float, str]]:
 
 
 def check_cpu_clock(context: Context) -> List[CheckResult]:
-    table = _table(context)
+    table = context.table()
     if not table:
         return []
     clock = context.facts.get("cpu_clock")
@@ -147,7 +143,7 @@ def virtualization_verdict(info: Dict[str, Any]) -> VirtualizationVerdict:
 
 
 def check_virtualization(context: Context) -> List[CheckResult]:
-    table = _table(context)
+    table = context.table()
     if not table:
         return []
     info = context.facts.get("hardware_virtualization")

@@ -15,7 +15,7 @@ DISABLE_UNATTENDED = (
 
 
 def check_apt_lock(context: Context) -> List[CheckResult]:
-    table = context.profile.host.get(context.check_id, {})
+    table = context.table()
     if not table:
         return []
     apt = context.facts.get("apt")

@@ -195,7 +195,7 @@ def check_br_netfilter(context: Context) -> List[CheckResult]:
 
 
 def check_thp(context: Context) -> List[CheckResult]:
-    allowed = context.profile.host.get(context.check_id, {}).get("allowed", ["never"])
+    allowed = context.table().get("allowed", ["never"])
     return _equals(
         context,
         "transparent_hugepage.enabled",

@@ -207,7 +207,7 @@ def _fstype(entry: Dict[str, Any]) -> str:
 
 def check_minio_drive(context: Context) -> List[CheckResult]:
     """MinIO refuses a drive on the root disk in multi-drive setups; NFS corrupts it."""
-    rule_table = context.profile.host.get(context.check_id, {})
+    rule_table = context.table()
     recommended = rule_table.get("recommended_fstypes", ["xfs"])
     refused = rule_table.get("refused_fstypes", [])
     disks = context.facts.get("disks")

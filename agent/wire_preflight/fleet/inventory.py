@@ -62,8 +62,9 @@ class Inventory:
         self, group: Optional[str], name: str, variables: Dict[str, Any], port: Optional[int] = None
     ) -> None:
         if name not in self.host_vars:
-            # ansible sets the port of a pattern when it first meets the host, only then.
-            self.host_vars[name] = {} if port is None else {"ansible_port": port}
+            # ansible sets the port of a pattern when it first meets the host, only then,
+            # and takes port 0 for none.
+            self.host_vars[name] = {"ansible_port": port} if port else {}
         self.host_vars[name].update(variables)
         if group:
             hosts = self.group(group)["hosts"]
@@ -220,6 +221,9 @@ def expand(pattern: str) -> List[str]:
     are expanded again for the ranges that follow. A range that runs backwards gives none."""
     if "[" not in pattern:
         return [pattern]
+    if "|" in pattern:
+        # ansible marks the range's ends with `|` and so cannot split a name holding one.
+        raise InputError(f"host pattern {pattern!r}: a range in a name with '|'")
     parts = pattern.replace("[", "\0", 1).replace("]", "\0", 1).split("\0")
     if len(parts) != 3:
         raise InputError(f"host pattern {pattern!r}: a '[' without its ']'")
@@ -375,6 +379,8 @@ def _host_line(inventory: Inventory, section: str, line: str) -> None:
     if not words:
         return
     pattern = words[0]
+    if pattern == "---":
+        raise InputError("host pattern '---' is the start of a YAML document, not a host")
     if pattern.endswith(":") and split_port(pattern)[1] is None:
         raise InputError(f"host pattern {pattern!r} ends in ':' with no port after it")
     if pattern.startswith("[") and "]" not in pattern:
@@ -424,28 +430,52 @@ def _yaml_section(body: Dict[str, Any], key: str, path: str, where: str) -> Dict
     return value
 
 
-def _yaml_group(inventory: Inventory, name: str, body: Any, path: str, where: str) -> None:
+def _yaml_group(inventory: Inventory, name: str, body: Any, path: str, where: str) -> bool:
+    """Reads one group; False when ansible skips it (its body is neither a mapping nor
+    empty: a warning there, and the group is not made)."""
     if body is not None and not isinstance(body, dict):
-        raise InputError(f"inventory {path}: group '{where}' must be a mapping")
+        return False
     inventory.group(name)
     if body is None:
-        return
-    for key, value in _yaml_section(body, "vars", path, where).items():
-        inventory.set_group_var(name, str(key), value, f"inventory {path}: '{where}.vars'")
-    for child, child_body in _yaml_section(body, "children", path, where).items():
-        _yaml_group(inventory, str(child), child_body, path, f"{where}.children.{child}")
-        inventory.add_child(name, str(child))
-    for pattern, variables in _yaml_section(body, "hosts", path, where).items():
-        if not isinstance(pattern, str):
-            raise InputError(
-                f"inventory {path}: host {pattern!r} in '{where}' must be a string "
-                "(quote a name that YAML reads as a number)"
-            )
-        if variables is not None and not isinstance(variables, dict):
-            raise InputError(
-                f"inventory {path}: vars of host '{pattern}' in '{where}' must be a mapping"
-            )
-        _add_hosts(inventory, name, pattern, dict(variables or {}))
+        return True
+    sections = {key: _yaml_section(body, key, path, where) for key in _KINDS if key in body}
+    # In the order the file gives them, as ansible takes them: a host listed in this group
+    # and in a child keeps the vars of the listing read last.
+    for key, section in ((k, sections[k]) for k in body if k in sections):
+        if key == "vars":
+            for var, value in section.items():
+                inventory.set_group_var(name, str(var), value, f"inventory {path}: '{where}.vars'")
+        elif key == "children":
+            for child, child_body in section.items():
+                where_child = f"{where}.children.{child}"
+                made = _yaml_group(inventory, str(child), child_body, path, where_child)
+                if not made and str(child) not in inventory.groups:
+                    raise InputError(
+                        f"inventory {path}: group '{where_child}' must be a mapping "
+                        "(or a group defined elsewhere)"
+                    )
+                inventory.add_child(name, str(child))
+        else:
+            for pattern, variables in section.items():
+                _yaml_hosts(inventory, name, pattern, variables, path, where)
+    return True
+
+
+def _yaml_hosts(
+    inventory: Inventory, group: str, pattern: Any, variables: Any, path: str, where: str
+) -> None:
+    if not isinstance(pattern, str):
+        raise InputError(
+            f"inventory {path}: host {pattern!r} in '{where}' must be a string "
+            "(quote a name that YAML reads as a number)"
+        )
+    # ansible takes any empty value (nothing, '', 0, []) for no vars.
+    variables = variables or {}
+    if not isinstance(variables, dict):
+        raise InputError(
+            f"inventory {path}: vars of host '{pattern}' in '{where}' must be a mapping"
+        )
+    _add_hosts(inventory, group, pattern, dict(variables))
 
 
 def _text(value: Any) -> Optional[str]:

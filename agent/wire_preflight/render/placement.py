@@ -1,8 +1,9 @@
-"""`plan --server`'s placement (hardware.place_plan's document) as lines a person reads."""
+"""`plan --server`'s placement (server_plan.place_plan's document) as lines a person reads."""
 
 from typing import Any, Dict, List
 
-from wire_preflight.placement import RESOURCES, amount
+from wire_preflight.placement import RESOURCES, amount, kept_words
+from wire_preflight.units import count as counted
 
 
 def _amounts(block: Dict[str, float]) -> str:
@@ -13,9 +14,8 @@ def placement_lines(doc: Dict[str, Any]) -> List[str]:
     count = len(doc["servers"])
     placed = any(server["vms"] for server in doc["servers"])
     lines = [
-        "placement onto {} physical server{}: {}".format(
-            count,
-            "" if count == 1 else "s",
+        "placement onto {}: {}".format(
+            counted(count, "physical server"),
             "fits" if doc["fits"] else "does not fit" + ("; the nearest:" if placed else ""),
         )
     ]
@@ -40,10 +40,7 @@ def placement_lines(doc: Dict[str, Any]) -> List[str]:
                 lines.append("  left:  " + _amounts(server["left"]))
     spread = doc["spread"]
     if placed and spread:
-        kept = ", ".join(
-            "{} ({})".format(role, "a majority" if need == "majority" else "one")
-            for role, need in spread.items()
-        )
+        kept = ", ".join(f"{role} ({kept_words(need)})" for role, need in spread.items())
         lines.append("losing any one server keeps: " + kept)
     if not doc["complete"] and placed:
         lines.append(
