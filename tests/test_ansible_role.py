@@ -153,7 +153,7 @@ def test_role_meta_names_its_platforms_and_ansible_version():
     assert ubuntu and set(ubuntu[0]["versions"]) == {"bionic", "focal", "jammy", "noble"}
 
 
-@pytest.mark.parametrize("name", ["classic", "current", "wiab"])
+@pytest.mark.parametrize("name", profiles.builtin_names())
 def test_role_group_table_is_each_profiles_inventory_mapping(name):
     with open(os.path.join(ROLE, "defaults", "main.yml")) as handle:
         defaults = yaml.safe_load(handle)
