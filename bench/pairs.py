@@ -19,12 +19,27 @@ import subprocess
 import time
 
 
-def once(argv, env):
-    """(seconds, peak RSS in MiB) of one whole process."""
+def once(argv, env=None):
+    """(seconds, peak RSS in MiB, exit code) of one whole process."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, _, usage = os.wait4(proc.pid, 0)
-    return time.perf_counter() - start, usage.ru_maxrss / 1024
+    _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+    return time.perf_counter() - start, usage.ru_maxrss / 1024, code  # Linux reports KiB
+
+
+def rounds(sides, count, warmup=0):
+    """{label: [(seconds, MiB, exit code) per timed round]} for sides [(label, argv, env)]: each
+    round runs every side once, starting one further along than the round before, so load
+    from other work falls on every side alike."""
+    runs = {label: [] for label, _, _ in sides}
+    for number in range(warmup + count):
+        shift = number % len(sides)
+        for label, argv, env in sides[shift:] + sides[:shift]:
+            measured = once(argv, env)
+            if number >= warmup:
+                runs[label].append(measured)
+    return runs
 
 
 def main():
@@ -36,28 +51,22 @@ def main():
     args = parser.parse_args()
     # A VM's cron has no PYTHONDONTWRITEBYTECODE; some shells here set it.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    sides = [("reference: " + args.reference, shlex.split(args.reference))]
+    sides = [("reference: " + args.reference, shlex.split(args.reference), env)]
     for spec in args.commands:
         label, _, command = spec.partition("=")
-        sides.append((label, shlex.split(command)))
-    runs = {label: [] for label, _ in sides}
+        sides.append((label, shlex.split(command), env))
     load_before = os.getloadavg()
-    for number in range(args.warmup + args.rounds):
-        shift = number % len(sides)
-        for label, argv in sides[shift:] + sides[:shift]:
-            measured = once(argv, env)
-            if number >= args.warmup:
-                runs[label].append(measured)
+    runs = rounds(sides, args.rounds, args.warmup)
     load_after = os.getloadavg()
-    reference = statistics.median(t for t, _ in runs[sides[0][0]])
+    reference = statistics.median(t for t, _, _ in runs[sides[0][0]])
     loads = f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}"
     print(f"{args.rounds} rounds; {loads}")
     header = ("command", "median s", "min s", "/ ref", "peak MiB")
     print("{:<40} {:>9} {:>9} {:>9} {:>10}".format(*header))
-    for label, _ in sides:
-        times = [t for t, _ in runs[label]]
+    for label, _, _ in sides:
+        times = [t for t, _, _ in runs[label]]
         median = statistics.median(times)
-        peak = statistics.median(m for _, m in runs[label])
+        peak = statistics.median(m for _, m, _ in runs[label])
         ratio = median / reference
         print(f"{label:<40} {median:>9.3f} {min(times):>9.3f} {ratio:>9.2f} {peak:>10.1f}")
 

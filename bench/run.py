@@ -2,7 +2,8 @@
 """Time wire-preflight's agent as a whole process beside ansible's and facter's fact gathering.
 
 Run by hand (not by CI): timings depend on the machine. Prints, for each command, the median
-wall time and median peak RSS over --runs runs, and the ratios to the agent.
+wall time and median peak RSS over --runs rounds (each round runs every command once, in an
+order that rotates: pairs.py's rounds), and the ratios to the agent.
 
     python3 bench/run.py --runs 5
     python3 bench/run.py --agent .venv-test/3.6/bin/wire-preflight   # another interpreter
@@ -12,24 +13,9 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 
-
-def measure(argv, runs, env=None):
-    """(median seconds, median peak RSS MiB, exit code of the last run)."""
-    times, peaks, code = [], [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        times.append(time.perf_counter() - start)
-        peaks.append(usage.ru_maxrss / 1024)  # Linux reports KiB
-        code = (
-            os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
-        )
-    return statistics.median(times), statistics.median(peaks), code
+from pairs import rounds
 
 
 def main():
@@ -70,13 +56,17 @@ def main():
     ]
     results = {}
     print("{:<48} {:>10} {:>10} {:>5}".format("command", "median s", "peak MiB", "exit"))
+    present = []
     for label, argv, env in commands:
-        if not shutil.which(argv[0]) and not os.path.exists(argv[0]):
+        if shutil.which(argv[0]) or os.path.exists(argv[0]):
+            present.append((label, argv, env))
+        else:
             print("{:<48} {:>10}".format(label, "not installed"))
-            continue
-        seconds, mib, code = measure(argv, args.runs, env)
+    for label, runs in rounds(present, args.runs).items():
+        seconds = statistics.median(t for t, _, _ in runs)
+        mib = statistics.median(m for _, m, _ in runs)
         results[label] = seconds
-        print(f"{label:<48} {seconds:>10.3f} {mib:>10.1f} {code:>5}")
+        print(f"{label:<48} {seconds:>10.3f} {mib:>10.1f} {runs[-1][2]:>5}")
     agent = results[commands[0][0]]
     for label in ("facter --json", "ansible -m setup localhost -c local"):
         if label in results:

@@ -11,38 +11,53 @@ ENV_ROOT = "WIRE_PREFLIGHT_PYZ_ROOT"
 
 
 def candidates():
-    """(root, must be ours) in order of preference: the first that has or takes the unpacked
-    libraries is used. SHIV_ROOT is the variable's name before the pyz had its own start."""
+    """(root, must be checked) in order of preference: the first that has or takes the unpacked
+    libraries is used. A root named in the environment is the operator's choice; the others
+    are checked, since the code unpacked there is imported (trusted() says by what rule).
+    SHIV_ROOT is the variable's name before the pyz had its own start."""
     env = os.environ
     for name in (ENV_ROOT, "SHIV_ROOT"):
         if env.get(name):
             yield env[name], False
     home = os.path.expanduser("~")
     if env.get("XDG_CACHE_HOME"):
-        yield os.path.join(env["XDG_CACHE_HOME"], "wire-preflight"), False
+        yield os.path.join(env["XDG_CACHE_HOME"], "wire-preflight"), True
     elif home != "~" and os.path.isdir(home):  # never create a missing home (HOME=/nonexistent)
-        yield os.path.join(home, ".cache", "wire-preflight"), False
+        yield os.path.join(home, ".cache", "wire-preflight"), True
     if os.geteuid() == 0:
-        yield "/var/cache/wire-preflight", False
+        yield "/var/cache/wire-preflight", True
     yield os.path.join(env.get("TMPDIR") or "/tmp", f"wire-preflight-{os.geteuid()}"), True
 
 
-def ours(root):
-    """A shared temporary directory is trusted only if this user made it and alone writes it."""
-    info = os.lstat(root)
-    if info.st_uid != os.geteuid() or info.st_mode & 0o022 or not os.path.isdir(root):
-        raise OSError(f"not a private directory of user {os.geteuid()}")
+def trusted(root):
+    """Refuse a root that another user could put code into, or swap for a directory of theirs:
+    the root (a resolved path) and every directory above it must belong to this user or to
+    root, the root writable by its owner alone, the directories above by their owner alone or
+    sticky (/tmp); a symlink that appeared since is refused. The cases: a directory another
+    user made in a shared /tmp, and root run by sudo keeping the caller's HOME (Ubuntu 18.04's
+    sudo does) finding there what the caller unpacked."""
+    uid = os.geteuid()
+    path, leaf = root, True
+    while True:
+        info = os.lstat(path)
+        writable_by_others = info.st_mode & 0o022 and (leaf or not info.st_mode & 0o1000)
+        if info.st_uid not in (uid, 0) or writable_by_others or (leaf and not os.path.isdir(path)):
+            raise OSError(f"{path} can be changed by users other than {uid} and root")
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path, leaf = parent, False
 
 
-def unpack(archive, root, private):
+def unpack(archive, root, checked):
     """Unpack the bundle's lib/ under root/BUILD, atomically: a run that is interrupted, or races
     another, never leaves a half-filled directory where the next run would look."""
     import shutil
     import zipfile
 
     os.makedirs(root, mode=0o700, exist_ok=True)
-    if private:
-        ours(root)
+    if checked:  # after makedirs: the directory made, or found, is the one judged
+        trusted(root)
     target = os.path.join(root, BUILD)
     scratch = f"{target}.tmp-{os.getpid()}"
     try:
@@ -76,14 +91,16 @@ def compile_once(lib):
 
 def find_lib(archive):
     tried = []
-    for root, private in candidates():
+    for root, checked in candidates():
+        if checked:  # imported from the very path judged, not through a link that can move
+            root = os.path.realpath(root)
         lib = os.path.join(root, BUILD, "lib")
         try:
-            if private and os.path.isdir(root):
-                ours(root)
+            if checked and os.path.isdir(root):
+                trusted(root)
             if os.path.isdir(lib):
                 return lib
-            return unpack(archive, root, private)
+            return unpack(archive, root, checked)
         except OSError as err:
             tried.append("{} ({})".format(root, getattr(err, "strerror", None) or err))
     sys.stderr.write(

@@ -38,16 +38,21 @@ def tool(name):
     return found
 
 
-@pytest.fixture(scope="module")
-def pyz():
-    done = subprocess.run(
-        ["./packaging/build-pyz"],
+def run(argv, timeout=600):
+    """argv from the checkout, its output and errors together in .stdout."""
+    return subprocess.run(
+        argv,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         universal_newlines=True,
-        timeout=600,
+        timeout=timeout,
     )
+
+
+@pytest.fixture(scope="module")
+def pyz():
+    done = run(["./packaging/build-pyz"])
     assert done.returncode == 0, done.stdout[-3000:]
     return os.path.join(ROOT, "dist", "wire-preflight.pyz")
 
@@ -129,27 +134,14 @@ def classic_inventory(tmp_path, interface, host="localhost"):
 
 def test_role_passes_ansible_lint_production_profile():
     lint = tool("ansible-lint")
-    done = subprocess.run(
-        [lint, "--profile", "production", "--offline", "packaging/ansible"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        universal_newlines=True,
-        timeout=600,
-    )
+    done = run([lint, "--profile", "production", "--offline", "packaging/ansible"])
     assert done.returncode == 0, done.stdout[-4000:]
     assert "Profile 'production' was required, and it passed" in done.stdout, done.stdout
 
 
 @pytest.mark.parametrize("inventory", ["tests/fixtures/inventory/hosts.ini", "vm1,vm2,"])
 def test_playbook_syntax(inventory):
-    done = subprocess.run(
-        [tool("ansible-playbook"), "--syntax-check", "-i", inventory, PLAYBOOK],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        universal_newlines=True,
-    )
+    done = run([tool("ansible-playbook"), "--syntax-check", "-i", inventory, PLAYBOOK])
     assert done.returncode == 0, done.stdout
 
 
@@ -161,7 +153,7 @@ def test_role_meta_names_its_platforms_and_ansible_version():
     assert ubuntu and set(ubuntu[0]["versions"]) == {"bionic", "focal", "jammy", "noble"}
 
 
-@pytest.mark.parametrize("name", ["classic", "current", "wiab"])
+@pytest.mark.parametrize("name", profiles.builtin_names())
 def test_role_group_table_is_each_profiles_inventory_mapping(name):
     with open(os.path.join(ROLE, "defaults", "main.yml")) as handle:
         defaults = yaml.safe_load(handle)

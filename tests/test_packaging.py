@@ -191,6 +191,66 @@ def test_pyz_with_nowhere_writable_says_so_in_one_line(pyz, shared_tmp, tmp_path
     assert locked in done.stderr and "Permission denied" in done.stderr
 
 
+def pyz_build(pyz):
+    """The BUILD the pyz's start unpacks under (its version and bundle hash)."""
+    with zipfile.ZipFile(pyz) as bundle:
+        start = bundle.read("__main__.py").decode()
+    return re.search(r'^BUILD = "([^"]+)"', start, re.M).group(1)
+
+
+def plant(root, build):
+    """A lib/ under root/BUILD whose agent only says it was imported."""
+    package = os.path.join(root, build, "lib", "wire_preflight")
+    os.makedirs(package)
+    with open(os.path.join(package, "__init__.py"), "w"):
+        pass
+    with open(os.path.join(package, "cli.py"), "w") as handle:
+        handle.write("def main():\n    print('planted code ran')\n    return 0\n")
+    for folder, _, names in os.walk(root):
+        os.chmod(folder, 0o755)
+        for name in names:
+            os.chmod(os.path.join(folder, name), 0o644)
+
+
+def test_pyz_ignores_a_cache_in_a_home_another_user_owns(pyz, shared_tmp):
+    # sudo on Ubuntu 18.04 keeps the caller's HOME: root would find there, and import, what
+    # the caller unpacked or planted. Here nobody plays root, uid 4242 the caller.
+    copy = readable_copy(pyz, shared_tmp)
+    home = os.path.join(shared_tmp, "caller")
+    plant(os.path.join(home, ".cache", "wire-preflight"), pyz_build(pyz))
+    for folder, _, _ in os.walk(home):
+        os.chown(folder, 4242, 4242)
+    for env in ({"HOME": home}, {"HOME": "/nonexistent", "XDG_CACHE_HOME": home + "/.cache"}):
+        env.update(PATH=os.environ["PATH"], TMPDIR=shared_tmp)
+        done = as_nobody(["/usr/bin/python3", copy, "--version"], env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "planted" not in done.stdout and done.stdout.strip(), done.stdout
+        assert os.path.isdir(os.path.join(shared_tmp, "wire-preflight-65534"))
+
+
+def test_pyz_ignores_a_half_unpacked_scratch_dir_and_races_safely(pyz, tmp_path):
+    # A run killed while unpacking leaves BUILD.tmp-PID: never where the next run looks.
+    root = tmp_path / "root"
+    build = pyz_build(pyz)
+    plant(str(root), build + ".tmp-999999")
+    env = dict(os.environ, WIRE_PREFLIGHT_PYZ_ROOT=str(root))
+    # Four runs unpacking at once: each gets a whole lib/, one of them keeps its copy.
+    procs = [
+        subprocess.Popen(
+            [sys.executable, pyz, "--version"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            universal_newlines=True,
+            env=env,
+        )
+        for _ in range(4)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and out.strip() and "planted" not in out and not err, err
+    assert sorted(p.name for p in root.iterdir()) == [build, build + ".tmp-999999"]
+
+
 def test_pyz_unpacks_once_per_build_and_compiles_per_python(pyz, tmp_path):
     root = tmp_path / "root"
     env = dict(os.environ, WIRE_PREFLIGHT_PYZ_ROOT=str(root), PYTHONDONTWRITEBYTECODE="1")

@@ -15,7 +15,8 @@ pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and it
 import requests
 import yaml
 from collectorlib import VIEWER, Collector, free_port
-from conftest import fill, make_report, small_disk
+from conftest import fill, make_report, require_root, small_disk
+from wire_preflight.model import STATUSES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES_DIR = os.path.join(ROOT, "packaging", "prometheus")
@@ -92,6 +93,40 @@ def scrape(server):
     return response.text
 
 
+TARGET_LABELS = {"instance", "job"}  # what Prometheus adds to every scraped series
+
+
+def label_problems(rules, served):
+    """Each label a rule selects on or names in its annotations ($labels.X) that none of the
+    metrics in its expression has; a `status` it matches that is no status the agent gives.
+    served: metric name -> its label names."""
+    problems = []
+    for rule in rules:
+        names = re.findall(r"wire_preflight_\w+", rule["expr"])
+        known = TARGET_LABELS.union(*(served.get(name, set()) for name in names))
+        texts = [rule["expr"], *rule.get("annotations", {}).values()]
+        for label in sorted(
+            set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)\s*\"", rule["expr"]))
+            | {m for text in texts for m in re.findall(r"\$labels\.(\w+)", text)}
+        ):
+            if label not in known:
+                problems.append(f"{rule['alert']}: no label {label} on {names or 'up'}")
+        for values in re.findall(r"\bstatus\s*=~?\s*\"([^\"]*)\"", rule["expr"]):
+            for value in set(values.split("|")) - set(STATUSES):
+                problems.append(f"{rule['alert']}: no status {value}")
+    return problems
+
+
+def served_labels(text):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    served = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            served.setdefault(sample.name, set()).update(sample.labels)
+    return served
+
+
 def test_rules_use_the_metrics_a_real_collector_serves(tmp_path, base_facts):
     server = Collector(tmp_path).start()
     try:
@@ -102,6 +137,15 @@ def test_rules_use_the_metrics_a_real_collector_serves(tmp_path, base_facts):
     served = set(re.findall(r"^(wire_preflight_\w+?)(?:\{| )", text, re.M))
     used = {name for rule in rules() for name in re.findall(r"wire_preflight_\w+", rule["expr"])}
     assert used and used <= served, used - served
+    assert label_problems(rules(), served_labels(text)) == []
+    # The label check itself sees a misnamed label and a status no check has.
+    with open(RULES) as handle:
+        text_rules = handle.read()
+    for change in (("$labels.hostname", "$labels.host"), ('"fail|error"', '"fail|failed"')):
+        assert change[0] in text_rules
+        changed = yaml.safe_load(text_rules.replace(change[0], change[1]))
+        changed_rules = [rule for group in changed["groups"] for rule in group["rules"]]
+        assert label_problems(changed_rules, served_labels(text)), change
     checked = promtool("check", "metrics", stdin=text)
     assert checked.returncode == 0 and not checked.stdout.strip(), checked.stdout
 

@@ -55,7 +55,7 @@ def names_collector(path: str) -> bool:
 
 CRON_ENTRY = "/etc/cron.d/wire-preflight"
 UNIT_DIR = "/etc/systemd/system"
-TIMER_WANTS = "/etc/systemd/system/timers.target.wants/wire-preflight.timer"
+TIMER_WANTS = f"{UNIT_DIR}/timers.target.wants/wire-preflight.timer"
 
 
 def _remove_timer(target: Callable[[str], str], live: bool) -> List[str]:
@@ -102,10 +102,11 @@ def install(
     command = command or self_command()
     done = []
     target = lambda path: os.path.join(root, path.lstrip("/"))  # noqa: E731
-    systemd_runs = os.path.isdir("/run/systemd/system")
+    # systemd is told about units only on this machine's own root, where it runs.
+    live = root == "/" and os.path.isdir("/run/systemd/system")
     # One schedule at a time: both would report twice as often, and nothing would say so.
     if cron:
-        done.extend(_remove_timer(target, live=root == "/" and systemd_runs))
+        done.extend(_remove_timer(target, live))
         path = target(CRON_ENTRY)
         _write(path, _render("wire-preflight.cron", command, config))
         done.append("wrote " + path)
@@ -138,7 +139,7 @@ def install(
             f"not enabled: {config_path} names no collector yet; set `collector` and "
             f"`token_file` or `enroll_secret_file` there, {then}"
         )
-    elif not cron and enable and root == "/" and systemd_runs:
+    elif not cron and enable and live:
         for args in (["daemon-reload"], ["enable", "--now", "wire-preflight.timer"]):
             subprocess.run(["systemctl", *args], check=True)
             done.append("systemctl " + " ".join(args))
