@@ -63,8 +63,8 @@ def main():
         else:
             print("{:<48} {:>10}".format(label, "not installed"))
     for label, runs in rounds(present, args.runs).items():
-        seconds = statistics.median(t for t, _, _ in runs)
-        mib = statistics.median(m for _, m, _ in runs)
+        seconds = statistics.median(run[0] for run in runs)
+        mib = statistics.median(run[1] for run in runs)
         results[label] = seconds
         print(f"{label:<48} {seconds:>10.3f} {mib:>10.1f} {runs[-1][2]:>5}")
     agent = results[commands[0][0]]
