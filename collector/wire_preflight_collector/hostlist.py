@@ -8,10 +8,12 @@ and a count, not 5,000 rows.
 """
 
 import math
+import re
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence
 from urllib.parse import urlencode
 
 PAGE_SIZE = 100  # host rows per page
+PAGE_NUMBER = re.compile("[0-9]{1,7}")
 NAMES_SHOWN = 12  # names listed inline (a role's hosts, a finding's) before "and N more"
 MAX_QUERY = 200  # characters of q kept: a search box, not a document
 
@@ -72,7 +74,8 @@ def parse_query(params: Mapping[str, str]) -> Query:
     if sort not in SORTS:
         raise QueryError("sort must be one of: " + ", ".join(SORTS))
     page_text = params.get("page") or "1"
-    if not page_text.isdigit() or not 1 <= int(page_text) <= 10**6:
+    # str.isdigit() is true for '²' and other scripts' digits, which int() refuses.
+    if not PAGE_NUMBER.fullmatch(page_text) or not 1 <= int(page_text) <= 10**6:
         raise QueryError("page must be a page number from 1")
     return Query(
         q=" ".join((params.get("q") or "").split())[:MAX_QUERY],
