@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from wire_preflight.model import FAIL, PASS, SKIP, WARN
 from wire_preflight.profiles import Profile
-from wire_preflight.units import count
+from wire_preflight.quantities import count
 
 # Worst first: how findings are sorted and the fleet's verdict is chosen.
 ORDER = {FAIL: 0, WARN: 1, SKIP: 2, PASS: 3}
