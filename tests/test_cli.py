@@ -366,3 +366,26 @@ def test_the_collector_speaks_the_same_error_style():
         "wire-preflight-collector: error: serve: No such option: --bogus; did you mean --host? "
         "(see `wire-preflight-collector serve --help`)"
     ]
+
+
+def test_the_collector_never_imports_the_agents_command_line():
+    """The collector shares option helpers, token files and durations through
+    wire_preflight.commandline; importing any of its modules loads none of the agent's cli."""
+    pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
+    probe = (
+        "import importlib, json, pkgutil, sys, wire_preflight_collector as c\n"
+        "for m in pkgutil.walk_packages(c.__path__, c.__name__ + '.'):\n"
+        "    if not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+        "print(json.dumps(sorted(n for n in sys.modules if n.startswith('wire_preflight.'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        stdout=subprocess.PIPE,
+        universal_newlines=True,
+        check=True,
+        timeout=120,
+    )
+    loaded = json.loads(done.stdout)
+    assert "wire_preflight.commandline" in loaded
+    assert [name for name in loaded if name.split(".")[1].startswith("cli")] == []

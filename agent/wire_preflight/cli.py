@@ -20,14 +20,16 @@ from wire_preflight.cli_options import (
     collector_access_options,
     echo_lines,
     emit,
+    print_json,
+    sft_option,
+)
+from wire_preflight.commandline import (
     error_line,
     file_option,
     full_summaries,
     parse_duration,
-    print_json,
     profile_option,
     read_token,
-    sft_option,
 )
 from wire_preflight.model import EXIT_FAIL, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError
 from wire_preflight.spool import DEFAULT_LIMIT as DEFAULT_SPOOL_LIMIT
