@@ -208,14 +208,14 @@ def test_network_commands_do_not_need_the_main_cli():
     import sys
 
     probe = (
-        "import sys, wire_preflight.cli_network as n; "
-        "print('wire_preflight.cli' in sys.modules, n.dns.name)"
+        "import sys, wire_preflight.cli.network as n; "
+        "print('wire_preflight.cli.main' in sys.modules, n.dns.name)"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], stdout=subprocess.PIPE, universal_newlines=True, check=True
     ).stdout
     assert out.split() == ["False", "dns"]
-    from wire_preflight.cli import cli
+    from wire_preflight.cli.main import cli
 
     assert {"dns", "tls", "ports", "listen"} <= set(cli.commands)
 
@@ -304,7 +304,7 @@ def test_an_option_missing_its_value_is_one_line(run_cli):
 
 
 def all_commands():
-    from wire_preflight.cli import cli
+    from wire_preflight.cli.main import cli
 
     def walk(group, path):
         for name, command in sorted(group.commands.items()):

@@ -379,7 +379,8 @@ def test_post_report_takes_the_session_and_stamps_sent_at():
 
 
 def test_the_spool_limit_is_written_once():
-    from wire_preflight import cli, spool
+    from wire_preflight import spool
+    from wire_preflight.cli.main import report
 
-    (option,) = [p for p in cli.report.params if p.name == "spool_max"]
+    (option,) = [p for p in report.params if p.name == "spool_max"]
     assert option.default == spool.DEFAULT_LIMIT

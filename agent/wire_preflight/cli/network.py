@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 import click
 
-from wire_preflight.cli_options import emit
+from wire_preflight.cli.options import emit
 from wire_preflight.commandline import file_option, profile_option
 from wire_preflight.model import InputError, summary
 

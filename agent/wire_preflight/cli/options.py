@@ -1,5 +1,5 @@
 """What the `wire-preflight` commands share: their common options and how a list of results is
-printed. cli.py and cli_network.py both import it; neither imports the other. What the
+printed. main.py and network.py both import it; neither imports the other. What the
 collector's command line shares with them is in commandline.py.
 """
 

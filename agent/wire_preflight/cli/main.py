@@ -1,7 +1,7 @@
 """The `wire-preflight` command line: it parses options, calls the pipeline (pipeline.py) and
 the other pure parts, and prints what they return (render/, fleet/render.py). The network
-commands (dns, tls, ports, listen) are in cli_network.py; the options both share are in
-cli_options.py.
+commands (dns, tls, ports, listen) are in network.py; the options both share are in
+options.py.
 
 click, not typer: typer 0.29 (the release pip picks on Python 3.10+) pulls in pydantic-core,
 rich and shellingham, a compiled dependency per interpreter for a single-file agent that must
@@ -14,8 +14,9 @@ from typing import Any, Dict, List, Optional
 
 import click
 
-from wire_preflight import __version__, cli_network
-from wire_preflight.cli_options import (
+from wire_preflight import __version__
+from wire_preflight.cli import network
+from wire_preflight.cli.options import (
     check_options,
     collector_access_options,
     echo_lines,
@@ -41,7 +42,7 @@ def cli() -> None:
     """Check VMs against Wire's installation plan, one host or a whole fleet."""
 
 
-for _command in (cli_network.dns, cli_network.tls, cli_network.ports, cli_network.listen):
+for _command in (network.dns, network.tls, network.ports, network.listen):
     cli.add_command(_command)
 
 
