@@ -57,7 +57,7 @@ def fleet(
     if bool(from_dir) == bool(collector):
         raise InputError("fleet: give exactly one of --from DIR or --collector URL")
     if collector:
-        from wire_preflight import send
+        from wire_preflight.delivery import send
 
         if not token_file:
             raise InputError("fleet --collector needs --token-file FILE")
@@ -122,7 +122,7 @@ def fleet_drift(
     """What changed on the fleet's hosts, newest first (from a collector)."""
     import time
 
-    from wire_preflight import send
+    from wire_preflight.delivery import send
 
     args = _collector_args(ctx)
     params = {"host": host, "kind": kind, "open": "true" if open_only else "false"}
@@ -149,7 +149,7 @@ def _host_call(ctx: click.Context, hostname: str, method: str, action: str = "")
     """An admin call on one host's collector route (accept, rekey, forget)."""
     from urllib.parse import quote
 
-    from wire_preflight import send
+    from wire_preflight.delivery import send
 
     args = _collector_args(ctx)
     path = "/api/v1/hosts/" + quote(hostname, safe="") + (f"/{action}" if action else "")
@@ -218,7 +218,7 @@ def fleet_rekey(ctx: click.Context, hostname: str) -> int:
 @click.pass_context
 def fleet_enrollments(ctx: click.Context) -> int:
     """The enrolments that claim a name another machine holds, waiting for an admin."""
-    from wire_preflight import send
+    from wire_preflight.delivery import send
     from wire_preflight.render.text import printable
 
     args = _collector_args(ctx)
@@ -242,7 +242,7 @@ def fleet_enrollments(ctx: click.Context) -> int:
 
 
 def _decide(ctx: click.Context, pending_id: int, decision: str) -> int:
-    from wire_preflight import send
+    from wire_preflight.delivery import send
     from wire_preflight.render.text import printable
 
     args = _collector_args(ctx)

@@ -31,8 +31,8 @@ from wire_preflight.commandline import (
     profile_option,
     read_token,
 )
+from wire_preflight.delivery.spool import DEFAULT_LIMIT as DEFAULT_SPOOL_LIMIT
 from wire_preflight.model import EXIT_FAIL, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError
-from wire_preflight.spool import DEFAULT_LIMIT as DEFAULT_SPOOL_LIMIT
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,7 +124,8 @@ def report(
     **options: Any,
 ) -> int:
     """Run the checks and send the report to a collector (spooling it when it is down)."""
-    from wire_preflight import delivery, pipeline
+    from wire_preflight import pipeline
+    from wire_preflight.delivery import flow
     from wire_preflight.model import verdict
 
     if not collector:
@@ -144,10 +145,10 @@ def report(
     evaluation = pipeline.evaluate(pipeline.Options(**options))
     results, doc, state_dir = evaluation.results, evaluation.report, evaluation.state_dir
     spool_dir = spool_dir or (os.path.join(state_dir, "spool") if state_dir else "")
-    credential = delivery.Credential(
+    credential = flow.Credential(
         collector, ca_cert, token, enroll_secret, state_dir, doc["facts"], enroll_code
     )
-    outcome = delivery.deliver(doc, credential, spool_dir, spool_max)
+    outcome = flow.deliver(doc, credential, spool_dir, spool_max)
     for message in outcome.messages:
         click.echo("wire-preflight: " + message, err=True)
     if textfile:
@@ -168,7 +169,7 @@ def report(
             f"{outcome.pending} report(s) wait in the spool: {credential.refusal}",
             err=True,
         )
-        raise click.exceptions.Exit(delivery.EXIT_REFUSED)
+        raise click.exceptions.Exit(flow.EXIT_REFUSED)
     return doc["summary"]["exit_code"]
 
 

@@ -1,7 +1,7 @@
 """Network readiness: `dns`, `tls`, `ports` and `listen`. Same exit codes and JSON shape as
 `check`: a `checks` list of results, a summary, a schema version.
 
-cli.py adds these commands to the `wire-preflight` group (cli.add_command)."""
+main.py adds these commands to the `wire-preflight` group (cli.add_command)."""
 
 import time
 from typing import Any, Dict, List, Optional
