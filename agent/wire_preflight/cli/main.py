@@ -300,7 +300,7 @@ def plan(
     """Print the fleet the profile asks for, with totals derived from its rows; with
     --server, place it on those physical servers (exit 3 when it does not fit)."""
     from wire_preflight import profiles
-    from wire_preflight.plan import fleet_plan
+    from wire_preflight.plan.vms import fleet_plan
 
     profile = profiles.load(profile_name)
     doc = fleet_plan(profile, sft_users)
@@ -323,7 +323,7 @@ def _plan_placement(
     inventory_file: Optional[str],
     as_json: bool,
 ) -> int:
-    from wire_preflight import server_plan
+    from wire_preflight.plan import servers as server_plan
 
     if not server_specs:
         raise InputError(

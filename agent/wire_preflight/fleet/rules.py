@@ -256,7 +256,7 @@ def _quorum_roles(profile: Profile) -> Dict[str, str]:
 def spread_needs(profile: Profile) -> Dict[str, str]:
     """Every role physical-spread judges -> what losing one server must leave of it: the
     quorum and redundant roles, and etcd's majority on the role that hosts it. The hardware
-    planner (placement.py) places by this, so a plan it makes is one this rule passes.
+    planner (plan/placement.py) places by this, so a plan it makes is one this rule passes.
     A profile that plans one machine by design (WIAB) has none."""
     if plans_one_machine(profile):
         return OrderedDict()

@@ -2,7 +2,7 @@
 
 from typing import Any, Dict, List
 
-from wire_preflight.placement import RESOURCES, amount, kept_words
+from wire_preflight.plan.placement import RESOURCES, amount, kept_words
 from wire_preflight.quantities import count as counted
 
 
