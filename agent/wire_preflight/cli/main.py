@@ -361,7 +361,7 @@ def _plan_placement(
 def _write_textfile(
     path: str, doc: Dict[str, Any], delivered: Optional[bool] = None, spooled: Optional[int] = None
 ) -> None:
-    from wire_preflight import textfile
+    from wire_preflight.render import textfile
 
     try:
         textfile.write(path, doc, delivered, spooled)
