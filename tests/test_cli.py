@@ -389,3 +389,32 @@ def test_the_collector_never_imports_the_agents_command_line():
     loaded = json.loads(done.stdout)
     assert "wire_preflight.commandline" in loaded
     assert [name for name in loaded if name.split(".")[1].startswith("cli")] == []
+
+
+def test_start_up_loads_only_what_the_command_uses():
+    """cron runs the agent on every VM: the packages' __init__ files import nothing, and
+    `--help` loads neither delivery (requests), nor planning, nor the pipeline."""
+    probe = (
+        "import json, sys\n"
+        "import wire_preflight.cli, wire_preflight.delivery, wire_preflight.plan\n"
+        "bare = sorted(n for n in sys.modules if n.startswith('wire_preflight.'))\n"
+        "from wire_preflight.cli.main import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write(json.dumps([bare, sorted(sys.modules)]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=120,
+    )
+    bare, loaded = json.loads(done.stderr)
+    assert bare == ["wire_preflight.cli", "wire_preflight.delivery", "wire_preflight.plan"]
+    assert "wire_preflight.cli.fleet" in loaded  # the probe did load the command line
+    unwanted = ("requests", "wire_preflight.delivery.flow", "wire_preflight.pipeline")
+    assert [name for name in loaded if name.startswith(unwanted)] == []
+    assert [name for name in loaded if name.startswith("wire_preflight.plan.")] == []
