@@ -117,7 +117,7 @@ def main():
     except OSError:
         pass  # only slower: Python compiles each module in memory
     sys.path[0] = lib  # the zip itself holds nothing importable
-    from wire_preflight.cli import main as agent
+    from wire_preflight.cli.main import main as agent
 
     sys.exit(agent())
 

@@ -99,7 +99,7 @@ DELETE = _DELETE
 @pytest.fixture
 def run_cli(capsys):
     """Run the CLI in-process; returns (exit code, stdout, stderr)."""
-    from wire_preflight.cli import main
+    from wire_preflight.cli.main import main
 
     def run(*args):
         with pytest.raises(SystemExit) as exited:

@@ -227,7 +227,7 @@ def test_facts_from_an_older_agent_give_errors_not_tracebacks(base_facts):
 
 def test_current_profile_table():
     from wire_preflight import profiles
-    from wire_preflight.plan import fleet_plan
+    from wire_preflight.plan.vms import fleet_plan
 
     current = profiles.load("current")
     assert current.os_versions == ["22.04"]

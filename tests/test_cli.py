@@ -208,14 +208,14 @@ def test_network_commands_do_not_need_the_main_cli():
     import sys
 
     probe = (
-        "import sys, wire_preflight.cli_network as n; "
-        "print('wire_preflight.cli' in sys.modules, n.dns.name)"
+        "import sys, wire_preflight.cli.network as n; "
+        "print('wire_preflight.cli.main' in sys.modules, n.dns.name)"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], stdout=subprocess.PIPE, universal_newlines=True, check=True
     ).stdout
     assert out.split() == ["False", "dns"]
-    from wire_preflight.cli import cli
+    from wire_preflight.cli.main import cli
 
     assert {"dns", "tls", "ports", "listen"} <= set(cli.commands)
 
@@ -304,7 +304,7 @@ def test_an_option_missing_its_value_is_one_line(run_cli):
 
 
 def all_commands():
-    from wire_preflight.cli import cli
+    from wire_preflight.cli.main import cli
 
     def walk(group, path):
         for name, command in sorted(group.commands.items()):
@@ -366,3 +366,55 @@ def test_the_collector_speaks_the_same_error_style():
         "wire-preflight-collector: error: serve: No such option: --bogus; did you mean --host? "
         "(see `wire-preflight-collector serve --help`)"
     ]
+
+
+def test_the_collector_never_imports_the_agents_command_line():
+    """The collector shares option helpers, token files and durations through
+    wire_preflight.commandline; importing any of its modules loads none of the agent's cli."""
+    pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
+    probe = (
+        "import importlib, json, pkgutil, sys, wire_preflight_collector as c\n"
+        "for m in pkgutil.walk_packages(c.__path__, c.__name__ + '.'):\n"
+        "    if not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+        "print(json.dumps(sorted(n for n in sys.modules if n.startswith('wire_preflight.'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        stdout=subprocess.PIPE,
+        universal_newlines=True,
+        check=True,
+        timeout=120,
+    )
+    loaded = json.loads(done.stdout)
+    assert "wire_preflight.commandline" in loaded
+    assert [name for name in loaded if name.split(".")[1].startswith("cli")] == []
+
+
+def test_start_up_loads_only_what_the_command_uses():
+    """cron runs the agent on every VM: the packages' __init__ files import nothing, and
+    `--help` loads neither delivery (requests), nor planning, nor the pipeline."""
+    probe = (
+        "import json, sys\n"
+        "import wire_preflight.cli, wire_preflight.delivery, wire_preflight.plan\n"
+        "bare = sorted(n for n in sys.modules if n.startswith('wire_preflight.'))\n"
+        "from wire_preflight.cli.main import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write(json.dumps([bare, sorted(sys.modules)]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=120,
+    )
+    bare, loaded = json.loads(done.stderr)
+    assert bare == ["wire_preflight.cli", "wire_preflight.delivery", "wire_preflight.plan"]
+    assert "wire_preflight.cli.fleet" in loaded  # the probe did load the command line
+    unwanted = ("requests", "wire_preflight.delivery.flow", "wire_preflight.pipeline")
+    assert [name for name in loaded if name.startswith(unwanted)] == []
+    assert [name for name in loaded if name.startswith("wire_preflight.plan.")] == []

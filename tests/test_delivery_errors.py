@@ -159,7 +159,7 @@ def test_a_token_with_a_space_says_so_not_lines(text, what, tmp_path):
 
 
 def test_read_token_without_a_file_is_none_for_every_option():
-    from wire_preflight.cli_options import read_token
+    from wire_preflight.commandline import read_token
 
     # Whether a token is needed is the caller's to say, not a matter of the option's name.
     assert read_token(None) is None and read_token("", "--enroll-secret-file") is None

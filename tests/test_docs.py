@@ -7,7 +7,7 @@ import re
 import click
 import pytest
 from wire_preflight import checks
-from wire_preflight.cli import cli
+from wire_preflight.cli.main import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -124,7 +124,7 @@ def as_nobody(shared):
         )
 
     probe = subprocess.run(
-        [*prefix, "-c", "import os, wire_preflight.cli; print(os.getuid())"],
+        [*prefix, "-c", "import os, wire_preflight.cli.main; print(os.getuid())"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         universal_newlines=True,

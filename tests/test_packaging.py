@@ -201,10 +201,12 @@ def pyz_build(pyz):
 def plant(root, build):
     """A lib/ under root/BUILD whose agent only says it was imported."""
     package = os.path.join(root, build, "lib", "wire_preflight")
-    os.makedirs(package)
-    with open(os.path.join(package, "__init__.py"), "w"):
-        pass
-    with open(os.path.join(package, "cli.py"), "w") as handle:
+    os.makedirs(os.path.join(package, "cli"))
+    for init in ("__init__.py", "cli/__init__.py"):
+        with open(os.path.join(package, init), "w"):
+            pass
+    # Where the pyz's start takes the agent from (packaging/pyz-main.py).
+    with open(os.path.join(package, "cli", "main.py"), "w") as handle:
         handle.write("def main():\n    print('planted code ran')\n    return 0\n")
     for folder, _, names in os.walk(root):
         os.chmod(folder, 0o755)
@@ -294,7 +296,7 @@ def test_deb_control_and_contents(deb):
         "./etc/wire-preflight/agent.conf",
         "./usr/share/doc/wire-preflight/copyright",
         "./usr/share/man/man1/wire-preflight.1.gz",
-        "./usr/lib/wire-preflight/wire_preflight/cli.py",
+        "./usr/lib/wire-preflight/wire_preflight/cli/main.py",
     ):
         assert path in contents, path
     assert "wire_preflight_collector" not in contents

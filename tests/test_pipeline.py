@@ -76,7 +76,7 @@ def test_drift_table():
 
 def test_plan_table_lists_every_role_and_the_derived_totals():
     from wire_preflight import profiles
-    from wire_preflight.plan import fleet_plan
+    from wire_preflight.plan.vms import fleet_plan
     from wire_preflight.render.tables import plan_lines
 
     profile = profiles.load("classic")

@@ -9,9 +9,11 @@ import json
 import random
 
 import pytest
-from wire_preflight import placement, profiles, server_plan
+from wire_preflight import profiles
 from wire_preflight.fleet import inventory, rules
-from wire_preflight.plan import fleet_plan
+from wire_preflight.plan import placement
+from wire_preflight.plan import servers as server_plan
+from wire_preflight.plan.vms import fleet_plan
 from wire_preflight.profiles import Role
 
 CLASSIC = profiles.load("classic")

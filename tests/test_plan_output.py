@@ -3,9 +3,10 @@ and counts in the singular where there is one."""
 
 import pytest
 from conftest import judge, one, with_changes
-from wire_preflight import plan, profiles
+from wire_preflight import profiles
+from wire_preflight.plan import vms as plan
+from wire_preflight.quantities import count
 from wire_preflight.render.tables import plan_lines
-from wire_preflight.units import count
 
 
 def lines_of(name):

@@ -5,7 +5,7 @@ import os
 import pytest
 from wire_preflight import profiles
 from wire_preflight.model import InputError
-from wire_preflight.plan import fleet_plan
+from wire_preflight.plan.vms import fleet_plan
 
 SEED_TABLE = {
     # role: (vms, cores, memory GB, disk GB), as the installation plan prints it

@@ -26,7 +26,7 @@ ALLOWED = {
     ("profiles/__init__.py", "builtin_names", "os.listdir"): "the package's own profiles",
     ("profiles/__init__.py", "os_alternatives", "open"): "the package's own profiles",
     ("profiles/__init__.py", "os_alternatives", "_toml.load"): "the package's own profiles",
-    ("spool.py", "_entries", "os.listdir"): "the spool directory (0700) the agent made; "
+    ("delivery/spool.py", "_entries", "os.listdir"): "the spool directory (0700) the agent made; "
     "each entry is then read with safefile",
     ("fleet/load.py", "from_directory", "os.walk"): "--from DIR of saved reports; os.walk "
     "follows no link, and each file is read with safefile",
@@ -36,8 +36,8 @@ ALLOWED = {
     "opening a file or following a link, at most 200,000 entries",
     ("facts/disks.py", "backing_disks", "os.listdir"): "the live /sys/block slaves/ "
     "directories (block_device is never run on a captured tree)",
-    ("hostkey.py", "load", "open"): "the host key in the agent's own 0700 state directory "
-    "(hostkey.py is being reworked on the identity branch)",
+    ("delivery/hostkey.py", "load", "open"): "the host key in the agent's own 0700 state "
+    "directory (hostkey.py is being reworked on the identity branch)",
 }
 
 _LISTING = {"os.listdir", "os.scandir", "os.walk", "glob.glob", "glob.iglob"}

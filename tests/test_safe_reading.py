@@ -12,7 +12,8 @@ import threading
 import pytest
 import yaml
 from conftest import fixture_path
-from wire_preflight import boundedyaml, safefile, spool
+from wire_preflight import boundedyaml, safefile
+from wire_preflight.delivery import spool
 from wire_preflight.facts import files, netplan, system
 
 # --- safefile --------------------------------------------------------------------------------

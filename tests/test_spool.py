@@ -128,7 +128,7 @@ def test_a_spooled_report_the_collector_refuses_does_not_hold_up_the_rest(record
 
 
 def test_a_report_that_keeps_failing_is_retried_a_bounded_number_of_times(recorder, tmp_path):
-    from wire_preflight import spool
+    from wire_preflight.delivery import spool
 
     recorder.status = [503]
     _report(recorder.url, tmp_path)
@@ -145,7 +145,7 @@ def test_a_report_that_keeps_failing_is_retried_a_bounded_number_of_times(record
 
 
 def test_a_busy_collector_never_makes_a_report_set_aside(recorder, tmp_path):
-    from wire_preflight import spool
+    from wire_preflight.delivery import spool
 
     recorder.status = [503]
     for _ in range(spool.MAX_FAULTS + 1):
@@ -323,7 +323,7 @@ def test_without_a_home_nothing_lands_in_the_working_directory(shared_tmp):
 def test_a_flush_lists_the_spool_once_to_forget_fault_counts(tmp_path, monkeypatch):
     # The fault counts of reports no longer spooled are forgotten: one listing for all of
     # them, not one per counted report.
-    from wire_preflight import send, spool
+    from wire_preflight.delivery import send, spool
 
     names = [f"{i:020d}-r{i}.json" for i in range(6)]
     for name in names:
@@ -346,7 +346,7 @@ def test_a_flush_lists_the_spool_once_to_forget_fault_counts(tmp_path, monkeypat
 
 
 def test_send_makes_the_session_delivery_presents(tmp_path):
-    from wire_preflight import send
+    from wire_preflight.delivery import send
 
     ca = str(tmp_path / "ca.pem")
     session = send.new_session("the-token", ca)
@@ -356,7 +356,7 @@ def test_send_makes_the_session_delivery_presents(tmp_path):
 
 
 def test_post_report_takes_the_session_and_stamps_sent_at():
-    from wire_preflight import send
+    from wire_preflight.delivery import send
 
     class Session:
         verify = True
@@ -379,7 +379,8 @@ def test_post_report_takes_the_session_and_stamps_sent_at():
 
 
 def test_the_spool_limit_is_written_once():
-    from wire_preflight import cli, spool
+    from wire_preflight.cli.main import report
+    from wire_preflight.delivery import spool
 
-    (option,) = [p for p in cli.report.params if p.name == "spool_max"]
+    (option,) = [p for p in report.params if p.name == "spool_max"]
     assert option.default == spool.DEFAULT_LIMIT

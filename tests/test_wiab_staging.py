@@ -3,9 +3,10 @@ ansible/inventory/offline/staging.yml at 682349dc), seven VMs on one physical ma
 
 import pytest
 from conftest import FIXTURES, GIB, judge, one, results_for, with_changes
-from wire_preflight import plan, profiles
+from wire_preflight import profiles
 from wire_preflight.fleet import inventory
 from wire_preflight.model import ERROR, FAIL, PASS, SKIP, InputError
+from wire_preflight.plan import vms as plan
 from wire_preflight.render.tables import plan_lines
 
 STAGING_INVENTORY = f"{FIXTURES}/wire-server-deploy/682349dc/ansible/inventory/offline/staging.yml"

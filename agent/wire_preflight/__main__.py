@@ -1,3 +1,3 @@
-from wire_preflight.cli import main
+from wire_preflight.cli.main import main
 
 main()

@@ -11,7 +11,7 @@ Keys are the long option names with '_' for '-'; lists are comma-separated. Opti
 the command line win over the file. Anything the agent would not read is an error naming the
 file: another section (a misspelt [agnet]), keys under [DEFAULT] (configparser would quietly
 add them to [agent]), an unknown key, `roles` and `role` both. The values are judged by the
-options' own checks; cli_options.error_line says when a bad one came from the file.
+options' own checks; commandline.error_line says when a bad one came from the file.
 """
 
 import configparser

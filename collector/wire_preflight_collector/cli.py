@@ -6,7 +6,7 @@ import sys
 from typing import Any, Optional
 
 import click
-from wire_preflight.cli_options import (
+from wire_preflight.commandline import (
     error_line,
     file_option,
     full_summaries,

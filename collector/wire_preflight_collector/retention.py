@@ -9,7 +9,7 @@ import logging
 import threading
 from typing import Any, Optional
 
-from wire_preflight.cli_options import parse_duration
+from wire_preflight.commandline import parse_duration
 from wire_preflight.model import InputError
 
 from wire_preflight_collector.defaults import PRUNE_EVERY

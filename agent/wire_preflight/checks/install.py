@@ -5,7 +5,7 @@ from typing import Any, Dict, List
 
 from wire_preflight.checks import Context
 from wire_preflight.model import ERROR, PASS, SKIP, CheckResult
-from wire_preflight.units import decimal
+from wire_preflight.quantities import decimal
 
 DISABLE_UNATTENDED = (
     "during the installation, stop and disable it: systemctl disable --now "

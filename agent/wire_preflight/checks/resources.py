@@ -4,7 +4,7 @@ from typing import Any, Dict, List, Tuple
 
 from wire_preflight.checks import Context, roles_label
 from wire_preflight.model import ERROR, FAIL, PASS, WARN, CheckResult
-from wire_preflight.units import count, decimal, gb, number, size
+from wire_preflight.quantities import count, decimal, gb, number, size
 
 
 def _source(context: Context) -> str:

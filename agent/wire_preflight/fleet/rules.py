@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from wire_preflight.model import FAIL, PASS, SKIP, WARN
 from wire_preflight.profiles import Profile
-from wire_preflight.units import count
+from wire_preflight.quantities import count
 
 # Worst first: how findings are sorted and the fleet's verdict is chosen.
 ORDER = {FAIL: 0, WARN: 1, SKIP: 2, PASS: 3}
@@ -256,7 +256,7 @@ def _quorum_roles(profile: Profile) -> Dict[str, str]:
 def spread_needs(profile: Profile) -> Dict[str, str]:
     """Every role physical-spread judges -> what losing one server must leave of it: the
     quorum and redundant roles, and etcd's majority on the role that hosts it. The hardware
-    planner (placement.py) places by this, so a plan it makes is one this rule passes.
+    planner (plan/placement.py) places by this, so a plan it makes is one this rule passes.
     A profile that plans one machine by design (WIAB) has none."""
     if plans_one_machine(profile):
         return OrderedDict()

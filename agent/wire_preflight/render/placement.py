@@ -2,8 +2,8 @@
 
 from typing import Any, Dict, List
 
-from wire_preflight.placement import RESOURCES, amount, kept_words
-from wire_preflight.units import count as counted
+from wire_preflight.plan.placement import RESOURCES, amount, kept_words
+from wire_preflight.quantities import count as counted
 
 
 def _amounts(block: Dict[str, float]) -> str:

@@ -6,9 +6,9 @@
 import time
 from typing import Any, Dict, List, Sequence
 
+from wire_preflight.quantities import count as _count
+from wire_preflight.quantities import number as _number
 from wire_preflight.render.text import printable
-from wire_preflight.units import count as _count
-from wire_preflight.units import number as _number
 
 _FACT_KEYS = (
     "hostname",

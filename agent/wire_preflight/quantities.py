@@ -1,4 +1,5 @@
-"""Byte counts for people: decimal GB (the plan's unit) with GiB beside it."""
+"""Quantities written for people: counts with their unit, byte counts in decimal GB (the
+plan's unit) with GiB beside it. (The `units/` directory beside it is systemd's units.)"""
 
 GIB = 1024**3
 

@@ -1,14 +1,15 @@
 """Network readiness: `dns`, `tls`, `ports` and `listen`. Same exit codes and JSON shape as
 `check`: a `checks` list of results, a summary, a schema version.
 
-cli.py adds these commands to the `wire-preflight` group (cli.add_command)."""
+main.py adds these commands to the `wire-preflight` group (cli.add_command)."""
 
 import time
 from typing import Any, Dict, List, Optional
 
 import click
 
-from wire_preflight.cli_options import emit, file_option, profile_option
+from wire_preflight.cli.options import emit
+from wire_preflight.commandline import file_option, profile_option
 from wire_preflight.model import InputError, summary
 
 

@@ -17,7 +17,8 @@ import os
 import time
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
-from wire_preflight import safefile, send
+from wire_preflight import safefile
+from wire_preflight.delivery import send
 from wire_preflight.state import write_atomically
 
 DEFAULT_LIMIT = 288  # a day of reports every five minutes

@@ -1,6 +1,6 @@
 """`plan --server`: a profile's VMs placed onto the operator's physical servers.
 
-The glue between the profile (what each role's VM needs, plan.fleet_plan's rows with the SFT
+The glue between the profile (what each role's VM needs, vms.fleet_plan's rows with the SFT
 cores included; which roles the fleet's spread rule judges) and the pure placement search
 (placement.py), and the two outputs made from its result: the JSON document and an ansible
 inventory in wire-server-deploy's group names that `fleet --inventory` reads back.
@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Sequence
 
 from wire_preflight.fleet.rules import ETCD_HOST_ROLE, spread_needs
 from wire_preflight.model import InputError
-from wire_preflight.placement import RESOURCES, Demand, Placement, Server, number, place
+from wire_preflight.plan.placement import RESOURCES, Demand, Placement, Server, number, place
 from wire_preflight.profiles import Profile
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

@@ -12,7 +12,7 @@ EXIT_REFUSED saying why and what to run, its reports waiting in the spool.
 
 from typing import Any, Dict, List, NamedTuple, Optional
 
-from wire_preflight import hostkey, send, spool
+from wire_preflight.delivery import hostkey, send, spool
 
 # `report`'s exit code when the collector refuses this VM's identity for good (documented in
 # README.md, "wire-preflight report"): the unit then fails, visibly, instead of spooling

@@ -1,0 +1,7 @@
+"""Getting `report`'s reports to the collector: flow.py (which credential, the spool first,
+then this run's report), send.py (HTTP(S) to the collector), spool.py (the reports waiting
+for it), hostkey.py (this machine's key for it).
+
+Imports nothing: `check` and `--help` must not pay for delivery, and requests loads only when
+something is sent.
+"""
