@@ -21,7 +21,10 @@ def cpu() -> Dict[str, Any]:
 
 def memory(root: str = "/") -> Dict[str, Any]:
     total = parse_meminfo(read_text("/proc/meminfo", root, safefile.CONFIG))
-    out = {"total_bytes": total["MemTotal"], "swap_total_bytes": total.get("SwapTotal", 0)}
+    out: Dict[str, Any] = {
+        "total_bytes": total["MemTotal"],
+        "swap_total_bytes": total.get("SwapTotal", 0),
+    }
     installed = installed_memory(root)
     if installed is not None:
         out["installed_bytes"] = installed
