@@ -5,7 +5,7 @@ list of results is printed. cli.py and cli_network.py both import it; neither im
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import click
 
@@ -105,7 +105,7 @@ def _from_config(exc: "click.ClickException") -> Optional[str]:
     return None
 
 
-_CHECK_OPTIONS = [
+_CHECK_OPTIONS: List[Callable[[Any], Any]] = [
     click.option(
         "--config",
         type=click.Path(dir_okay=False),
@@ -305,7 +305,7 @@ def error_line(exc: "click.ClickException", prog: str) -> str:
     if ctx is not None:
         where = " ".join(ctx.command_path.split()[1:])
     config_file = _from_config(exc)
-    if config_file:
+    if config_file and isinstance(exc, click.BadParameter) and exc.param is not None:
         from wire_preflight.config import key_for
 
         message = "config {}: invalid value for '{}': {}".format(

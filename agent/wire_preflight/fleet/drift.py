@@ -152,12 +152,11 @@ def compare(
 
 def _memory_change(before: Dict[str, Any], after: Dict[str, Any]) -> Optional[Event]:
     old, new = before.get("memory_installed"), after.get("memory_installed")
-    if old and new:
-        changed = old != new
-    else:
+    tolerance = 0.0
+    if not (old and new):
         old, new = before.get("memory_total"), after.get("memory_total")
-        changed = bool(old and new) and abs(new - old) > MEMTOTAL_TOLERANCE * old
-    if not changed:
+        tolerance = MEMTOTAL_TOLERANCE
+    if not (old and new) or abs(new - old) <= tolerance * old:
         return None
     return ("memory-changed", old, new, f"{old / 1e9:.2f} GB -> {new / 1e9:.2f} GB")
 

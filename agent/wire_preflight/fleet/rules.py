@@ -22,7 +22,7 @@ def finding(
     status: str,
     message: str,
     roles: Iterable[str] = (),
-    hosts: Iterable[str] = (),
+    hosts: Iterable[Optional[str]] = (),  # a host without a name is left out
     remedy: str = "",
     scope: str = "reported",
 ) -> Dict[str, Any]:
@@ -474,7 +474,7 @@ def duplicate_identity(hosts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             names = [
                 "{} (machine-id {})".format(h.get("hostname"), (h.get("machine_id") or "?")[:8])
                 if label == "hostname"
-                else h.get("hostname")
+                else h.get("hostname") or "?"
                 for h in owners
             ]
             out.append(
