@@ -253,6 +253,7 @@ class SqlStore(IdentityStore):
     # Errors that mean "the database is unavailable": the API answers 503 for them.
     errors: Tuple[type, ...] = (sqlite3.Error,)
     where = ""
+    _local: threading.local  # each store's own: this thread's connection (conn)
 
     def _write(self, host: Optional[str] = None) -> Any:
         """A context manager: one write transaction, yielding its connection. `host` names the

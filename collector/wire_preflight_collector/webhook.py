@@ -56,7 +56,7 @@ def check_url(url: str) -> str:
         except (socket.gaierror, UnicodeError):
             found = []  # unresolvable now: DNS may come back; each delivery will say so
         for *_, address in found:
-            why = _refused_address(address[0])
+            why = _refused_address(str(address[0]))
             if why:
                 why = f"{host} resolves to {address[0]}, {why}"
                 break
