@@ -54,13 +54,15 @@ def snapshot(report: Dict[str, Any]) -> "DriftSnapshot":
         "memory_installed": memory.get("installed_bytes"),
         "memory_total": memory.get("total_bytes"),
         "disks": {
-            d.get("path"): {
+            d["path"]: {
                 "total": d.get("total_bytes"),
                 "free": d.get("free_bytes"),
                 "mountpoint": d.get("mountpoint"),
             }
             for d in facts.get("disks") or []
-            if isinstance(d, dict)
+            # A disk without a path cannot be matched with the next report's (and a None key
+            # beside the paths would not sort).
+            if isinstance(d, dict) and isinstance(d.get("path"), str)
         },
         "checks": {
             "{}|{}".format(c.get("id"), c.get("role") or ""): c.get("status")
