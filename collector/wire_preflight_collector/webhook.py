@@ -79,11 +79,13 @@ def _checked_session() -> Any:
 
     class PeerChecked:
         def _new_conn(self) -> socket.socket:
+            # A mixin: the urllib3 connection class it is put before has _new_conn.
             sock = super()._new_conn()  # type: ignore[misc]
             peer = sock.getpeername()[0]
             why = _refused_address(peer)
             if why:
                 sock.close()
+                # self is that urllib3 connection at run time, which mypy cannot see here.
                 refusal = RefusedPeer(self, "refused")  # type: ignore[arg-type]
                 refusal.refused_because = f"{getattr(self, 'host', '?')} is at {peer}, {why}"
                 raise refusal
