@@ -103,3 +103,14 @@ def test_what_one_arriving_report_raises(base_facts):
     back = on_report({"snapshot": first, "stale": True}, first, newer=True)
     assert [e[0] for e in back] == ["returned"]
     assert on_report({"snapshot": None, "stale": False}, first, newer=True) == []
+
+
+def test_a_disk_without_a_path_is_left_out_of_the_snapshot(base_facts):
+    # The collector's schema lets a disk's path be missing: such a disk cannot be matched with
+    # the next report's, and as a None key beside the paths it broke compare's sorting.
+    one = make_report(base_facts, "a", ["cassandra"])
+    one["facts"]["disks"].append({"total_bytes": 10**10, "free_bytes": 10**9})
+    two = make_report(base_facts, "a", ["cassandra"])
+    two["facts"]["disks"].append({"total_bytes": 10**10, "free_bytes": 10**9})
+    assert sorted(snapshot(one)["disks"]) == [d["path"] for d in base_facts["disks"]]
+    assert compare(snapshot(one), snapshot(two)) == []

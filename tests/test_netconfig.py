@@ -103,3 +103,11 @@ def test_unreadable_file_is_reported(tmp_path):
 def test_empty_host():
     tree = netconfig.collect("/nonexistent-root")
     assert tree["errors"] == [] and tree["netplan"]["interfaces"] == {}
+
+
+def test_known_links_skip_a_kernel_link_without_a_name():
+    # A malformed facts file: a name-less interface has nothing to match a configuration by,
+    # and must not end up as a None key beside the configured names (sorting those failed).
+    config = {"links": [{"name": "ens3", "link_type": "ether"}]}
+    kernel = [{"index": 7, "mac": "52:54:00:00:00:07"}, {"name": "ens4", "index": 3}]
+    assert [link["name"] for link in netconfig.known_links(config, kernel)] == ["ens3", "ens4"]

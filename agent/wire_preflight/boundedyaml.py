@@ -35,7 +35,7 @@ def loader(base: Any = yaml.SafeLoader) -> Any:
     """`base` (a SafeLoader or a subclass) with its composer bounded."""
     if base not in _BOUNDED:
 
-        class Bounded(base):  # type: ignore[misc, valid-type]
+        class Bounded(base):
             def __init__(self, stream: Any) -> None:
                 super().__init__(stream)
                 self.bounded_depth = 0

@@ -130,7 +130,7 @@ def error_line(exc: "click.ClickException", prog: str) -> str:
     if ctx is not None:
         where = " ".join(ctx.command_path.split()[1:])
     config_file = _from_config(exc)
-    if config_file:
+    if config_file and isinstance(exc, click.BadParameter) and exc.param is not None:
         from wire_preflight.config import key_for
 
         message = "config {}: invalid value for '{}': {}".format(

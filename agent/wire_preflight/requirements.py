@@ -30,6 +30,12 @@ class Needs(NamedTuple):
     carries: bool = False
 
 
+def _total_gib(stated: List[Optional[float]]) -> Optional[float]:
+    """The roles' memory in GiB when every one states it, else None."""
+    known = [gib for gib in stated if gib is not None]
+    return sum(known) if stated and len(known) == len(stated) else None
+
+
 def sft_extra_cores(profile: Profile, role: Role, sft_users: int) -> int:
     """One more core per started 100 concurrent SFT users, on the roles that run SFT."""
     if sft_users <= 0 or role.name not in profile.sft_roles:
@@ -91,6 +97,6 @@ def needs_for(
         memory,
         list(per_path.values()),
         extra,
-        memory_gib=None if None in stated or not stated else sum(stated),
+        memory_gib=_total_gib(stated),
         carries=any(profile.role(name).carries for name in roles),
     )

@@ -15,7 +15,7 @@ strerror says why, so the readers that already report an unreadable file report 
 import errno
 import os
 import stat
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -46,6 +46,8 @@ _KINDS = (
 
 class Refused(OSError):
     """A file the agent will not read; strerror says why, filename which file."""
+
+    strerror: str  # always given (_refuse), unlike OSError's
 
 
 def describe(mode: int) -> str:
@@ -118,7 +120,7 @@ def read_text(path: str, limit: int, **kwargs: Any) -> str:
 def _read_at_most(fd: int, limit: int, name: str) -> bytes:
     # /proc and /sys files report a size of 0 or 4096 whatever they hold, and a file may grow
     # while it is read: the bound holds on what is read, not on what stat said.
-    chunks = []
+    chunks: List[bytes] = []
     total = 0
     while True:
         chunk = os.read(fd, min(256 * KiB, limit + 1 - total))

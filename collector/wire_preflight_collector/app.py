@@ -8,7 +8,7 @@ import secrets as token_source
 import sqlite3
 import threading
 import time
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, AsyncIterator, Dict, List, Optional
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi import Path as FastPath
@@ -94,7 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
         notify(store.expire_pending(time.time(), settings.pending_expiry))
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> Iterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
 
         def watch() -> None:  # hosts go stale without anyone asking
@@ -465,6 +465,7 @@ def _publish_models(app: FastAPI) -> None:
             app.openapi_schema = spec
         return app.openapi_schema
 
+    # FastAPI's documented way to extend the schema; mypy refuses assigning to a method.
     app.openapi = build  # type: ignore[method-assign]
 
 
@@ -561,7 +562,7 @@ def _collector_findings(doc: Dict[str, Any], events: List[Dict[str, Any]]) -> Di
         clock = host.get("clock") or {}
         offset = clock.get("offset_s")
         far = offset is not None and abs(offset) > CLOCK_OFFSET_LIMIT
-        if clock.get("source") == "collector" and far:
+        if clock.get("source") == "collector" and offset is not None and far:
             extra.append(
                 rules.finding(
                     "clock-offset",

@@ -248,6 +248,7 @@ class TimeFacts(_Model):
 
 
 class Facts(_Model):
+    # Literal[] of the agent's constant: one spelling of the schema, which mypy wants typed out.
     schema_: Literal[FACTS_SCHEMA] = Field(alias="schema")  # type: ignore[valid-type]
     hostname: Hostname
     machine_id: Optional[MachineId] = None
@@ -263,7 +264,7 @@ class Facts(_Model):
 class Check(_Model):
     id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")]
     role: Optional[Short] = None
-    status: Literal[STATUSES]  # type: ignore[valid-type]
+    status: Literal[STATUSES]  # type: ignore[valid-type]  # the agent's tuple, as above
     observed: JSON = None
     expected: JSON = None
     message: Text = ""
@@ -294,6 +295,7 @@ class ProfileRef(_Model):
 class Report(_Model):
     """`POST /api/v1/reports`: what `wire-preflight check --json` prints, plus `sent_at`."""
 
+    # Literal[] of the agent's constant, as in Facts.
     schema_: Literal[REPORT_SCHEMA] = Field(alias="schema")  # type: ignore[valid-type]
     report_id: Annotated[
         str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")

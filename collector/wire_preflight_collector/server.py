@@ -94,7 +94,7 @@ class FramingConnection(h11.Connection):
 def guarded_protocol(
     header_seconds: float, max_connections: int, per_address: Optional[int] = None
 ) -> type:
-    per_address = per_address or per_address_default(max_connections)
+    address_limit = per_address or per_address_default(max_connections)
     by_address: dict[str, Set[Any]] = {}
     idle_order = itertools.count()
 
@@ -107,11 +107,11 @@ def guarded_protocol(
             super().__init__(*args, **kwargs)
             self.conn = FramingConnection(h11.SERVER, self.conn._max_incomplete_event_size)
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             self.transport = transport
             address = address_key(transport.get_extra_info("peername") or "")
             mine = by_address.get(address, set())
-            if len(mine) >= per_address and not self._make_room(mine):
+            if len(mine) >= address_limit and not self._make_room(mine):
                 log.warning(
                     "refused a connection from %s: %d open from that address, all busy",
                     address,
@@ -243,7 +243,7 @@ def _loop_class() -> type:
     except ImportError:
         base = asyncio.SelectorEventLoop
 
-    class BoundedLoop(base):  # type: ignore[misc, valid-type]
+    class BoundedLoop(base):
         async def create_server(self, *args: Any, **kwargs: Any) -> Any:
             if kwargs.get("ssl") is not None:
                 kwargs.setdefault("ssl_handshake_timeout", _HANDSHAKE_SECONDS[0])

@@ -35,7 +35,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from wire_preflight.fleet import drift
 from wire_preflight.fleet.summary import summarize
@@ -53,6 +53,9 @@ from wire_preflight_collector.storage_identity import (
     ReportIdTaken,
     ReportRefused,
 )
+
+if TYPE_CHECKING:
+    from wire_preflight.shapes import DriftSnapshot, HostSummary
 
 SCHEMA_VERSION = 5
 
@@ -253,6 +256,7 @@ class SqlStore(IdentityStore):
     # Errors that mean "the database is unavailable": the API answers 503 for them.
     errors: Tuple[type, ...] = (sqlite3.Error,)
     where = ""
+    _local: threading.local  # each store's own: this thread's connection (conn)
 
     def _write(self, host: Optional[str] = None) -> Any:
         """A context manager: one write transaction, yielding its connection. `host` names the
@@ -399,8 +403,8 @@ class SqlStore(IdentityStore):
         received_at: float,
         free_warn_fraction: float,
         observed: float,
-        summary: Dict[str, Any],
-        snapshot: Dict[str, Any],
+        summary: "HostSummary",
+        snapshot: "DriftSnapshot",
         packed: Tuple[bytes, str, bytes],
     ) -> Tuple[bool, List[Dict[str, Any]]]:
         """ingest()'s writing, inside its transaction: `packed` is (body, facts hash, stable

@@ -165,7 +165,7 @@ class PostgresStore(SqlStore):
                 conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (host,))
             yield conn
             # A transaction that wrote nothing has no id: it keeps readers' caches.
-            if conn.execute("SELECT txid_current_if_assigned()").fetchone()[0] is not None:
+            if _value(conn.execute("SELECT txid_current_if_assigned()").fetchone()) is not None:
                 self._bump_generation(conn)
 
     def integrity(self) -> str:
@@ -183,10 +183,12 @@ class PostgresStore(SqlStore):
             "pending",
         ):
             conn.execute(f"SELECT count(*) FROM {table}").fetchone()
-        missing = conn.execute(
-            "SELECT count(*) FROM hosts h WHERE NOT EXISTS "
-            "(SELECT 1 FROM reports r WHERE r.id = h.last_report)"
-        ).fetchone()[0]
+        missing = _value(
+            conn.execute(
+                "SELECT count(*) FROM hosts h WHERE NOT EXISTS "
+                "(SELECT 1 FROM reports r WHERE r.id = h.last_report)"
+            ).fetchone()
+        )
         return "ok" if missing == 0 else f"{missing} host(s) without their newest report"
 
     def backup(self, target: str) -> None:
@@ -207,6 +209,13 @@ class PostgresStore(SqlStore):
             raise RuntimeError("pg_dump: " + (lines[-1] if lines else f"exit {done.returncode}"))
 
 
+def _value(row: Optional[Tuple[Any, ...]]) -> Any:
+    """The first column of the one row an aggregate or a function call always returns."""
+    if row is None:
+        raise RuntimeError("PostgreSQL returned no row where one always comes")
+    return row[0]
+
+
 def _redact(url: str) -> str:
     """The URL without its password, for messages and logs."""
     try:
@@ -214,6 +223,6 @@ def _redact(url: str) -> str:
 
         params = conninfo_to_dict(url)
         params.pop("password", None)
-        return make_conninfo(**params)
+        return make_conninfo("", **params)
     except Exception:
         return "the PostgreSQL database"

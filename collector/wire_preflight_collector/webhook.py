@@ -56,7 +56,7 @@ def check_url(url: str) -> str:
         except (socket.gaierror, UnicodeError):
             found = []  # unresolvable now: DNS may come back; each delivery will say so
         for *_, address in found:
-            why = _refused_address(address[0])
+            why = _refused_address(str(address[0]))
             if why:
                 why = f"{host} resolves to {address[0]}, {why}"
                 break
@@ -79,11 +79,13 @@ def _checked_session() -> Any:
 
     class PeerChecked:
         def _new_conn(self) -> socket.socket:
+            # A mixin: the urllib3 connection class it is put before has _new_conn.
             sock = super()._new_conn()  # type: ignore[misc]
             peer = sock.getpeername()[0]
             why = _refused_address(peer)
             if why:
                 sock.close()
+                # self is that urllib3 connection at run time, which mypy cannot see here.
                 refusal = RefusedPeer(self, "refused")  # type: ignore[arg-type]
                 refusal.refused_because = f"{getattr(self, 'host', '?')} is at {peer}, {why}"
                 raise refusal

@@ -212,7 +212,12 @@ def check_disk_rotational(context: Context) -> List[CheckResult]:
 
 
 def _judge_backing(
-    context: Context, role: str, component: str, severity: str, path: str, entry: Dict[str, Any]
+    context: Context,
+    role: str,
+    component: str,
+    severity: str,
+    path: Optional[str],
+    entry: Dict[str, Any],
 ) -> CheckResult:
     backing = entry.get("backing") or []
     expected = "SSD or NVMe (queue/rotational = 0)"

@@ -1,7 +1,7 @@
 """Judge probes against the profile's reachability matrix (id `reach`): every path a role must
 use is open, and each miss says which firewall rule to open."""
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from wire_preflight import model
 from wire_preflight.model import ERROR, FAIL, PASS, WARN, CheckResult
@@ -42,7 +42,7 @@ def targets(
                         }
                     )
     # One probe per (peer, proto, port), even when two rules ask for it.
-    unique = {}
+    unique: Dict[Tuple[str, str, int], Dict[str, Any]] = {}
     for target in out:
         unique.setdefault((target["peer"], target["proto"], target["port"]), target)
     return list(unique.values())

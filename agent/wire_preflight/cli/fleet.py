@@ -59,9 +59,10 @@ def fleet(
     if collector:
         from wire_preflight.delivery import send
 
-        if not token_file:
+        token = read_token(token_file)
+        if not token:
             raise InputError("fleet --collector needs --token-file FILE")
-        doc = send.get_json(collector, "/api/v1/fleet", read_token(token_file), ca_cert)
+        doc = send.get_json(collector, "/api/v1/fleet", token, ca_cert)
     else:
         from wire_preflight import profiles
         from wire_preflight.fleet import document, inventory, load

@@ -14,7 +14,10 @@ from wire_preflight.model import InputError, summary
 
 
 def _doc(schema: str, results: List[Any], **fields: Any) -> Dict[str, Any]:
-    doc = {"schema": schema, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    doc: Dict[str, Any] = {
+        "schema": schema,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     doc.update(fields)
     doc["summary"] = summary(results)
     doc["checks"] = [r.to_json() for r in results]

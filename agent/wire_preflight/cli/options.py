@@ -6,7 +6,7 @@ collector's command line shares with them is in commandline.py.
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import click
 
@@ -59,7 +59,7 @@ def _load_config(ctx: click.Context, _param: Any, path: Optional[str]) -> None:
         ctx.meta[CONFIG_FILE] = path
 
 
-_CHECK_OPTIONS = [
+_CHECK_OPTIONS: List[Callable[[Any], Any]] = [
     click.option(
         "--config",
         type=click.Path(dir_okay=False),

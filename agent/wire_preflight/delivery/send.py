@@ -189,7 +189,9 @@ def certificate_names(url: str, ca_cert: Any = None) -> Optional[List[str]]:
             cert = tls.getpeercert() or {}
     except (OSError, ValueError):
         return None
-    return [f"{kind}:{value}" for kind, value in cert.get("subjectAltName", ())]
+    # ((kind, value), ...): typeshed's type of getpeercert() is looser than what it returns.
+    names: Any = cert.get("subjectAltName", ())
+    return [f"{kind}:{value}" for kind, value in names]
 
 
 def _name_remedy(url: str, names: List[str]) -> str:
@@ -299,6 +301,6 @@ def _detail(response: Any) -> str:
     return str(detail)[:200]
 
 
-def _short(exc: Exception) -> str:
+def _short(exc: object) -> str:
     text = str(exc)
     return text if len(text) <= 200 else text[:197] + "..."

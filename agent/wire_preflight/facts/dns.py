@@ -39,7 +39,13 @@ def lookup(res: Any, fqdn: str) -> Dict[str, Any]:
     import dns.exception
     import dns.resolver
 
-    out = {"name": fqdn, "addresses": [], "cname": None, "error": None, "answered": True}
+    out: Dict[str, Any] = {
+        "name": fqdn,
+        "addresses": [],
+        "cname": None,
+        "error": None,
+        "answered": True,
+    }
     errors = []
     for rdtype in ("A", "AAAA"):
         try:

@@ -101,11 +101,11 @@ def parse(text: str, path: str = MAIN) -> Tuple[Dict[str, Dict[str, Any]], List[
             current["addresses"].append(words[1])
         elif current is not None and keyword in _HOOKS:
             command = " ".join(words[1:])
-            family = dhcp_client_family(command, current_family)
-            if family:
+            hook_family = dhcp_client_family(command, current_family)
+            if hook_family:
                 hook = f"{keyword} {command}"
                 current["hooks"].append(hook)
-                current["dhcp_hooks"].setdefault(family, hook)
+                current["dhcp_hooks"].setdefault(hook_family, hook)
     for stanza in stanzas.values():
         methods = stanza["methods"]
         stanza["method"] = methods.get("inet") or methods.get("inet6")

@@ -6,13 +6,13 @@ read it, and `errors` says why.
 """
 
 import json
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 from wire_preflight import safefile
 from wire_preflight.model import FACTS_SCHEMA, InputError
 
 # (dotted field, accepted types, required)
-_CONTRACT = [
+_CONTRACT: List[Tuple[str, Tuple[type, ...], bool]] = [
     ("hostname", (str,), True),
     ("os", (dict,), False),
     ("cpu", (dict,), False),
@@ -34,7 +34,7 @@ _CONTRACT = [
     ("apt.unattended_upgrades", (dict,), False),
     ("apt.locks", (list,), False),
     ("assets", (dict,), False),
-]  # type: List[Tuple[str, Tuple[type, ...], bool]]
+]
 
 _DISK_FIELDS = [("path", (str,)), ("total_bytes", (int,)), ("free_bytes", (int,))]
 

@@ -63,7 +63,10 @@ def known_links(config: Dict[str, Any], kernel: List[Dict[str, Any]]) -> List[Di
     for link in config.get("links") or []:
         by_name[link["name"]] = dict(link)
     for iface in kernel:
-        merged = by_name.setdefault(iface.get("name"), {"name": iface.get("name")})
+        name = iface.get("name")
+        if not isinstance(name, str):
+            continue  # nothing to match a configuration by (a malformed facts file)
+        merged = by_name.setdefault(name, {"name": name})
         for key in ("index", "mac", "link_type"):
             if iface.get(key) is not None:
                 merged[key] = iface[key]

@@ -198,7 +198,7 @@ def _glob_class(pattern: str, i: int) -> Tuple[Optional[str], int]:
     negate = i < n and pattern[i] in "!^"
     if negate:
         i += 1
-    parts = []
+    parts: List[str] = []
     first = True
     while i < n:
         ch = pattern[i]
@@ -233,7 +233,7 @@ def _glob_class(pattern: str, i: int) -> Tuple[Optional[str], int]:
 def names_only(entry: Dict[str, Any]) -> Optional[List[str]]:
     """The exact names an entry is bound to, when it selects by plain name only."""
     match = entry.get("match") or {}
-    names = match.get("name")
+    names = match.get("name") or []
     if set(k for k, v in match.items() if v) != {"name"} or entry.get("negate"):
         return None
     if entry.get("binds_no_link") or any((entry.get("nm_match") or {}).values()):
@@ -254,7 +254,7 @@ def selector(entry: Dict[str, Any]) -> str:
         "driver": "with driver",
         "type": "of type",
     }
-    parts = []
+    parts: List[str] = []
     negate = set(entry.get("negate") or [])
     match = entry.get("match") or {}
     for key in ("name", "set_name", "mac", "permanent_mac", "driver", "type"):

@@ -256,7 +256,7 @@ def applies(entry: Dict[str, Any], link: Dict[str, Any]) -> bool:
 
 def _addresses(value: Any) -> List[str]:
     # A sequence of "addr/prefix" strings, or of one-key mappings {addr/prefix: {lifetime, label}}.
-    out = []
+    out: List[str] = []
     for item in value if isinstance(value, list) else []:
         if isinstance(item, dict):
             out.extend(str(k) for k in item)
@@ -275,7 +275,7 @@ def truthy(value: Any) -> bool:
 
 def _by_name(entries: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
     """Entries bound to one name (by ID or set-name), as earlier agent versions reported them."""
-    out = {}
+    out: Dict[str, Dict[str, Any]] = {}
     for entry in entries:
         names = netmatch.names_only(entry) or ([entry["set_name"]] if entry.get("set_name") else [])
         for name in names:

@@ -8,10 +8,13 @@ the kernel's address flags (`dynamic`) and lifetimes, which psutil and netifaces
 import errno
 import json
 import subprocess
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from wire_preflight import safefile
 from wire_preflight.facts import programs
+
+if TYPE_CHECKING:
+    from wire_preflight.shapes import AddressFacts, InterfaceFacts, NetworkFacts, PrimaryFacts
 
 INFINITE_LIFETIME = 4294967295  # the kernel's INFINITY_LIFE_TIME: a permanent address
 
@@ -19,7 +22,7 @@ INFINITE_LIFETIME = 4294967295  # the kernel's INFINITY_LIFE_TIME: a permanent a
 IP_MISSING = "iproute2's `ip` command is not installed (install it: apt install iproute2)"
 
 
-def collect() -> Dict[str, Any]:
+def collect() -> "NetworkFacts":
     ip = programs.which("ip")
     if ip is None:
         raise FileNotFoundError(errno.ENOENT, IP_MISSING)
@@ -52,10 +55,10 @@ def _ip_json(ip: str, args: List[str]) -> Any:
     return json.loads(done.stdout or "[]")
 
 
-def parse_addresses(links: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    interfaces = []
+def parse_addresses(links: List[Dict[str, Any]]) -> List["InterfaceFacts"]:
+    interfaces: List[InterfaceFacts] = []
     for link in links:
-        addresses = []
+        addresses: List[AddressFacts] = []
         for info in link.get("addr_info", []):
             valid = info.get("valid_life_time", INFINITE_LIFETIME)
             addresses.append(
@@ -123,8 +126,8 @@ def parse_proc_route(text: str) -> List[Dict[str, Any]]:
 
 
 def primary_address(
-    interfaces: List[Dict[str, Any]], routes: List[Dict[str, Any]]
-) -> Optional[Dict[str, Any]]:
+    interfaces: List["InterfaceFacts"], routes: List[Dict[str, Any]]
+) -> Optional["PrimaryFacts"]:
     """The address other nodes will reach: the first global IPv4 on the default-route device."""
     by_name = {iface["name"]: iface for iface in interfaces}
     for route in sorted(routes, key=lambda r: r.get("metric") or 0):
@@ -154,6 +157,7 @@ def local_addresses(family: Optional[str] = None, global_only: bool = False) -> 
         a["address"]
         for i in interfaces
         for a in i["addresses"]
-        if (family is None or a.get("family") == family)
+        if a["address"]
+        and (family is None or a.get("family") == family)
         and (not global_only or a.get("scope") == "global")
     ]

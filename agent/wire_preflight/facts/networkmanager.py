@@ -75,7 +75,8 @@ def _name_vlans(profiles: List[Dict[str, Any]]) -> None:
         if not profile.get("binds_no_link") or parent is None or vid is None:
             continue
         if parent in names:
-            parent = (names[parent] or [None])[0]
+            bound = names[parent]
+            parent = bound[0] if bound else None
         elif re.match(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$", parent):
             parent = None  # a profile that is not here
         if parent:
@@ -84,9 +85,13 @@ def _name_vlans(profiles: List[Dict[str, Any]]) -> None:
             profile["binds_no_link"] = False
 
 
+class _KeyFileParser(configparser.ConfigParser):
+    def optionxform(self, optionstr: str) -> str:
+        return optionstr  # keys are case-sensitive in GLib key files
+
+
 def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
-    parser = configparser.ConfigParser(interpolation=None, strict=False, delimiters=("=",))
-    parser.optionxform = str  # keys are case-sensitive in GLib key files
+    parser = _KeyFileParser(interpolation=None, strict=False, delimiters=("=",))
     try:
         parser.read_string(text)
     except configparser.Error as exc:

@@ -34,6 +34,8 @@ def listeners() -> List[Dict[str, Any]]:
             continue
         if not is_tcp and conn.raddr:
             continue  # a connected UDP socket is a client, not a listener
+        if not conn.laddr:
+            continue  # psutil gives () for port 0, which no listener has; skip, not crash
         pid = conn.pid
         if pid is not None and pid not in names:
             names[pid] = _process_name(psutil, pid)

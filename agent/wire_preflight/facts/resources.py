@@ -1,16 +1,20 @@
 """CPU and memory, as the kernel reports them."""
 
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from wire_preflight import safefile
 from wire_preflight.facts import files, read_text
+
+if TYPE_CHECKING:
+    from wire_preflight.shapes import CpuFacts, MemoryFacts
+
 
 MEMORY_SYSFS = "/sys/devices/system/memory"
 # 64 TiB in the kernel's smallest memory blocks (128 MiB): past any VM Wire runs on.
 MAX_MEMORY_BLOCKS = 64 * 1024 * 8
 
 
-def cpu() -> Dict[str, Any]:
+def cpu() -> "CpuFacts":
     import psutil
 
     return {
@@ -19,9 +23,12 @@ def cpu() -> Dict[str, Any]:
     }
 
 
-def memory(root: str = "/") -> Dict[str, Any]:
+def memory(root: str = "/") -> "MemoryFacts":
     total = parse_meminfo(read_text("/proc/meminfo", root, safefile.CONFIG))
-    out = {"total_bytes": total["MemTotal"], "swap_total_bytes": total.get("SwapTotal", 0)}
+    out: MemoryFacts = {
+        "total_bytes": total["MemTotal"],
+        "swap_total_bytes": total.get("SwapTotal", 0),
+    }
     installed = installed_memory(root)
     if installed is not None:
         out["installed_bytes"] = installed

@@ -4,10 +4,13 @@ import errno
 import os
 import re
 import socket
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from wire_preflight import safefile
 from wire_preflight.facts import files, read_text
+
+if TYPE_CHECKING:
+    from wire_preflight.shapes import OsFacts
 
 
 def hostname() -> str:
@@ -43,7 +46,7 @@ def kernel() -> Dict[str, str]:
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
 
 
-def os_release(root: str = "/") -> Dict[str, str]:
+def os_release(root: str = "/") -> "OsFacts":
     """id, version_id, codename and pretty name from /etc/os-release (else /usr/lib/os-release,
     as os-release(5) says).
 

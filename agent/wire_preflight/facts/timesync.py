@@ -9,9 +9,13 @@ runs) and then chronyc are asked instead.
 import ctypes
 import os
 import subprocess
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Optional
 
 from wire_preflight.facts import programs
+
+if TYPE_CHECKING:
+    from wire_preflight.shapes import TimeFacts
+
 
 STA_UNSYNC = 0x0040
 TIME_ERROR = 5
@@ -49,7 +53,7 @@ class _Timex(ctypes.Structure):
     ]
 
 
-def collect() -> Dict[str, Any]:
+def collect() -> "TimeFacts":
     result = _adjtimex()
     if result is None:
         result = (
@@ -68,7 +72,7 @@ def judge_adjtimex(state: int, status: int, maxerror_us: int) -> bool:
     return state != TIME_ERROR and not status & STA_UNSYNC and maxerror_us < MAXERROR_LIMIT_US
 
 
-def _adjtimex() -> Optional[Dict[str, Any]]:
+def _adjtimex() -> Optional["TimeFacts"]:
     try:
         # The interpreter's own symbols include libc's; find_library would spawn ldconfig.
         libc = ctypes.CDLL(None, use_errno=True)
@@ -103,7 +107,7 @@ def _run(argv: list) -> Optional[str]:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def _timedatectl() -> Optional[Dict[str, Any]]:
+def _timedatectl() -> Optional["TimeFacts"]:
     tool = programs.which("timedatectl")
     if not tool or not os.path.isdir("/run/systemd/system"):
         return None
@@ -113,7 +117,7 @@ def _timedatectl() -> Optional[Dict[str, Any]]:
     return {"source": "timedatectl", "synchronized": value == "yes"}
 
 
-def _chronyc() -> Optional[Dict[str, Any]]:
+def _chronyc() -> Optional["TimeFacts"]:
     tool = programs.which("chronyc")
     out = _run([tool, "-c", "tracking"]) if tool else None
     if not out:

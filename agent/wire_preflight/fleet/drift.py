@@ -4,9 +4,12 @@
 `compare` turns two snapshots into events: (kind, before, after, detail).
 """
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from wire_preflight.fleet.summary import global_addresses
+
+if TYPE_CHECKING:
+    from wire_preflight.shapes import DriftSnapshot, SnapshotDisk
 
 EVENT_KINDS = (
     "new-host",
@@ -37,7 +40,7 @@ MEMTOTAL_TOLERANCE = 0.02
 Event = Tuple[str, Any, Any, str]
 
 
-def snapshot(report: Dict[str, Any]) -> Dict[str, Any]:
+def snapshot(report: Dict[str, Any]) -> "DriftSnapshot":
     facts = report.get("facts") or {}
     network = facts.get("network") or {}
     memory = facts.get("memory") or {}
@@ -51,13 +54,15 @@ def snapshot(report: Dict[str, Any]) -> Dict[str, Any]:
         "memory_installed": memory.get("installed_bytes"),
         "memory_total": memory.get("total_bytes"),
         "disks": {
-            d.get("path"): {
+            d["path"]: {
                 "total": d.get("total_bytes"),
                 "free": d.get("free_bytes"),
                 "mountpoint": d.get("mountpoint"),
             }
             for d in facts.get("disks") or []
-            if isinstance(d, dict)
+            # A disk without a path cannot be matched with the next report's (and a None key
+            # beside the paths would not sort).
+            if isinstance(d, dict) and isinstance(d.get("path"), str)
         },
         "checks": {
             "{}|{}".format(c.get("id"), c.get("role") or ""): c.get("status")
@@ -68,7 +73,7 @@ def snapshot(report: Dict[str, Any]) -> Dict[str, Any]:
 
 def on_report(
     previous: Optional[Dict[str, Any]],
-    current: Dict[str, Any],
+    current: "DriftSnapshot",
     newer: bool,
     free_warn_fraction: float = 0.10,
 ) -> List[Event]:
@@ -98,7 +103,7 @@ def on_report(
 
 
 def compare(
-    before: Dict[str, Any], after: Dict[str, Any], free_warn_fraction: float = 0.10
+    before: "DriftSnapshot", after: "DriftSnapshot", free_warn_fraction: float = 0.10
 ) -> List[Event]:
     events = []  # type: List[Event]
     if before.get("primary") != after.get("primary") or before.get("addresses") != after.get(
@@ -150,20 +155,19 @@ def compare(
     return events
 
 
-def _memory_change(before: Dict[str, Any], after: Dict[str, Any]) -> Optional[Event]:
+def _memory_change(before: "DriftSnapshot", after: "DriftSnapshot") -> Optional[Event]:
     old, new = before.get("memory_installed"), after.get("memory_installed")
-    if old and new:
-        changed = old != new
-    else:
+    tolerance = 0.0
+    if not (old and new):
         old, new = before.get("memory_total"), after.get("memory_total")
-        changed = bool(old and new) and abs(new - old) > MEMTOTAL_TOLERANCE * old
-    if not changed:
+        tolerance = MEMTOTAL_TOLERANCE
+    if not (old and new) or abs(new - old) <= tolerance * old:
         return None
     return ("memory-changed", old, new, f"{old / 1e9:.2f} GB -> {new / 1e9:.2f} GB")
 
 
 def _disk_changes(
-    before: Dict[str, Any], after: Dict[str, Any], free_warn_fraction: float
+    before: Dict[str, "SnapshotDisk"], after: Dict[str, "SnapshotDisk"], free_warn_fraction: float
 ) -> List[Event]:
     events = []  # type: List[Event]
     for path in sorted(set(before) & set(after)):
@@ -195,12 +199,14 @@ def _disk_changes(
     return events
 
 
-def _low(disk: Dict[str, Any], fraction: float) -> bool:
+def _low(disk: "SnapshotDisk", fraction: float) -> bool:
     total, free = disk.get("total") or 0, disk.get("free") or 0
     return bool(total) and free / total < fraction
 
 
-def _check_changes(before: Dict[str, str], after: Dict[str, str]) -> List[Event]:
+def _check_changes(
+    before: Dict[str, Optional[str]], after: Dict[str, Optional[str]]
+) -> List[Event]:
     events = []  # type: List[Event]
     for key in sorted(set(before) & set(after)):
         old, new = before[key], after[key]

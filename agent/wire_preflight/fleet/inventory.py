@@ -85,7 +85,8 @@ class Inventory:
                 parents.setdefault(child, []).append(name)
         out = {}
         for name in self.groups:
-            chain, pending, seen = [], list(parents.get(name, [])), {name}
+            chain: List[str] = []
+            pending, seen = list(parents.get(name, [])), {name}
             while pending:
                 parent = pending.pop(0)
                 if parent in seen:

@@ -2,7 +2,7 @@
 
 import json
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, cast
 
 from wire_preflight import report, safefile
 from wire_preflight.fleet.summary import summarize
@@ -14,7 +14,7 @@ def from_directory(directory: str) -> Tuple[List[Dict[str, Any]], List[str]]:
     listed in problems with their reason and otherwise skipped."""
     if not os.path.isdir(directory):
         raise InputError(f"--from {directory}: not a directory")
-    latest = {}  # type: Dict[Tuple[str, str], Dict[str, Any]]
+    latest: Dict[Tuple[str, str], Dict[str, Any]] = {}
     problems = []
     for folder, _, files in sorted(os.walk(directory)):
         for name in sorted(files):
@@ -38,4 +38,6 @@ def from_directory(directory: str) -> Tuple[List[Dict[str, Any]], List[str]]:
                 "generated_at", ""
             ):
                 latest[key] = doc
-    return [summarize(doc) for _, doc in sorted(latest.items())], problems
+    # The fleet rules read summaries as JSON objects, as the collector's come from its store
+    # (and add keys of their own): a HostSummary is not a Dict[str, Any] to mypy.
+    return [cast(Dict[str, Any], summarize(doc)) for _, doc in sorted(latest.items())], problems

@@ -7,11 +7,14 @@ the planned fleet from an inventory. Each returns findings:
 """
 
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from wire_preflight.model import FAIL, PASS, SKIP, WARN
 from wire_preflight.profiles import Profile
 from wire_preflight.quantities import count
+
+if TYPE_CHECKING:
+    from wire_preflight.shapes import Finding
 
 # Worst first: how findings are sorted and the fleet's verdict is chosen.
 ORDER = {FAIL: 0, WARN: 1, SKIP: 2, PASS: 3}
@@ -22,10 +25,10 @@ def finding(
     status: str,
     message: str,
     roles: Iterable[str] = (),
-    hosts: Iterable[str] = (),
+    hosts: Iterable[Optional[str]] = (),  # a host without a name is left out
     remedy: str = "",
     scope: str = "reported",
-) -> Dict[str, Any]:
+) -> "Finding":
     return {
         "id": rule,
         "status": status,
@@ -39,7 +42,7 @@ def finding(
 
 def judge(
     hosts: List[Dict[str, Any]], profile: Profile, planned: Optional[List[Dict[str, Any]]] = None
-) -> List[Dict[str, Any]]:
+) -> List["Finding"]:
     """Every rule over the reported fleet, and over the planned one when an inventory is given.
 
     This is the one list of fleet rules; each finding's id names the rule that made it.
@@ -81,7 +84,7 @@ def judge(
     return sorted(findings, key=lambda f: (ORDER[f["status"]], f["id"]))
 
 
-def _same(found: Dict[str, Any]) -> Any:
+def _same(found: "Finding") -> Any:
     """What makes two findings say the same thing, whatever their wording."""
     return (
         found["id"],
@@ -92,7 +95,7 @@ def _same(found: Dict[str, Any]) -> Any:
     )
 
 
-def verdict(findings: List[Dict[str, Any]]) -> str:
+def verdict(findings: List["Finding"]) -> str:
     worst = min((f["status"] for f in findings), key=lambda s: ORDER[s], default=PASS)
     return {FAIL: "FAIL", WARN: "WARN"}.get(worst, "PASS")
 
@@ -190,7 +193,7 @@ def _with_role(hosts: List[Dict[str, Any]], role: str) -> List[Dict[str, Any]]:
 
 def role_count(
     hosts: List[Dict[str, Any]], profile: Profile, scope: str = "reported"
-) -> List[Dict[str, Any]]:
+) -> List["Finding"]:
     out = []
     roles = _production_roles(hosts, profile)
     if scope == "planned":
@@ -285,7 +288,7 @@ def physical_spread(
     profile: Profile,
     etcd: Optional[List[Dict[str, Any]]] = None,
     scope: str = "reported",
-) -> List[Dict[str, Any]]:
+) -> List["Finding"]:
     if plans_one_machine(profile):
         # WIAB staging, the demo: there is no spread to judge, for etcd neither.
         if scope != "reported" or not hosts:
@@ -410,7 +413,7 @@ def etcd_members(
 
 def etcd_odd(
     members: List[Dict[str, Any]], profile: Profile, from_inventory: bool = False
-) -> List[Dict[str, Any]]:
+) -> List["Finding"]:
     """An odd number of etcd members, at least min_etcd: counted from the inventory's etcd
     group when there is one (hosts that have not reported yet included, and named)."""
     if not profile.fleet.get("etcd_odd", False):
@@ -451,7 +454,7 @@ def etcd_odd(
 # -- duplicate-identity -------------------------------------------------------------------------
 
 
-def duplicate_identity(hosts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def duplicate_identity(hosts: List[Dict[str, Any]]) -> List["Finding"]:
     """The same hostname, machine-id, product_uuid, MAC or address on two hosts."""
     out = []
     fields = [
@@ -474,7 +477,7 @@ def duplicate_identity(hosts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             names = [
                 "{} (machine-id {})".format(h.get("hostname"), (h.get("machine_id") or "?")[:8])
                 if label == "hostname"
-                else h.get("hostname")
+                else h.get("hostname") or "?"
                 for h in owners
             ]
             out.append(
@@ -511,7 +514,7 @@ def _identity_remedy(label: str) -> str:
 # -- clock-skew ---------------------------------------------------------------------------------
 
 
-def clock_skew(hosts: List[Dict[str, Any]], profile: Profile) -> List[Dict[str, Any]]:
+def clock_skew(hosts: List[Dict[str, Any]], profile: Profile) -> List["Finding"]:
     limit = profile.fleet.get("max_clock_skew_ms", 100) / 1000.0
     known = [h for h in hosts if (h.get("clock") or {}).get("offset_s") is not None]
     unknown = [h["hostname"] for h in hosts if (h.get("clock") or {}).get("offset_s") is None]
@@ -567,7 +570,7 @@ def clock_skew(hosts: List[Dict[str, Any]], profile: Profile) -> List[Dict[str, 
 # -- the hosts' own checks ----------------------------------------------------------------------
 
 
-def host_checks(hosts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def host_checks(hosts: List[Dict[str, Any]]) -> List["Finding"]:
     out = []
     for host in sorted(hosts, key=lambda h: h.get("hostname") or ""):
         if host.get("failing"):
@@ -606,9 +609,7 @@ def host_checks(hosts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 # -- inventory ----------------------------------------------------------------------------------
 
 
-def inventory_rules(
-    hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]]
-) -> List[Dict[str, Any]]:
+def inventory_rules(hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]]) -> List["Finding"]:
     match = planned_matcher(planned)
     out = []
     matched = {}  # type: Dict[str, Dict[str, Any]]
@@ -677,7 +678,7 @@ def inventory_rules(
 # -- mtu ----------------------------------------------------------------------------------------
 
 
-def same_mtu(hosts: List[Dict[str, Any]], profile: Profile) -> List[Dict[str, Any]]:
+def same_mtu(hosts: List[Dict[str, Any]], profile: Profile) -> List["Finding"]:
     """Every host's primary interface has the same MTU (`[fleet] mtu` turns the rule on and
     says what a difference is). The value most hosts share is the reference and the others
     are named; when no value has a majority, every group is named."""
@@ -749,7 +750,7 @@ def _dns_name(name: Any) -> str:
 
 def inventory_hostname(
     hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]], profile: Profile
-) -> List[Dict[str, Any]]:
+) -> List["Finding"]:
     """Each reporting host's hostname is its inventory name (`[fleet] inventory_hostname`
     turns the rule on: RabbitMQ's cluster, for one, names its nodes by hostname)."""
     severity = profile.fleet.get("inventory_hostname")
@@ -789,7 +790,7 @@ def inventory_hostname(
 
 def inventory_interface(
     hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]]
-) -> List[Dict[str, Any]]:
+) -> List["Finding"]:
     """The interface the inventory says a host's services bind (cassandra_network_interface
     and the like) exists on it and carries an IPv4 address."""
     match = planned_matcher(planned)
@@ -830,7 +831,7 @@ def inventory_interface(
 _BLOCKED = ("filtered", "no-route", "error")
 
 
-def reachability(hosts: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def reachability(hosts: List[Dict[str, Any]]) -> List["Finding"]:
     """The hosts' last `ports` runs: a path a role must use that a firewall blocks fails."""
     pairs = {}  # type: Dict[Any, Dict[str, List[str]]]
     for host in hosts:

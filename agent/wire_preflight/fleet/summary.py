@@ -4,7 +4,10 @@ The collector keeps this summary per host, so judging 10,000 hosts never re-read
 reports; `fleet --from DIR` builds the same summaries from saved reports.
 """
 
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+if TYPE_CHECKING:
+    from wire_preflight.shapes import Clock, HostStatus, HostSummary, StoredProbe
 
 # Interfaces whose MAC addresses are made up locally (containers, bridges, tunnels): two hosts
 # sharing one of these is no sign of a cloned VM.
@@ -27,16 +30,17 @@ VIRTUAL_PREFIXES = (
 )
 
 
-def summarize(report: Dict[str, Any], received_at: Optional[float] = None) -> Dict[str, Any]:
+def summarize(report: Dict[str, Any], received_at: Optional[float] = None) -> "HostSummary":
     facts = report.get("facts") or {}
     network = facts.get("network") or {}
     checks = report.get("checks") or []
     failing = sorted({c.get("id") for c in checks if c.get("status") in ("fail", "error")})
     warnings = sorted({c.get("id") for c in checks if c.get("status") == "warn"})
-    status = "fail" if failing else "warn" if warnings else "pass"
+    status: HostStatus = "fail" if failing else "warn" if warnings else "pass"
     os_facts = facts.get("os") or {}
     return {
-        "hostname": report.get("hostname") or facts.get("hostname"),
+        # Both schemas require a hostname: "" is only for the type checker.
+        "hostname": report.get("hostname") or facts.get("hostname") or "",
         "machine_id": facts.get("machine_id"),
         "product_uuid": facts.get("product_uuid"),
         "roles": list(report.get("roles") or []),
@@ -60,12 +64,19 @@ def summarize(report: Dict[str, Any], received_at: Optional[float] = None) -> Di
         or (facts.get("memory") or {}).get("total_bytes"),
         "clock": _clock(report, facts, received_at),
         "reachability": [
-            {
-                key: probe.get(key)
-                for key in ("from_role", "to_role", "peer", "proto", "port", "state")
-            }
-            for probe in (report.get("reachability") or {}).get("probes", [])
+            _probe(probe) for probe in (report.get("reachability") or {}).get("probes", [])
         ],
+    }
+
+
+def _probe(probe: Dict[str, Any]) -> "StoredProbe":
+    return {
+        "from_role": probe.get("from_role"),
+        "to_role": probe.get("to_role"),
+        "peer": probe.get("peer"),
+        "proto": probe.get("proto"),
+        "port": probe.get("port"),
+        "state": probe.get("state"),
     }
 
 
@@ -128,9 +139,7 @@ def _macs(network: Dict[str, Any]) -> List[str]:
     return sorted(out)
 
 
-def _clock(
-    report: Dict[str, Any], facts: Dict[str, Any], received_at: Optional[float]
-) -> Dict[str, Any]:
+def _clock(report: Dict[str, Any], facts: Dict[str, Any], received_at: Optional[float]) -> "Clock":
     """The host clock's offset, in seconds, as well as it can be known.
 
     Through a collector: the report's send time minus the collector's receive time (the

@@ -219,9 +219,8 @@ class _Search:
         self.remaining = []  # type: List[Vector]
         for index in range(len(self.order) + 1):
             rest = self.order[index:]
-            self.remaining.append(
-                tuple(sum(d.size()[r] * d.vms for d in rest) for r in range(3))  # type: ignore
-            )
+            cores, memory, disk = (sum(d.size()[r] * d.vms for d in rest) for r in range(3))
+            self.remaining.append((cores, memory, disk))
         self.min_servers = min_servers
         self.max_steps = max_steps
         self.steps = 0

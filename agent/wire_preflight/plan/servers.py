@@ -136,16 +136,16 @@ def inventory_text(profile: Profile, doc: Dict[str, Any], command: str) -> str:
         f"# Written by: {command}",
         "# Every VM's physical server as placed; add ansible_host= and ip= for each VM.",
     ]
-    unmapped = []
+    unmapped: List[Dict[str, str]] = []
     for role, vms in by_role.items():
         vms.sort(key=lambda vm: int(vm["name"][len(role) :]))
-        group = groups.get(role)
+        group_name = groups.get(role)
         if not vms:
             continue
-        if group is None:
+        if group_name is None:
             unmapped += vms
             continue
-        lines += ["", f"[{group}]"]
+        lines += ["", f"[{group_name}]"]
         lines += ["{} physical_host={}".format(vm["name"], vm["server"]) for vm in vms]
     etcd = by_role.get(ETCD_HOST_ROLE) if ETCD_HOST_ROLE in groups else None
     if etcd:

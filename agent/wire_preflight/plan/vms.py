@@ -7,7 +7,7 @@ from wire_preflight.requirements import role_cores
 
 
 def fleet_plan(profile: Profile, sft_users: int = 0) -> Dict[str, Any]:
-    rows = []
+    rows: List[Dict[str, Any]] = []
     for role in profile.roles.values():
         cores = role_cores(profile, role, sft_users)
         rows.append(
@@ -28,7 +28,7 @@ def fleet_plan(profile: Profile, sft_users: int = 0) -> Dict[str, Any]:
     each = [r for r in production if r["placement"] == "each-server"]
     per_server = _sum(each)
     per_server_all = _sum(production)
-    fleet = {
+    fleet: Dict[str, Any] = {
         "vms": sum(r["vms"] for r in production),
         "cores": sum(r["cores"] * r["vms"] for r in production),
         "memory_gb": sum(r["memory_gb"] * r["vms"] for r in production),

@@ -238,7 +238,8 @@ def _roles(path: str, specs: Dict[str, Any], bytes_per_gb: float) -> Dict[str, R
                     path, f"roles.{name}.carries[{index}]", f"names {other!r}, which {problem}"
                 )
             carried.append(roles[other])
-        stated_gib = [r.memory_gib for r in carried]
+        # Summed in GiB only when every carried role states GiB.
+        stated_gib = [r.memory_gib for r in carried if r.memory_gib is not None]
         roles[name] = Role(
             name=name,
             title=spec.get("title", name),
@@ -251,7 +252,7 @@ def _roles(path: str, specs: Dict[str, Any], bytes_per_gb: float) -> Dict[str, R
             note=spec.get("note", ""),
             components=tuple(spec.get("components", [name])),
             memory_gib=None
-            if None in stated_gib
+            if len(stated_gib) < len(carried)
             else sum(r.vms * g for r, g in zip(carried, stated_gib)),
             carries=tuple(r.name for r in carried),
         )

@@ -310,7 +310,7 @@ PROFILE = table(
 # (checks.REGISTRY, `host_rules`); the ids themselves are written only there.
 
 SEVERITY = one_of(*SEVERITIES)
-_COMMON = {"source": string}
+_COMMON: Dict[str, Validator] = {"source": string}
 # `components = {name = severity}`: only for checks that take a component's rule as a severity
 # string (kernel.py's _severity, minio-drive, host-firewall). The others read one sub-table
 # per component, and a severity string there would reach the check as `rule.get(...)`.
