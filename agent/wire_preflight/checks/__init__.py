@@ -7,7 +7,8 @@ Where to find a check by its id:
     host-firewall                             -> checks/network.py
     time-sync                                 -> checks/clock.py
     swap, vm-max-map-count, ip-forward,
-    br-netfilter, thp, zone-reclaim           -> checks/kernel.py
+    br-netfilter, calico-modules, thp,
+    zone-reclaim                              -> checks/kernel.py
     nofile, nproc, memlock                    -> checks/limits.py
     ports, tools                              -> checks/services.py
     disk-rotational, cpu-clock,
@@ -60,6 +61,7 @@ REGISTRY = (
     Check("vm-max-map-count", "kernel", "check_max_map_count", "thresholds"),
     Check("ip-forward", "kernel", "check_ip_forward", "components"),
     Check("br-netfilter", "kernel", "check_br_netfilter", "components"),
+    Check("calico-modules", "kernel", "check_calico_modules", "modules"),
     Check("thp", "kernel", "check_thp", "allowed-values"),
     Check("zone-reclaim", "kernel", "check_zone_reclaim", "components"),
     Check("nofile", "limits", "check_limit", "limits"),

@@ -1,9 +1,9 @@
 """Kernel settings each component asks for: swap, sysctls, modules, hugepages."""
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from wire_preflight.checks import Context
-from wire_preflight.model import ERROR, PASS, WARN, CheckResult
+from wire_preflight.model import ERROR, FAIL, PASS, WARN, CheckResult
 
 
 def _setting(context: Context, name: str) -> Dict[str, Any]:
@@ -212,4 +212,115 @@ def check_zone_reclaim(context: Context) -> List[CheckResult]:
         "vm.zone_reclaim_mode",
         0,
         "sysctl -w vm.zone_reclaim_mode=0 and put it in /etc/sysctl.d/60-wire.conf",
+    )
+
+
+# How a module is there, best first; a requirement with alternatives takes its best one.
+_PRESENT = ("loaded", "built in", "loadable")
+_UNKNOWN = "unknown"
+_MISSING = "missing"
+_RANK = {state: rank for rank, state in enumerate((*_PRESENT, _UNKNOWN, _MISSING))}
+
+
+def module_state(found: Optional[Dict[str, Any]]) -> str:
+    """One module's facts -> loaded | built in | loadable | unknown | missing. A source that
+    could not be read says None, and None never makes a module missing."""
+    if found is None:
+        return _UNKNOWN
+    if found.get("loaded"):
+        return "loaded"
+    if found.get("builtin"):
+        return "built in"
+    if found.get("loadable"):
+        return "loadable"
+    if None in (found.get("loaded"), found.get("builtin"), found.get("loadable")):
+        return _UNKNOWN
+    return _MISSING
+
+
+def requirement_state(entry: str, modules: Dict[str, Any]) -> Tuple[str, str]:
+    """(state, module) for "a|b": the best of the alternatives, and which one it is."""
+    states = [
+        (module_state(modules.get(name.replace("-", "_"))), name) for name in entry.split("|")
+    ]
+    return min(states, key=lambda pair: _RANK[pair[0]])
+
+
+def check_calico_modules(context: Context) -> List[CheckResult]:
+    """Calico's kernel dependencies on a Kubernetes node. A module that is only loadable
+    passes: the kernel loads a netfilter match, target or IP set type itself (modprobe, via
+    request_module) the first time a rule uses it."""
+    facts = context.facts.get("kernel_modules")
+    results = []
+    for role, _component, rule in context.rules():
+        if facts is None:
+            results.append(context.absent("kernel_modules", role))
+        else:
+            results.append(_modules_result(context, role, rule, facts))
+    return results
+
+
+def _modules_result(
+    context: Context, role: str, rule: Dict[str, Any], facts: Dict[str, Any]
+) -> CheckResult:
+    required, recommended = rule.get("required", []), rule.get("recommended", [])
+    modules = facts.get("modules") or {}
+    judged = {entry: requirement_state(entry, modules) for entry in required + recommended}
+    missing = [entry for entry in required if judged[entry][0] == _MISSING]
+    weak = [entry for entry in recommended if judged[entry][0] == _MISSING]
+    unknown = [entry for entry, (state, _) in judged.items() if state == _UNKNOWN]
+    release = facts.get("release") or "RELEASE"
+    states = [state for state, _ in judged.values()]
+    observed = ", ".join(f"{states.count(state)} {state}" for state in _RANK if state in states)
+    if missing or weak:
+        observed += "; missing: " + ", ".join(missing + weak)
+    install = (
+        f"apt-get install linux-modules-extra-{release} (the modules Ubuntu's base package"
+        " leaves out), or boot a kernel that has them"
+    )
+    if missing:
+        status, remedy = FAIL, install
+        message = "Calico cannot program its rules: no {} in kernel {}".format(
+            ", ".join(missing), release
+        )
+    elif unknown:
+        status, remedy = ERROR, _unknown_remedy(facts, release)
+        reasons = "; ".join(sorted(set((facts.get("errors") or {}).values())))
+        message = "cannot tell whether {} {} in kernel {}: {}".format(
+            ", ".join(unknown),
+            "is" if len(unknown) == 1 else "are",
+            release,
+            reasons or "not in the facts (collected for another profile)",
+        )
+    elif weak:
+        status, remedy = WARN, install
+        message = "no {} in kernel {}: Calico cannot use that mode".format(", ".join(weak), release)
+    else:
+        status, remedy = PASS, ""
+        message = "every kernel module Calico needs is there"
+    return context.result(
+        status,
+        observed=observed or "nothing asked",
+        expected=f"{len(required)} required and {len(recommended)} recommended modules present"
+        " (loaded, built in or loadable)",
+        message=message,
+        remedy=remedy,
+        role=role,
+        evidence={
+            "release": facts.get("release"),
+            "modules": {entry: {"state": s, "module": m} for entry, (s, m) in judged.items()},
+            "errors": facts.get("errors") or {},
+        },
+    )
+
+
+def _unknown_remedy(facts: Dict[str, Any], release: str) -> str:
+    if facts.get("modular") is False:
+        return (
+            "this kernel loads no modules: look for the netfilter options in its configuration"
+            f" (/proc/config.gz or /boot/config-{release})"
+        )
+    return (
+        "run the agent on the live host as root; a captured tree needs its /proc/modules and"
+        f" /lib/modules/{release}"
     )

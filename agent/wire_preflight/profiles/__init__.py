@@ -384,6 +384,19 @@ def host_services(profile: Profile) -> List[str]:
     )
 
 
+def host_modules(profile: Profile) -> List[str]:
+    """Every kernel module a rule names, alternatives ("ip_tables|nf_tables") split."""
+    return sorted(
+        {
+            name
+            for rule in profile.host.get("calico-modules", {}).values()
+            if isinstance(rule, dict)
+            for entry in rule.get("required", []) + rule.get("recommended", [])
+            for name in entry.split("|")
+        }
+    )
+
+
 def host_tools(profile: Profile) -> List[str]:
     return sorted(
         {
