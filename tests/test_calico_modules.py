@@ -2,6 +2,7 @@
 kernel says (/proc/modules, modules.builtin, modules.dep and the .ko files), on captured trees
 of each case and through the real CLI."""
 
+import gzip
 import json
 import os
 import shutil
@@ -217,3 +218,48 @@ def test_a_bad_module_rule_is_a_one_line_error(tmp_path, run_cli, old, new, mess
     assert code == 2, (out, err)
     assert "calico-modules.kubernetes." in err and message in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+CONFIG = "\n".join(
+    [
+        "# Automatically generated file; DO NOT EDIT.",
+        "CONFIG_MODULES=y",
+        *(f"{s}=y" for s in sorted(set(modules.KCONFIG.values())) if s != "CONFIG_NET_IPIP"),
+        "# CONFIG_NET_IPIP is not set",
+        "CONFIG_NETFILTER_XT_SET=m",
+        "",
+    ]
+)
+
+
+def test_the_kernel_configuration_answers_what_modules_builtin_cannot(tmp_path, run_cli):
+    """A capture without /lib/modules but with /boot/config-RELEASE: `=y` is built in; `=m`
+    says only that a module was built, not that its file is there."""
+    root = copy_tree("unreadable", tmp_path)
+    boot = root / "boot"
+    boot.mkdir()
+    (boot / "config-5.15.0-91-generic").write_text(CONFIG)
+    facts = modules.collect(["xt_set", "ip_set", "ipip"], str(root))
+    assert facts["config_file"] == "/boot/config-5.15.0-91-generic"
+    assert module_state(facts["modules"]["ip_set"]) == "built in"
+    assert module_state(facts["modules"]["xt_set"]) == "unknown"  # =m: loadable not known
+    result = calico_result(run_cli, root)
+    assert result["status"] == ERROR and "xt_set" in result["message"], result
+    assert "ip_set" not in result["message"].partition(":")[0]
+
+
+def test_proc_config_gz_is_read_and_bounded(tmp_path):
+    root = copy_tree("unreadable", tmp_path)
+    (root / "proc/config.gz").write_bytes(gzip.compress(CONFIG.replace("=m", "=y").encode()))
+    facts = modules.collect(["xt_set", "ipip"], str(root))
+    assert facts["config_file"] == "/proc/config.gz"
+    assert module_state(facts["modules"]["xt_set"]) == "built in"
+    assert facts["modules"]["ipip"]["builtin"] is False  # "is not set"
+    # A .gz that unpacks past any real configuration is refused, not inflated.
+    (root / "proc/config.gz").write_bytes(gzip.compress(b"#" * (8 * 1024 * 1024)))
+    facts = modules.collect(["xt_set"], str(root))
+    assert "unpacked" in facts["errors"]["config"]
+    assert module_state(facts["modules"]["xt_set"]) == "unknown"
+    (root / "proc/config.gz").write_bytes(b"not gzip")
+    facts = modules.collect(["xt_set"], str(root))
+    assert "not gzip data" in facts["errors"]["config"]
