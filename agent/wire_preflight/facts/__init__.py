@@ -9,7 +9,7 @@ import os
 import time
 from typing import Any, Callable, Dict, Iterable
 
-from wire_preflight import __version__, safefile
+from wire_preflight import __version__
 from wire_preflight.facts import files
 from wire_preflight.model import FACTS_SCHEMA, InputError
 
@@ -182,11 +182,6 @@ def _collect_one(
 def describe_os_error(exc: OSError) -> str:
     where = f" reading {exc.filename}" if exc.filename else ""
     return f"{exc.strerror or exc}{where}"
-
-
-def read_text(path: str, root: str = "/", limit: int = safefile.VALUE) -> str:
-    """A host file's text, at most `limit` bytes of a regular file (files.read_text)."""
-    return files.read_text(root, path, limit)
 
 
 def _utc_now() -> str:

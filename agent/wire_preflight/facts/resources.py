@@ -3,7 +3,7 @@
 from typing import Any, Dict, List, Optional
 
 from wire_preflight import safefile
-from wire_preflight.facts import files, read_text
+from wire_preflight.facts import files
 
 MEMORY_SYSFS = "/sys/devices/system/memory"
 # 64 TiB in the kernel's smallest memory blocks (128 MiB): past any VM Wire runs on.
@@ -20,7 +20,7 @@ def cpu() -> Dict[str, Any]:
 
 
 def memory(root: str = "/") -> Dict[str, Any]:
-    total = parse_meminfo(read_text("/proc/meminfo", root, safefile.CONFIG))
+    total = parse_meminfo(files.read_text(root, "/proc/meminfo", safefile.CONFIG))
     out = {"total_bytes": total["MemTotal"], "swap_total_bytes": total.get("SwapTotal", 0)}
     installed = installed_memory(root)
     if installed is not None:
@@ -52,7 +52,7 @@ def installed_memory(root: str = "/") -> Optional[int]:
     inside root: a captured tree's sysfs is the tree's, never the running machine's.
     """
     try:
-        text = read_text(MEMORY_SYSFS + "/block_size_bytes", root, safefile.VALUE)
+        text = files.read_text(root, MEMORY_SYSFS + "/block_size_bytes", safefile.VALUE)
         block_size = int(text.strip(), 16)
         entries = files.entries(root, MEMORY_SYSFS, MAX_MEMORY_BLOCKS)
     except (OSError, ValueError):

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from wire_preflight.model import InputError
 from wire_preflight.profiles import schema
+from wire_preflight.registry import host_rule_shapes
 
 if sys.version_info >= (3, 11):
     import tomllib as _toml
@@ -345,8 +346,6 @@ def _load_host(profile_path: str, names: Any) -> Dict[str, Any]:
 
 
 def _load_host_file(profile_path: str, name: str) -> Tuple[str, Dict[str, Any]]:
-    from wire_preflight.checks import host_rule_shapes
-
     candidates = [
         os.path.join(os.path.dirname(os.path.abspath(profile_path)), name),
         os.path.join(BUILTIN_DIR, "host", name + ".toml"),

@@ -308,7 +308,7 @@ PROFILE = table(
 
 # -- host requirements (profiles/host/*.toml) --------------------------------------------------
 # Each check that reads host requirements names its rules' shape in the check registry
-# (checks.REGISTRY, `host_rules`); the ids themselves are written only there.
+# (registry.REGISTRY, `host_rules`); the ids themselves are written only there.
 
 SEVERITY = one_of(*SEVERITIES)
 _COMMON = {"source": string}
