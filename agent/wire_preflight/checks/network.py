@@ -3,6 +3,7 @@
 import ipaddress
 from typing import Any, Dict, List, Optional, Tuple
 
+from wire_preflight import netmatch, netresolve
 from wire_preflight.checks import Context
 from wire_preflight.model import ERROR, FAIL, PASS, SKIP, WARN, CheckResult
 
@@ -225,19 +226,17 @@ def network_missing(context: Context) -> CheckResult:
 def configuration_only(context: Context) -> CheckResult:
     """ip-static for a captured tree: no kernel view, so the configuration files alone say
     whether each interface's address is static."""
-    from wire_preflight.facts import netconfig, netmatch
-
     config = context.facts.get("network_config") or {}
     wanted = context.target_interface
     verdicts = []  # type: List[Tuple[str, str, Dict[str, Any]]]
-    links = netconfig.known_links(config, [])
+    links = netresolve.known_links(config, [])
     if wanted and not any(link["name"] == wanted for link in links):
         links.append({"name": wanted})
     taken = []  # type: List[Dict[str, Any]]
     for link in links:
         if wanted and link["name"] != wanted:
             continue
-        resolved = netconfig.resolve(config, link)
+        resolved = netresolve.resolve(config, link)
         applies = resolved["applies"]
         if applies is None or applies.get("loopback") or link.get("link_type") == "loopback":
             continue
@@ -247,7 +246,7 @@ def configuration_only(context: Context) -> CheckResult:
         verdicts.append((link["name"], applies["method"], applies))
     # Without /sys no link is known: a record that selects by glob, MAC or driver is judged
     # by what it selects ("interfaces matching en* (netplan entry all-en)").
-    selected = [] if wanted or config.get("links") else netconfig.by_selector(config)
+    selected = [] if wanted or config.get("links") else netresolve.by_selector(config)
     selected = [e for e in selected if not any(e is t for t in taken)]
     for entry in selected:
         label = "{} ({} entry {})".format(
@@ -271,7 +270,7 @@ def configuration_only(context: Context) -> CheckResult:
         )
         if unreadable:
             problem += "; unreadable: " + "; ".join(unreadable)
-        records = [r for r in netconfig.all_records(config) if not r.get("loopback")]
+        records = [r for r in netresolve.all_records(config) if not r.get("loopback")]
         return context.result(
             ERROR,
             observed=None,
@@ -328,8 +327,6 @@ def dhcp_evidence(
 ) -> Tuple[List[str], List[str], Optional[Dict[str, Any]]]:
     """What says the address is leased ([evidence]), which files could not be read, and
     the configuration that applies to the interface."""
-    from wire_preflight.facts import netconfig
-
     found = []
     entry, name = target.entry or {}, target.name
     if entry.get("valid_lifetime") is not None:
@@ -341,8 +338,8 @@ def dhcp_evidence(
     config = facts.get("network_config") or {}
     link = dict(target.interface or {"name": name})
     kernel = [link] if target.interface else []
-    link = next((k for k in netconfig.known_links(config, kernel) if k["name"] == name), link)
-    resolved = netconfig.resolve(config, link)
+    link = next((k for k in netresolve.known_links(config, kernel) if k["name"] == name), link)
+    resolved = netresolve.resolve(config, link)
     applies = resolved["applies"]
     family = entry.get("family") or ("inet6" if ":" in str(target.address) else "inet")
     if applies and applies.get("method6" if family == "inet6" else "method") == "dhcp":
