@@ -123,3 +123,18 @@ def test_the_registry_imports_nothing_of_the_agent():
     graph = import_graph()
     assert graph[f"{PACKAGE}.registry"] == set()
     assert f"{PACKAGE}.checks" not in graph[f"{PACKAGE}.profiles"]
+
+
+def test_checks_and_the_pure_network_logic_reach_no_facts_module():
+    """Checks are pure functions of the facts: neither they nor the network-configuration
+    logic they share with facts/ may import (even transitively) a module that reads files."""
+    graph = import_graph()
+    pure = [m for m in graph if m.startswith(f"{PACKAGE}.checks")]
+    pure += [f"{PACKAGE}.netmatch", f"{PACKAGE}.netresolve", f"{PACKAGE}.registry"]
+    for module in pure:
+        reached, todo = set(), [module]
+        while todo:
+            for other in graph[todo.pop()] - reached:
+                reached.add(other)
+                todo.append(other)
+        assert not [m for m in reached if m.startswith(f"{PACKAGE}.facts")], module

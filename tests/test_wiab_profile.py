@@ -5,6 +5,7 @@ import pytest
 from conftest import GIB, judge, one, with_changes
 from nettree import write
 from wire_preflight import profiles
+from wire_preflight.checks.firewall import ufw_allows
 from wire_preflight.facts import firewall
 from wire_preflight.model import FAIL, PASS, WARN
 
@@ -158,8 +159,8 @@ def test_ufw_rule_tuples():
         {"action": "deny", "proto": "udp", "port": "53", "direction": "out"},
         {"action": "allow", "proto": "tcp", "port": "80", "direction": "in"},
     ]
-    assert firewall.ufw_allows(parsed, "tcp", 22, 22)
-    assert not firewall.ufw_allows(parsed, "udp", 53, 53)
+    assert ufw_allows(parsed, "tcp", 22, 22)
+    assert not ufw_allows(parsed, "udp", 53, 53)
 
 
 def test_wire_demo_inventory_group_maps_to_the_wiab_role(tmp_path):

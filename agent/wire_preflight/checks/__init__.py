@@ -3,8 +3,11 @@
 Where to find a check by its id:
     os, hostname                              -> checks/system.py
     cpu, memory, disk, minio-drive            -> checks/resources.py
-    ip-static, ip-range, ip-drift,
-    host-firewall                             -> checks/network.py
+    ip-static                                 -> checks/ip_static.py
+    ip-range                                  -> checks/ip_range.py
+    ip-drift                                  -> checks/ip_drift.py
+      (the node's address, for all three:        checks/address.py)
+    host-firewall                             -> checks/firewall.py
     time-sync                                 -> checks/clock.py
     swap, vm-max-map-count, ip-forward,
     br-netfilter, calico-modules, thp,

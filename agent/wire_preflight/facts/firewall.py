@@ -84,27 +84,6 @@ def parse_ufw_rules(text: str) -> List[Dict[str, str]]:
     return out
 
 
-def ufw_allows(rules: List[Dict[str, str]], proto: str, low: int, high: int) -> bool:
-    """Does an inbound allow (or limit) rule open every port low..high for proto?"""
-    wanted = set(range(low, high + 1))
-    for rule in rules:
-        if rule["direction"] != "in" or rule["action"] not in ("allow", "limit"):
-            continue
-        if rule["proto"] not in (proto, "any"):
-            continue
-        if rule["port"] == "any":
-            return True
-        for part in rule["port"].split(","):
-            first, _, last = part.partition(":")
-            try:
-                wanted -= set(range(int(first), int(last or first) + 1))
-            except ValueError:
-                continue
-        if not wanted:
-            return True
-    return not wanted
-
-
 def _enabled(root: str, unit: str) -> bool:
     return bool(files.matching(root, WANTS.format(unit)))
 

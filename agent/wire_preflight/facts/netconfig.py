@@ -27,7 +27,7 @@ from wire_preflight.netresolve import by_selector, known_links, resolve, summary
 
 
 def collect(root: str = "/") -> Dict[str, Any]:
-    errors = []  # type: List[Dict[str, str]]
+    errors: List[Dict[str, str]] = []
     config = {
         "links": links.collect(root, errors),
         "netplan": netplan.collect(root, errors),
