@@ -1,6 +1,6 @@
 """Kernel settings each component asks for: swap, sysctls, modules, hugepages."""
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from wire_preflight.checks import Context
 from wire_preflight.model import ERROR, FAIL, PASS, WARN, CheckResult
@@ -29,85 +29,84 @@ def _severity(rule: Any) -> str:
     return rule if isinstance(rule, str) else rule.get("severity", WARN)
 
 
+def _each_rule(
+    context: Context,
+    setting: Dict[str, Any],
+    judge: Callable[[str, str, Any], CheckResult],
+) -> List[CheckResult]:
+    """One result per (role, component, rule) of this check: `error` when the setting could
+    not be read, else what judge(role, component, rule) says of it."""
+    return [
+        _error(context, role, setting) if "error" in setting else judge(role, component, rule)
+        for role, component, rule in context.rules()
+    ]
+
+
 def check_swap(context: Context) -> List[CheckResult]:
     swaps = _setting(context, "swaps")
-    results = []
-    for role, component, rule in context.rules():
-        if "error" in swaps:
-            results.append(_error(context, role, swaps))
-            continue
+
+    def judge(role: str, component: str, rule: Any) -> CheckResult:
         active = swaps["value"]
         evidence = {"file": swaps["file"], "swaps": active}
         if not active:
-            results.append(
-                context.result(
-                    PASS,
-                    observed="off",
-                    expected="off",
-                    message="no swap in use",
-                    role=role,
-                    evidence=evidence,
-                )
-            )
-            continue
-        total = sum(s["size_bytes"] for s in active)
-        results.append(
-            context.result(
-                _severity(rule),
-                observed="{:.1f} GiB on {}".format(
-                    total / 1024**3, ", ".join(s["device"] for s in active)
-                ),
+            return context.result(
+                PASS,
+                observed="off",
                 expected="off",
-                message=f"{component} wants no swap",
-                remedy="swapoff -a, and remove the swap lines from /etc/fstab",
+                message="no swap in use",
                 role=role,
                 evidence=evidence,
             )
+        total = sum(s["size_bytes"] for s in active)
+        return context.result(
+            _severity(rule),
+            observed="{:.1f} GiB on {}".format(
+                total / 1024**3, ", ".join(s["device"] for s in active)
+            ),
+            expected="off",
+            message=f"{component} wants no swap",
+            remedy="swapoff -a, and remove the swap lines from /etc/fstab",
+            role=role,
+            evidence=evidence,
         )
-    return results
+
+    return _each_rule(context, swaps, judge)
 
 
 def check_max_map_count(context: Context) -> List[CheckResult]:
     setting = _setting(context, "vm.max_map_count")
-    results = []
-    for role, component, rule in context.rules():
-        if "error" in setting:
-            results.append(_error(context, role, setting))
-            continue
+
+    def judge(role: str, component: str, rule: Any) -> CheckResult:
         value = setting["value"]
         want = rule.get("warn_below") or rule.get("fail_below")
         status, threshold = PASS, None
         if "fail_below" in rule and value < rule["fail_below"]:
-            status, threshold = "fail", rule["fail_below"]
+            status, threshold = FAIL, rule["fail_below"]
         elif "warn_below" in rule and value < rule["warn_below"]:
             status, threshold = WARN, rule["warn_below"]
         expected = f">= {want}"
         evidence = {"file": setting["file"], "value": value}
         if status == PASS:
-            results.append(
-                context.result(
-                    PASS,
-                    observed=str(value),
-                    expected=expected,
-                    message="enough memory map areas for " + component,
-                    role=role,
-                    evidence=evidence,
-                )
+            return context.result(
+                PASS,
+                observed=str(value),
+                expected=expected,
+                message="enough memory map areas for " + component,
+                role=role,
+                evidence=evidence,
             )
-        else:
-            results.append(
-                context.result(
-                    status,
-                    observed=str(value),
-                    expected=expected,
-                    message=f"{component} needs vm.max_map_count >= {threshold}",
-                    remedy=f"sysctl -w vm.max_map_count={want} and put vm.max_map_count={want} "
-                    "in /etc/sysctl.d/60-wire.conf",
-                    role=role,
-                    evidence=evidence,
-                )
-            )
-    return results
+        return context.result(
+            status,
+            observed=str(value),
+            expected=expected,
+            message=f"{component} needs vm.max_map_count >= {threshold}",
+            remedy=f"sysctl -w vm.max_map_count={want} and put vm.max_map_count={want} "
+            "in /etc/sysctl.d/60-wire.conf",
+            role=role,
+            evidence=evidence,
+        )
+
+    return _each_rule(context, setting, judge)
 
 
 def _equals(
@@ -118,11 +117,8 @@ def _equals(
     describe: Optional[str] = None,
 ) -> List[CheckResult]:
     setting = _setting(context, name)
-    results = []
-    for role, component, rule in context.rules():
-        if "error" in setting:
-            results.append(_error(context, role, setting))
-            continue
+
+    def judge(role: str, component: str, rule: Any) -> CheckResult:
         value = setting["value"]
         evidence = {"file": setting["file"], "value": value}
         ok = value in wanted if isinstance(wanted, (list, tuple)) else value == wanted
@@ -130,18 +126,17 @@ def _equals(
             " or ".join(map(str, wanted)) if isinstance(wanted, (list, tuple)) else str(wanted)
         )
         message = describe or f"{name} = {value}"
-        results.append(
-            context.result(
-                PASS if ok else _severity(rule),
-                observed=str(value),
-                expected=expected,
-                message=message if ok else f"{component} wants {name} = {expected}",
-                remedy="" if ok else remedy,
-                role=role,
-                evidence=evidence,
-            )
+        return context.result(
+            PASS if ok else _severity(rule),
+            observed=str(value),
+            expected=expected,
+            message=message if ok else f"{component} wants {name} = {expected}",
+            remedy="" if ok else remedy,
+            role=role,
+            evidence=evidence,
         )
-    return results
+
+    return _each_rule(context, setting, judge)
 
 
 def check_ip_forward(context: Context) -> List[CheckResult]:
@@ -157,15 +152,12 @@ def check_ip_forward(context: Context) -> List[CheckResult]:
 def check_br_netfilter(context: Context) -> List[CheckResult]:
     loaded = _setting(context, "br_netfilter_loaded")
     call = _setting(context, "net.bridge.bridge-nf-call-iptables")
-    results = []
     remedy = (
         "modprobe br_netfilter; echo br_netfilter > /etc/modules-load.d/br_netfilter.conf; "
         "sysctl -w net.bridge.bridge-nf-call-iptables=1"
     )
-    for role, _component, rule in context.rules():
-        if "error" in loaded:
-            results.append(_error(context, role, loaded))
-            continue
+
+    def judge(role: str, _component: str, rule: Any) -> CheckResult:
         value = call.get("value")
         # The sysctl exists only when bridge netfilter is in the kernel, as a module or built in.
         present = bool(loaded.get("value")) or value is not None
@@ -178,20 +170,19 @@ def check_br_netfilter(context: Context) -> List[CheckResult]:
             "present" if present else "absent", value if value is not None else "absent"
         )
         ok = present and value == 1
-        results.append(
-            context.result(
-                PASS if ok else _severity(rule),
-                observed=observed,
-                expected="bridge netfilter present, bridge-nf-call-iptables = 1",
-                message="bridged pod traffic passes iptables"
-                if ok
-                else "pod traffic across the bridge bypasses iptables (kube-proxy rules)",
-                remedy="" if ok else remedy,
-                role=role,
-                evidence=evidence,
-            )
+        return context.result(
+            PASS if ok else _severity(rule),
+            observed=observed,
+            expected="bridge netfilter present, bridge-nf-call-iptables = 1",
+            message="bridged pod traffic passes iptables"
+            if ok
+            else "pod traffic across the bridge bypasses iptables (kube-proxy rules)",
+            remedy="" if ok else remedy,
+            role=role,
+            evidence=evidence,
         )
-    return results
+
+    return _each_rule(context, loaded, judge)
 
 
 def check_thp(context: Context) -> List[CheckResult]:
