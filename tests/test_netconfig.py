@@ -2,6 +2,7 @@
 
 import pytest
 from conftest import fixture_path
+from wire_preflight import netresolve
 from wire_preflight.facts import netconfig
 
 
@@ -110,4 +111,4 @@ def test_known_links_skip_a_kernel_link_without_a_name():
     # and must not end up as a None key beside the configured names (sorting those failed).
     config = {"links": [{"name": "ens3", "link_type": "ether"}]}
     kernel = [{"index": 7, "mac": "52:54:00:00:00:07"}, {"name": "ens4", "index": 3}]
-    assert [link["name"] for link in netconfig.known_links(config, kernel)] == ["ens3", "ens4"]
+    assert [link["name"] for link in netresolve.known_links(config, kernel)] == ["ens3", "ens4"]

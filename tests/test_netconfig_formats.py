@@ -3,6 +3,7 @@ the reader follows; the per-interface verdict resolves them against /sys/class/n
 
 import pytest
 from nettree import link, write
+from wire_preflight import netmatch, netresolve
 from wire_preflight.facts import dhclient, ifupdown, netconfig, networkd, networkmanager
 
 MAC3, MAC4, MAC5 = "52:54:00:aa:00:03", "52:54:00:aa:00:04", "52:54:00:aa:00:05"
@@ -453,7 +454,7 @@ def test_dhclient_within_a_file_the_later_lease_wins_at_equal_times():
 )
 def test_ifupdown_methods_and_dhcp_hooks(stanza, method):
     stanzas, _ = ifupdown.parse("auto ens3\n" + stanza)
-    (entry,) = ifupdown.records(stanzas)
+    (entry,) = netresolve.ifupdown_records(stanzas)
     assert entry["method"] == method
 
 
@@ -545,5 +546,5 @@ def test_networkd_permanent_mac_match():
     entry = networkd.parse_network(
         f"[Match]\nPermanentMACAddress={MAC3}\nName=ens3\n[Network]\nDHCP=ipv4\n", "/x"
     )
-    assert netconfig.netmatch.matches(entry, {"name": "ens3", "mac": MAC3})
-    assert not netconfig.netmatch.matches(entry, {"name": "ens3", "mac": MAC4})
+    assert netmatch.matches(entry, {"name": "ens3", "mac": MAC3})
+    assert not netmatch.matches(entry, {"name": "ens3", "mac": MAC4})

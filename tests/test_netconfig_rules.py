@@ -9,11 +9,11 @@ import os
 import pytest
 from conftest import judge, one, with_changes
 from nettree import link, write
+from wire_preflight import netmatch, netresolve
 from wire_preflight.facts import (
     files,
     ifupdown,
     netconfig,
-    netmatch,
     netplan,
     networkd,
     networkmanager,
@@ -212,7 +212,7 @@ def test_ifupdown_option_starting_with_auto_keeps_the_stanza_open():
 def test_ifupdown_dhcp_client_must_be_the_command_run():
     def method(hook):
         stanzas, _ = ifupdown.parse(f"iface ens3 inet manual\n    {hook}\n")
-        return ifupdown.records(stanzas)[0]["method"]
+        return netresolve.ifupdown_records(stanzas)[0]["method"]
 
     assert method("post-up killall dhclient") == "none"
     assert method("pre-down dhclient -r ens3") == "none"
@@ -227,7 +227,7 @@ def test_ifupdown_hooks_count_for_their_own_family():
         "iface ens3 inet static\n    address 192.168.1.3/24\n"
         "iface ens3 inet6 manual\n    post-up dhclient -6 ens3\n"
     )
-    (entry,) = ifupdown.records(stanzas)
+    (entry,) = netresolve.ifupdown_records(stanzas)
     assert (entry["method"], entry["method6"]) == ("static", "dhcp")
 
 

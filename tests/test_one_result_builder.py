@@ -41,7 +41,7 @@ def test_only_model_result_constructs_a_check_result_and_by_keyword():
             where = os.path.relpath(path, AGENT)
             # model.result itself builds by keyword, so `expected` and `message` cannot swap.
             offenders += [f"{where}:{n}" for n, positional in calls if path != MODEL or positional]
-    assert os.path.join("wire_preflight", "checks", "network.py") in seen, AGENT
+    assert os.path.join("wire_preflight", "checks", "ip_static.py") in seen, AGENT
     assert offenders == [], "use model.result(...) or context.result(...): " + ", ".join(offenders)
 
 

@@ -5,6 +5,7 @@ import pytest
 from conftest import GIB, judge, one, with_changes
 from nettree import write
 from wire_preflight import profiles
+from wire_preflight.checks.firewall import ufw_allows
 from wire_preflight.facts import firewall
 from wire_preflight.model import FAIL, PASS, WARN
 
@@ -158,8 +159,8 @@ def test_ufw_rule_tuples():
         {"action": "deny", "proto": "udp", "port": "53", "direction": "out"},
         {"action": "allow", "proto": "tcp", "port": "80", "direction": "in"},
     ]
-    assert firewall.ufw_allows(parsed, "tcp", 22, 22)
-    assert not firewall.ufw_allows(parsed, "udp", 53, 53)
+    assert ufw_allows(parsed, "tcp", 22, 22)
+    assert not ufw_allows(parsed, "udp", 53, 53)
 
 
 def test_wire_demo_inventory_group_maps_to_the_wiab_role(tmp_path):
@@ -175,3 +176,41 @@ def test_wire_demo_inventory_group_maps_to_the_wiab_role(tmp_path):
         inventory.load(str(path)), profile.inventory_groups, profile.etcd_group
     )
     assert [(h["name"], h["roles"]) for h in hosts] == [("deploy_node", ["wiab"])]
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("ENABLED=yes\n", {"ENABLED": "yes"}),
+        # a comment after the value is the shell's comment, not part of the value
+        ("ENABLED=yes  # turned on by ufw enable\n", {"ENABLED": "yes"}),
+        (
+            "DEFAULT_INPUT_POLICY=\"DROP\"\nexport IPV6='yes'\n",
+            {"DEFAULT_INPUT_POLICY": "DROP", "IPV6": "yes"},
+        ),
+        (
+            'IPT_MODULES="nf_conntrack_ftp nf_nat_ftp"\n',
+            {"IPT_MODULES": "nf_conntrack_ftp nf_nat_ftp"},
+        ),
+        ("# ENABLED=yes\nENABLED=no\n", {"ENABLED": "no"}),
+        # an unclosed quote spoils its own line only
+        ('ENABLED=yes\nBROKEN="unclosed\n', {"ENABLED": "yes"}),
+    ],
+)
+def test_shell_variables_are_split_as_the_shell_does(text, expected):
+    assert firewall.parse_shell_vars(text) == expected
+
+
+def test_ufw_enabled_with_a_trailing_comment_is_enabled(base_facts, tmp_path):
+    facts = demo_facts(
+        base_facts,
+        tmp_path,
+        {
+            "/etc/ufw/ufw.conf": "ENABLED=yes # ufw enable\n",
+            "/etc/default/ufw": DEFAULT_DROP,
+            "/etc/ufw/user.rules": rules("allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in"),
+        },
+    )
+    assert facts["firewall"]["ufw"]["enabled"] is True
+    result = one(judge(facts, ["wiab"], profile="wiab"), "host-firewall")
+    assert result.status == FAIL and "UFW is enabled" in result.message

@@ -92,6 +92,7 @@ def gather(options: Options, question: Question) -> Dict[str, Any]:
         profiles.host_services(question.profile),
         profiles.host_tools(question.profile),
         root=options.root,
+        module_names=profiles.host_modules(question.profile),
     )
 
 

@@ -3,11 +3,15 @@
 Where to find a check by its id:
     os, hostname                              -> checks/system.py
     cpu, memory, disk, minio-drive            -> checks/resources.py
-    ip-static, ip-range, ip-drift,
-    host-firewall                             -> checks/network.py
+    ip-static                                 -> checks/ip_static.py
+    ip-range                                  -> checks/ip_range.py
+    ip-drift                                  -> checks/ip_drift.py
+      (the node's address, for all three:        checks/address.py)
+    host-firewall                             -> checks/firewall.py
     time-sync                                 -> checks/clock.py
     swap, vm-max-map-count, ip-forward,
-    br-netfilter, thp, zone-reclaim           -> checks/kernel.py
+    br-netfilter, calico-modules, thp,
+    zone-reclaim                              -> checks/kernel.py
     nofile, nproc, memlock                    -> checks/limits.py
     ports, tools                              -> checks/services.py
     disk-rotational, cpu-clock,
@@ -21,9 +25,9 @@ Run by their own commands, not by `check` (not in the registry below):
     tls-chain, tls-federation                 -> checks/tls.py      (`wire-preflight tls`)
     reach                                     -> checks/reach.py    (`wire-preflight ports`)
 
-A check's id is written once, in REGISTRY. The runner hands each check a Context bound to
-its id, and the check makes its results with `context.result(...)`, by keyword; the runner
-refuses a result whose id is not the one of the check that made it.
+A check's id is written once, in REGISTRY (wire_preflight/registry.py). The runner hands each
+check a Context bound to its id, and the check makes its results with `context.result(...)`,
+by keyword; the runner refuses a result whose id is not the one of the check that made it.
 """
 
 import importlib
@@ -32,49 +36,12 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 from wire_preflight import model
 from wire_preflight.model import ERROR, FAIL, WARN, CheckResult
 from wire_preflight.profiles import Alternative, Profile
+from wire_preflight.registry import REGISTRY, Check, check_ids, host_rule_shapes
 from wire_preflight.requirements import Needs
 
-
-class Check(NamedTuple):
-    id: str
-    # checks/<module>.py and the function in it; imported only when `check` runs.
-    module: str
-    function: str
-    # The shape of this check's table in profiles/host/*.toml (profiles/schema.py RULE_SHAPES),
-    # or "" when the check reads no host requirements.
-    host_rules: str = ""
-
-
-REGISTRY = (
-    Check("os", "system", "check_os"),
-    Check("hostname", "system", "check_hostname"),
-    Check("cpu", "resources", "check_cpu"),
-    Check("memory", "resources", "check_memory"),
-    Check("disk", "resources", "check_disk"),
-    Check("ip-static", "network", "check_ip_static"),
-    Check("ip-range", "network", "check_ip_range"),
-    Check("ip-drift", "network", "check_ip_drift"),
-    Check("host-firewall", "network", "check_host_firewall", "firewall"),
-    Check("time-sync", "clock", "check_time_sync", "severity"),
-    Check("swap", "kernel", "check_swap", "components"),
-    Check("vm-max-map-count", "kernel", "check_max_map_count", "thresholds"),
-    Check("ip-forward", "kernel", "check_ip_forward", "components"),
-    Check("br-netfilter", "kernel", "check_br_netfilter", "components"),
-    Check("thp", "kernel", "check_thp", "allowed-values"),
-    Check("zone-reclaim", "kernel", "check_zone_reclaim", "components"),
-    Check("nofile", "limits", "check_limit", "limits"),
-    Check("nproc", "limits", "check_limit", "limits"),
-    Check("memlock", "limits", "check_limit", "limits"),
-    Check("ports", "services", "check_ports", "ports"),
-    Check("tools", "services", "check_tools", "tools"),
-    Check("minio-drive", "resources", "check_minio_drive", "filesystems"),
-    Check("disk-rotational", "hardware", "check_disk_rotational", "components"),
-    Check("cpu-clock", "hardware", "check_cpu_clock", "clock"),
-    Check("virtualization", "hardware", "check_virtualization", "severity"),
-    Check("apt-lock", "install", "check_apt_lock", "severity"),
-    Check("assets-headroom", "install", "check_assets_headroom", "headroom"),
-    Check("vm-host", "hypervisor", "check_vm_host", "components"),
-)
+# The registry lives in wire_preflight/registry.py (profiles/ reads it too); named here for
+# the callers that know the checks by this package.
+__all__ = ["REGISTRY", "Check", "Context", "check_ids", "host_rule_shapes", "run"]
 
 
 class Context(NamedTuple):
@@ -181,15 +148,6 @@ class Context(NamedTuple):
 
 
 CheckFunction = Callable[[Context], List[CheckResult]]
-
-
-def check_ids() -> List[str]:
-    return [check.id for check in REGISTRY]
-
-
-def host_rule_shapes() -> List[Tuple[str, str]]:
-    """(check id, rule shape) for each check whose rules live in profiles/host/*.toml."""
-    return [(check.id, check.host_rules) for check in REGISTRY if check.host_rules]
 
 
 def function(check: Check) -> CheckFunction:

@@ -231,7 +231,11 @@ def facts(profile_name: Optional[str], data_dirs: List[str], root: str, as_json:
     profile = profiles.load(profile_name)
     paths = ["/"] + [role.data_dir for role in profile.roles.values()] + list(data_dirs)
     snapshot = collect(
-        paths, profiles.host_services(profile), profiles.host_tools(profile), root=root
+        paths,
+        profiles.host_services(profile),
+        profiles.host_tools(profile),
+        root=root,
+        module_names=profiles.host_modules(profile),
     )
     if as_json:
         print_json(snapshot)

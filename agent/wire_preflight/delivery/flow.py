@@ -10,7 +10,8 @@ name another machine holds) is kept in `Credential.refusal`: `report` then exits
 EXIT_REFUSED saying why and what to run, its reports waiting in the spool.
 """
 
-from typing import Any, Dict, List, NamedTuple, Optional
+import enum
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from wire_preflight.delivery import hostkey, send, spool
 
@@ -20,8 +21,25 @@ from wire_preflight.delivery import hostkey, send, spool
 EXIT_REFUSED = 5
 
 
+class State(str, enum.Enum):
+    """What became of this run's report. A str, so it compares, joins and prints as the
+    word `report` has always shown ("delivered", ...)."""
+
+    DELIVERED = "delivered"
+    SPOOLED = "spooled"  # kept in the spool for a later run
+    REFUSED = "refused"  # the collector will never take it
+    LOST = "lost"  # neither delivered nor kept
+
+    def __str__(self) -> str:
+        # Python 3.12 formats a str-mixed enum by its name; the word stays the word.
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
 class Outcome(NamedTuple):
-    state: str  # delivered | spooled | refused | lost
+    state: State
     detail: str
     messages: List[str]
     pending: int
@@ -154,11 +172,11 @@ def deliver(
         else:
             try:
                 post(doc)
-                state, detail = "delivered", ""
+                state, detail = State.DELIVERED, ""
             except send.DeliveryError as exc:
                 if exc.kind == send.NEVER:
                     state, detail = (
-                        "refused",
+                        State.REFUSED,
                         f"{exc}; {spool.keep_rejected(spool_dir, doc, str(exc))}",
                     )
                 else:
@@ -168,13 +186,13 @@ def deliver(
 
 def _keep(
     doc: Dict[str, Any], spool_dir: str, spool_max: int, messages: List[str], why: str
-) -> "tuple":
+) -> Tuple[State, str]:
     if not spool_dir:
         from wire_preflight.state import NO_HOME
 
-        return "lost", f"{why}; and it could not be kept: {NO_HOME}"
+        return State.LOST, f"{why}; and it could not be kept: {NO_HOME}"
     try:
         messages += spool.put(spool_dir, doc, spool_max)
     except OSError as exc:
-        return "lost", f"{why}; and it could not be kept in {spool_dir}: {exc.strerror or exc}"
-    return "spooled", why
+        return State.LOST, f"{why}; and it could not be kept in {spool_dir}: {exc.strerror or exc}"
+    return State.SPOOLED, why

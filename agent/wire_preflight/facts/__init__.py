@@ -9,7 +9,7 @@ import os
 import time
 from typing import Any, Callable, Dict, Iterable
 
-from wire_preflight import __version__, safefile
+from wire_preflight import __version__
 from wire_preflight.facts import files
 from wire_preflight.model import FACTS_SCHEMA, InputError
 
@@ -19,9 +19,11 @@ def collect(
     services: Iterable[str] = (),
     tool_names: Iterable[str] = (),
     root: str = "/",
+    module_names: Iterable[str] = (),
 ) -> Dict[str, Any]:
     """Snapshot the live host. `disk_paths` are the directories whose filesystems matter,
-    `services` the systemd units whose limits matter, `tool_names` the programs to look for."""
+    `services` the systemd units whose limits matter, `tool_names` the programs to look for,
+    `module_names` the kernel modules to look for."""
     from wire_preflight.facts import (
         apt,
         assets,
@@ -39,7 +41,7 @@ def collect(
     )
 
     if root != "/":
-        return _collect_tree(disk_paths, services, tool_names, root)
+        return _collect_tree(disk_paths, services, tool_names, root, module_names)
     facts = {
         "schema": FACTS_SCHEMA,
         "agent_version": __version__,
@@ -63,6 +65,7 @@ def collect(
         ("network_config", lambda: netconfig.collect(root)),
         ("firewall", lambda: firewall.collect(root)),
         ("tunables", lambda: tunables.collect(root)),
+        ("kernel_modules", lambda: kernel_modules(module_names, root)),
         ("limits", lambda: limits.collect(services, root)),
         ("listeners", programs.listeners),
         ("tools", lambda: programs.tools(tool_names)),
@@ -83,7 +86,11 @@ LIVE_ONLY = "only the live kernel can tell ({}); not read for a captured tree (-
 
 
 def _collect_tree(
-    disk_paths: Iterable[str], services: Iterable[str], tool_names: Iterable[str], root: str
+    disk_paths: Iterable[str],
+    services: Iterable[str],
+    tool_names: Iterable[str],
+    root: str,
+    module_names: Iterable[str] = (),
 ) -> Dict[str, Any]:
     """The facts of a captured tree (a mounted image, a support bundle): its files only."""
     from wire_preflight.facts import (
@@ -123,6 +130,8 @@ def _collect_tree(
         ("network_config", lambda: netconfig.collect(root)),
         ("firewall", lambda: firewall.collect(root)),
         ("tunables", lambda: tunables.collect(root)),
+        # What the tree's /proc/modules and /lib/modules say: the loaded set as of the capture.
+        ("kernel_modules", lambda: kernel_modules(module_names, root)),
         ("limits", lambda: limits.collect(services, root)),
         ("tools", lambda: tree.tools(tool_names, root)),
         # The tree's apt settings; its locks are not asked (no processes in a capture).
@@ -146,6 +155,17 @@ def _collect_tree(
     return facts
 
 
+def kernel_modules(names: Iterable[str], root: str) -> Dict[str, Any]:
+    """The modules the profile names (facts/modules.py); when it names none, nothing is read:
+    modules.dep alone is some 600 KiB on an Ubuntu kernel."""
+    names = list(names)
+    if not names:
+        return {"release": None, "modular": None, "modules": {}, "errors": {}}
+    from wire_preflight.facts import modules
+
+    return modules.collect(names, root)
+
+
 def _collect_one(
     facts: Dict[str, Any], errors: Dict[str, str], key: str, reader: Callable[[], Any]
 ) -> None:
@@ -162,11 +182,6 @@ def _collect_one(
 def describe_os_error(exc: OSError) -> str:
     where = f" reading {exc.filename}" if exc.filename else ""
     return f"{exc.strerror or exc}{where}"
-
-
-def read_text(path: str, root: str = "/", limit: int = safefile.VALUE) -> str:
-    """A host file's text, at most `limit` bytes of a regular file (files.read_text)."""
-    return files.read_text(root, path, limit)
 
 
 def _utc_now() -> str:

@@ -19,6 +19,7 @@ UFW_RULES = ("/etc/ufw/user.rules", "/etc/ufw/user6.rules")
 WANTS = "/etc/systemd/system/*.target.wants/{}.service"
 IPTABLES_SAVED = "/etc/iptables/rules.v4"
 NFTABLES_CONF = "/etc/nftables.conf"
+_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 _TUPLE = re.compile(r"^### tuple ###\s*(.*)$")
 
 
@@ -53,12 +54,25 @@ def _ufw(root: str, errors: List[Dict[str, str]]) -> Optional[Dict[str, Any]]:
 
 
 def parse_shell_vars(text: str) -> Dict[str, str]:
-    out = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            out[key.strip()] = value.strip().strip("\"'")
+    """The assignments of a file the shell sources (ufw.conf, /etc/default/ufw), split as
+    the shell splits words: quotes, escapes and `#` comments by shlex; `export` is allowed.
+    A line the shell could not split (an unclosed quote) is skipped, the others count."""
+    import shlex  # lazy: only hosts with UFW installed read these files
+
+    out = {}  # type: Dict[str, str]
+    try:
+        words = shlex.split(text, comments=True)
+    except ValueError:
+        words = []
+        for line in text.splitlines():
+            try:
+                words.extend(shlex.split(line, comments=True))
+            except ValueError:
+                continue
+    for word in words:
+        found = _ASSIGNMENT.match(word)
+        if found:
+            out[found.group(1)] = found.group(2)
     return out
 
 
@@ -82,27 +96,6 @@ def parse_ufw_rules(text: str) -> List[Dict[str, str]]:
             }
         )
     return out
-
-
-def ufw_allows(rules: List[Dict[str, str]], proto: str, low: int, high: int) -> bool:
-    """Does an inbound allow (or limit) rule open every port low..high for proto?"""
-    wanted = set(range(low, high + 1))
-    for rule in rules:
-        if rule["direction"] != "in" or rule["action"] not in ("allow", "limit"):
-            continue
-        if rule["proto"] not in (proto, "any"):
-            continue
-        if rule["port"] == "any":
-            return True
-        for part in rule["port"].split(","):
-            first, _, last = part.partition(":")
-            try:
-                wanted -= set(range(int(first), int(last or first) + 1))
-            except ValueError:
-                continue
-        if not wanted:
-            return True
-    return not wanted
 
 
 def _enabled(root: str, unit: str) -> bool:

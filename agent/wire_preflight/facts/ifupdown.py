@@ -14,9 +14,10 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from wire_preflight import safefile
-from wire_preflight.facts import files, netmatch
+from wire_preflight.facts import files
+from wire_preflight.netresolve import IFUPDOWN_MAIN
 
-MAIN = "/etc/network/interfaces"
+MAIN = IFUPDOWN_MAIN
 _HOOKS = ("pre-up", "up", "post-up")
 _DHCP_CLIENTS = ("dhclient", "dhclient3", "udhcpc", "udhcpc6", "dhcpcd", "dhcpcd5", "pump")
 _DHCP6_ONLY = ("udhcpc6", "odhcp6c")
@@ -168,26 +169,3 @@ def _combine(before: Dict[str, Any], later: Dict[str, Any]) -> Dict[str, Any]:
     merged["method"] = merged["methods"].get("inet") or merged["methods"].get("inet6")
     merged["dhcp_hook"] = merged["hooks"][0] if merged["hooks"] else None
     return merged
-
-
-def records(stanzas: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
-    out = []
-    for name, stanza in sorted(stanzas.items()):
-        methods = stanza.get("methods") or {"inet": stanza.get("method")}
-        hooks = stanza.get("dhcp_hooks")
-        if hooks is None:  # facts of earlier agent versions: one hook for the stanza
-            hooks = {family: stanza.get("dhcp_hook") for family in methods}
-        out.append(
-            netmatch.record(
-                "ifupdown",
-                stanza.get("file") or MAIN,
-                name,
-                match={"name": [name]},
-                dhcp4=methods.get("inet") == "dhcp" or bool(hooks.get("inet")),
-                dhcp6=methods.get("inet6") in ("dhcp", "auto") or bool(hooks.get("inet6")),
-                addresses=list(stanza.get("addresses") or []),
-                dhcp_hook=hooks.get("inet") or hooks.get("inet6"),
-                loopback=methods.get("inet") == "loopback",
-            )
-        )
-    return out

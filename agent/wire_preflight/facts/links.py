@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 
 from wire_preflight import safefile
 from wire_preflight.facts import files
+from wire_preflight.netmatch import normalize_mac
 
 SYS_NET = "/sys/class/net"
 
@@ -49,16 +50,6 @@ def collect(root: str = "/", errors: Optional[List[Dict[str, str]]] = None) -> L
             }
         )
     return out
-
-
-def normalize_mac(value: Optional[str]) -> Optional[str]:
-    """Lower-case colon-separated hex; accepts `-` and Cisco's dotted form. None if not a MAC."""
-    if not value:
-        return None
-    digits = "".join(ch for ch in value.strip().lower() if ch not in ":-.")
-    if len(digits) not in (12, 40) or any(ch not in "0123456789abcdef" for ch in digits):
-        return None
-    return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
 
 
 def _driver(root: str, base: str, errors: List[Dict[str, str]]) -> Optional[str]:

@@ -10,7 +10,8 @@ leaves out keeps its earlier value (netplan(5), netplan-generate(8)).
 import os
 from typing import Any, Dict, List, Optional
 
-from wire_preflight.facts import files, netmatch
+from wire_preflight import netmatch
+from wire_preflight.facts import files
 
 DIRS = ("/lib/netplan", "/etc/netplan", "/run/netplan")
 # Every device section of netplan(5). Physical ones (ethernets, wifis, modems) may select
@@ -240,18 +241,6 @@ def _match(kind: str, ident: str, settings: Dict[str, Any]) -> Dict[str, List[st
     if settings.get("set-name"):
         out["set_name"] = [str(settings["set-name"])]
     return out
-
-
-def applies(entry: Dict[str, Any], link: Dict[str, Any]) -> bool:
-    match = dict(entry.get("match") or {})
-    renamed = match.pop("set_name", None)
-    if renamed and link.get("name") in renamed:
-        # Renamed by this very entry: the MAC (if any, and if known) still has to agree.
-        macs = match.get("mac")
-        if not macs or link.get("mac") is None:
-            return True
-        return netmatch.matches({"match": {"mac": macs}}, link)
-    return netmatch.matches(dict(entry, match=match), link)
 
 
 def _addresses(value: Any) -> List[str]:

@@ -9,8 +9,8 @@ the one applied; the rest are ignored for it. Drop-ins (NAME.network.d/*.conf) a
 import os
 from typing import Any, Dict, List, Tuple
 
-from wire_preflight import safefile
-from wire_preflight.facts import files, netmatch
+from wire_preflight import netmatch, safefile
+from wire_preflight.facts import files
 
 DIRS = (  # highest priority first
     "/etc/systemd/network",

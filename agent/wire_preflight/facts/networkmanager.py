@@ -19,9 +19,9 @@ import os
 import re
 from typing import Any, Dict, List, Optional
 
-from wire_preflight import safefile
-from wire_preflight.facts import dhclient, files, netmatch, networkd
-from wire_preflight.facts.links import normalize_mac
+from wire_preflight import netmatch, safefile
+from wire_preflight.facts import dhclient, files, networkd
+from wire_preflight.netmatch import normalize_mac
 
 DIRS = (  # lowest priority first
     "/usr/lib/NetworkManager/system-connections",
@@ -247,15 +247,6 @@ def _int(value: Optional[str]) -> int:
         return 0
 
 
-def best(profiles: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    """Of the profiles that fit one device, the one NetworkManager activates by itself:
-    autoconnect on, highest autoconnect-priority, then the most recently used."""
-    candidates = [p for p in profiles if p.get("autoconnect", True)] or profiles
-    if not candidates:
-        return None
-    return max(candidates, key=lambda p: (p.get("priority") or 0, p.get("timestamp") or 0))
-
-
 def leases(root: str, errors: List[Dict[str, str]]) -> Dict[str, List[Dict[str, Any]]]:
     """Interface -> its leases from /var/lib/NetworkManager, each with the UUID of the profile
     it was taken for: internal-UUID-IFACE.lease (its own client, KEY=VALUE) and
@@ -283,14 +274,3 @@ def leases(root: str, errors: List[Dict[str, str]]) -> Dict[str, List[Dict[str, 
             lease.update(file=path, uuid=uuid, interface=iface)
             out.setdefault(iface, []).append(lease)
     return out
-
-
-def lease_for(leases: Any, name: Optional[str], uuid: Optional[str]) -> List[Dict[str, Any]]:
-    """The leases that speak for an interface: the applying profile's, when it has one; else
-    every one kept for the interface (also from facts where each interface had one lease)."""
-    found = (leases or {}).get(name) if isinstance(leases, dict) and name else None
-    if not found:
-        return []
-    found = found if isinstance(found, list) else [found]
-    own = [lease for lease in found if uuid and lease.get("uuid") == uuid]
-    return own or found

@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING, Dict, List, Optional
 
 from wire_preflight import safefile
-from wire_preflight.facts import files, read_text
+from wire_preflight.facts import files
 
 if TYPE_CHECKING:
     from wire_preflight.shapes import CpuFacts, MemoryFacts
@@ -24,7 +24,7 @@ def cpu() -> "CpuFacts":
 
 
 def memory(root: str = "/") -> "MemoryFacts":
-    total = parse_meminfo(read_text("/proc/meminfo", root, safefile.CONFIG))
+    total = parse_meminfo(files.read_text(root, "/proc/meminfo", safefile.CONFIG))
     out: MemoryFacts = {
         "total_bytes": total["MemTotal"],
         "swap_total_bytes": total.get("SwapTotal", 0),
@@ -59,7 +59,7 @@ def installed_memory(root: str = "/") -> Optional[int]:
     inside root: a captured tree's sysfs is the tree's, never the running machine's.
     """
     try:
-        text = read_text(MEMORY_SYSFS + "/block_size_bytes", root, safefile.VALUE)
+        text = files.read_text(root, MEMORY_SYSFS + "/block_size_bytes", safefile.VALUE)
         block_size = int(text.strip(), 16)
         entries = files.entries(root, MEMORY_SYSFS, MAX_MEMORY_BLOCKS)
     except (OSError, ValueError):

@@ -7,7 +7,7 @@ import socket
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from wire_preflight import safefile
-from wire_preflight.facts import files, read_text
+from wire_preflight.facts import files
 
 if TYPE_CHECKING:
     from wire_preflight.shapes import OsFacts
@@ -22,7 +22,7 @@ def machine_id(root: str = "/") -> str:
     last_error = None  # type: Optional[OSError]
     for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
         try:
-            value = read_text(path, root).strip()
+            value = files.read_text(root, path, safefile.VALUE).strip()
         except OSError as exc:
             # A file refused (a FIFO, a directory) says more than the copy that is missing.
             if not isinstance(last_error, safefile.Refused):
@@ -35,7 +35,7 @@ def machine_id(root: str = "/") -> str:
 
 def product_uuid(root: str = "/") -> str:
     # Readable by root only; a cloned VM keeps its template's uuid unless the hypervisor resets it.
-    return read_text("/sys/class/dmi/id/product_uuid", root).strip().lower()
+    return files.read_text(root, "/sys/class/dmi/id/product_uuid", safefile.VALUE).strip().lower()
 
 
 def kernel() -> Dict[str, str]:
@@ -162,12 +162,12 @@ def virtualization(root: str = "/") -> Dict[str, Any]:
     out = {}  # type: Dict[str, Any]
     for key in ("sys_vendor", "product_name"):
         try:
-            out[key] = read_text("/sys/class/dmi/id/" + key, root).strip()
+            out[key] = files.read_text(root, "/sys/class/dmi/id/" + key, safefile.VALUE).strip()
         except OSError:
             out[key] = None
     out["hypervisor_flag"] = cpu_has_hypervisor_flag(root)
     try:
-        out["container"] = read_text("/run/systemd/container", root).strip()
+        out["container"] = files.read_text(root, "/run/systemd/container", safefile.VALUE).strip()
     except OSError:
         out["container"] = None
     return out
@@ -176,7 +176,7 @@ def virtualization(root: str = "/") -> Dict[str, Any]:
 def cpu_has_hypervisor_flag(root: str = "/") -> Optional[bool]:
     """The 'hypervisor' CPU flag: set by every hypervisor that exposes CPUID leaf 0x40000000."""
     try:
-        text = read_text("/proc/cpuinfo", root, safefile.LARGE)
+        text = files.read_text(root, "/proc/cpuinfo", safefile.LARGE)
     except OSError:
         return None
     for line in text.splitlines():

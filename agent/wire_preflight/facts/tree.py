@@ -5,11 +5,11 @@ import os
 from typing import Any, Dict, Iterable, Optional
 
 from wire_preflight import safefile
-from wire_preflight.facts import files, programs, read_text
+from wire_preflight.facts import files, programs
 
 
 def hostname(root: str) -> str:
-    name = read_text("/etc/hostname", root).split("#", 1)[0].strip()
+    name = files.read_text(root, "/etc/hostname", safefile.VALUE).split("#", 1)[0].strip()
     if not name:
         raise ValueError("/etc/hostname is empty")
     return name
@@ -18,14 +18,14 @@ def hostname(root: str) -> str:
 def kernel(root: str) -> Dict[str, Optional[str]]:
     # /proc/sys/kernel/osrelease is there when the capture kept /proc.
     return {
-        "release": read_text("/proc/sys/kernel/osrelease", root).strip(),
+        "release": files.read_text(root, "/proc/sys/kernel/osrelease", safefile.VALUE).strip(),
         "version": None,
         "machine": None,
     }
 
 
 def cpu(root: str) -> Dict[str, Any]:
-    text = read_text("/proc/cpuinfo", root, safefile.LARGE)
+    text = files.read_text(root, "/proc/cpuinfo", safefile.LARGE)
     logical = sum(1 for line in text.splitlines() if line.split(":")[0].strip() == "processor")
     cores = set()
     for block in text.split("\n\n"):

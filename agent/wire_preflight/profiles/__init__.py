@@ -13,6 +13,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from wire_preflight.model import InputError
 from wire_preflight.profiles import schema
+from wire_preflight.registry import host_rule_shapes
 
 if sys.version_info >= (3, 11):
     import tomllib as _toml
@@ -346,8 +347,6 @@ def _load_host(profile_path: str, names: Any) -> Dict[str, Any]:
 
 
 def _load_host_file(profile_path: str, name: str) -> Tuple[str, Dict[str, Any]]:
-    from wire_preflight.checks import host_rule_shapes
-
     candidates = [
         os.path.join(os.path.dirname(os.path.abspath(profile_path)), name),
         os.path.join(BUILTIN_DIR, "host", name + ".toml"),
@@ -381,6 +380,19 @@ def host_services(profile: Profile) -> List[str]:
             for check_id in ("nofile", "nproc", "memlock")
             for rule in profile.host.get(check_id, {}).values()
             if isinstance(rule, dict) and "service" in rule
+        }
+    )
+
+
+def host_modules(profile: Profile) -> List[str]:
+    """Every kernel module a rule names, alternatives ("ip_tables|nf_tables") split."""
+    return sorted(
+        {
+            name
+            for rule in profile.host.get("calico-modules", {}).values()
+            if isinstance(rule, dict)
+            for entry in rule.get("required", []) + rule.get("recommended", [])
+            for name in entry.split("|")
         }
     )
 

@@ -10,6 +10,7 @@ must exist). profiles/__init__.py checks those once the shape is known to be rig
 """
 
 import ipaddress
+import re
 from typing import Any, Callable, Dict, Iterable, Optional, Sequence
 
 Validator = Callable[[Any, str], None]
@@ -307,7 +308,7 @@ PROFILE = table(
 
 # -- host requirements (profiles/host/*.toml) --------------------------------------------------
 # Each check that reads host requirements names its rules' shape in the check registry
-# (checks.REGISTRY, `host_rules`); the ids themselves are written only there.
+# (registry.REGISTRY, `host_rules`); the ids themselves are written only there.
 
 SEVERITY = one_of(*SEVERITIES)
 _COMMON: Dict[str, Validator] = {"source": string}
@@ -372,6 +373,18 @@ def _per_component(component: Validator) -> Validator:
     return check
 
 
+_MODULE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def module_choice(value: Any, field: str) -> None:
+    """A kernel module name, or names joined by "|" of which any one will do."""
+    string(value, field)
+    if not all(_MODULE_NAME.match(name) for name in value.split("|")):
+        raise SchemaError(
+            field, f"must be a module name or names joined by '|' (a|b), got {value!r}"
+        )
+
+
 RULE_SHAPES = {
     # {source, severity}: one rule for every host
     "severity": table({"source": string, "severity": SEVERITY}),
@@ -388,6 +401,13 @@ RULE_SHAPES = {
         )
     ),
     "tools": _per_component(table({"required": strings, "recommended": strings})),
+    # kernel modules, as tools: a required one missing fails, a recommended one warns; each
+    # entry a module name, or alternatives "a|b" (any one will do)
+    "modules": _per_component(
+        table(
+            {"required": list_of(module_choice), "recommended": list_of(module_choice)},
+        )
+    ),
     # issue 21's host requirements: one rule for every host with a threshold, and the asset
     # host's room for the next release
     "clock": table({"source": string, "severity": SEVERITY, "min_ghz": number()}),

@@ -26,12 +26,20 @@ Host=); they are assumed to hold, and ip-static says so in its evidence.
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from wire_preflight.facts.links import normalize_mac
-
 DHCP = "dhcp"
 STATIC = "static"
 PORT = "port"  # a bridge/bond member: it has no address of its own
 NONE = "none"  # configured, but with neither addresses nor DHCP
+
+
+def normalize_mac(value: Optional[str]) -> Optional[str]:
+    """Lower-case colon-separated hex; accepts `-` and Cisco's dotted form. None if not a MAC."""
+    if not value:
+        return None
+    digits = "".join(ch for ch in value.strip().lower() if ch not in ":-.")
+    if len(digits) not in (12, 40) or any(ch not in "0123456789abcdef" for ch in digits):
+        return None
+    return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
 
 
 def record(source: str, file: str, ident: str, **fields: Any) -> Dict[str, Any]:
@@ -272,3 +280,17 @@ def selector(entry: Dict[str, Any]) -> str:
         if patterns:
             parts.append("{} {}".format(words.get(key, key), " ".join(patterns)))
     return "interfaces " + " and ".join(parts) if parts else "every interface"
+
+
+def netplan_applies(entry: Dict[str, Any], link: Dict[str, Any]) -> bool:
+    """netplan's rule: an entry whose set-name renamed the link still applies to it under its
+    new name (its MAC, when both are known, must still agree)."""
+    match = dict(entry.get("match") or {})
+    renamed = match.pop("set_name", None)
+    if renamed and link.get("name") in renamed:
+        # Renamed by this very entry: the MAC (if any, and if known) still has to agree.
+        macs = match.get("mac")
+        if not macs or link.get("mac") is None:
+            return True
+        return matches({"match": {"mac": macs}}, link)
+    return matches(dict(entry, match=match), link)
