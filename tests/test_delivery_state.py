@@ -1,4 +1,4 @@
-"""`report`'s outcome is an enum (delivery.State) that still reads, joins, compares and
+"""`report`'s outcome is an enum (delivery.flow.State) that still reads, joins, compares and
 serialises as the word it replaced, on every Python the agent runs on: the line `report`
 prints is unchanged."""
 
@@ -7,23 +7,23 @@ import re
 import socket
 
 from conftest import fixture_path, run_process
-from wire_preflight import delivery
+from wire_preflight.delivery.flow import State
 
 TOKEN = "wp-admin-0123456789abcdef0123456789abcdef"
 
 
 def test_each_state_is_its_word_however_it_is_written():
     for state, word in (
-        (delivery.State.DELIVERED, "delivered"),
-        (delivery.State.SPOOLED, "spooled"),
-        (delivery.State.REFUSED, "refused"),
-        (delivery.State.LOST, "lost"),
+        (State.DELIVERED, "delivered"),
+        (State.SPOOLED, "spooled"),
+        (State.REFUSED, "refused"),
+        (State.LOST, "lost"),
     ):
         assert state == word
         assert str(state) == f"{state}" == format(state) == f"{state:>{len(word)}}" == word
         assert state + ": why" == word + ": why"
         assert json.dumps({"state": state}) == json.dumps({"state": word})
-    assert [s.value for s in delivery.State] == ["delivered", "spooled", "refused", "lost"]
+    assert [s.value for s in State] == ["delivered", "spooled", "refused", "lost"]
 
 
 def test_the_report_line_is_unchanged_when_the_collector_is_down(tmp_path):
