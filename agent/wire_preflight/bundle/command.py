@@ -1,0 +1,48 @@
+"""The command line of the support bundle: `wire-preflight bundle`, and what `check` calls
+for `--bundle FILE` or `--root` on an unpacked bundle (cli.py adds both)."""
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import click
+
+from wire_preflight.cli_options import CONFIG_FILE, check_options, echo_lines
+from wire_preflight.model import EXIT_OK, InputError
+
+
+@click.command("bundle")
+@check_options
+@click.option(
+    "--out",
+    default=None,
+    metavar="FILE",
+    help="Where to write the archive (default: wire-preflight-bundle-HOST-TIME.tar.gz here).",
+)
+@click.pass_context
+def bundle(ctx: click.Context, out: Optional[str], textfile: Optional[str], **options: Any) -> int:
+    """Write one archive of what the checks read on this VM, for Wire's support or a
+    colleague: `check --bundle FILE` judges it anywhere. Never the agent's keys or secrets."""
+    from wire_preflight import pipeline
+    from wire_preflight.bundle import make
+
+    if textfile:
+        raise InputError("--textfile: a bundle writes no results for node_exporter")
+    agent_config = dict(ctx.default_map or {})
+    made = make.make(pipeline.Options(**options), out, agent_config, ctx.meta.get(CONFIG_FILE))
+    echo_lines(list(make.summary_lines(made)))
+    return EXIT_OK
+
+
+def judge(bundle_file: Optional[str], options: Dict[str, Any]) -> Optional[Tuple[List[Any], Any]]:
+    """`check`'s results and report from a bundle (--bundle FILE, or --root on an unpacked
+    one), or None when `check` is not asked about a bundle."""
+    from wire_preflight import pipeline
+    from wire_preflight.bundle import replay
+
+    root = options.get("root") or "/"
+    if bundle_file:
+        if root != "/":
+            raise InputError("--bundle and --root both say what to judge: give one of them")
+        return replay.evaluate_file(bundle_file, pipeline.Options(**options))
+    if root != "/" and replay.is_unpacked(root):
+        return replay.evaluate_directory(root, pipeline.Options(**dict(options, root="/")))
+    return None
