@@ -170,7 +170,10 @@ def _manifest(
             "directories": kinds.count("dir"),
             "links": kinds.count("link"),
             "documents": sorted(name.rsplit("/", 1)[-1] for name, *_rest in doc_members),
-            "live_areas": [key for key in LIVE_AREAS if facts.get(key) is not None],
+            # A captured tree has no live views: its name, kernel and CPUs are its files'.
+            "live_areas": [key for key in LIVE_AREAS if facts.get(key) is not None]
+            if os.path.abspath(options.root) == "/"
+            else [],
         },
     }
 
