@@ -144,7 +144,9 @@ def test_the_bundle_holds_only_what_the_readers_asked(tmp_path):
     assert "/etc/os-release" in names
     assert "/etc/unrelated.conf" not in names
     # listed by the netplan reader's glob: a name, never its content
-    assert "/etc/netplan/notes.txt" not in names or _content(bundle, "/etc/netplan/notes.txt") == b""
+    assert (
+        "/etc/netplan/notes.txt" not in names or _content(bundle, "/etc/netplan/notes.txt") == b""
+    )
     assert driver and driver[0].issym() and driver[0].linkname.endswith("virtio_net")
 
 
@@ -294,7 +296,16 @@ def test_the_agents_own_paths_are_refused_whatever_reads_them():
         (b"    wpa-psk hunter2hunter2", b"    wpa-psk REDACTED"),
         (b"API_KEY=hunter2hunter2", b"API_KEY=REDACTED"),
         (b"wep-key0=hunter2hunter2", b"wep-key0=REDACTED"),
+        (
+            b'Environment="JMX_PASSWORD=hunter2hunter2" "HEAP=4G"',
+            b'Environment="JMX_PASSWORD=REDACTED" "HEAP=4G"',
+        ),
+        (
+            b"ExecStart=/usr/bin/x --db-password=hunter2 --token hunter3 -v",
+            b"ExecStart=/usr/bin/x --db-password=REDACTED --token REDACTED -v",
+        ),
         (b"LimitNOFILE=100000", b"LimitNOFILE=100000"),
+        (b"ExecStart=/usr/bin/x --token-file /etc/t", b"ExecStart=/usr/bin/x --token-file /etc/t"),
         (b"# a password is needed here", b"# a password is needed here"),
     ],
 )
@@ -493,7 +504,9 @@ def _tree(tmp_path):
     shutil.copy(os.path.join(FIXTURES, "meminfo-4g.txt"), str(tree / "proc-meminfo"))
     os.makedirs(str(tree / "proc/sys/vm"))
     os.replace(str(tree / "proc-meminfo"), str(tree / "proc/meminfo"))
-    shutil.copy(os.path.join(FIXTURES, "cpu", "cpuinfo-epyc-kvm-guest.txt"), str(tree / "proc/cpuinfo"))
+    shutil.copy(
+        os.path.join(FIXTURES, "cpu", "cpuinfo-epyc-kvm-guest.txt"), str(tree / "proc/cpuinfo")
+    )
     _write(tree, "proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n")
     _write(tree, "proc/sys/vm/max_map_count", "1048575\n")
     _write(tree, "proc/sys/kernel/osrelease", "4.15.0-213-generic\n")

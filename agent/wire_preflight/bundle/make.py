@@ -193,7 +193,7 @@ def _top_name(facts: Dict[str, Any]) -> str:
 def summary_lines(made: Made) -> Iterator[str]:
     manifest = made.manifest
     captured = manifest["captured"]
-    yield f"wrote {made.path} ({made.size} bytes)"
+    yield f"wrote {made.path}"
     yield "  host files: {} files, {} directories, {} links, as the checks read them".format(
         captured["files"], captured["directories"], captured["links"]
     )

@@ -87,6 +87,7 @@ def evaluate_directory(
         root=tree,
     )
     facts = merge(reread, recorded, manifest)
+    facts["bundle"]["file"] = origin
     previous = _state(top, origin)
     results = pipeline.judge(facts, question, options, previous)
     doc = pipeline.document(facts, question, options, results, "")

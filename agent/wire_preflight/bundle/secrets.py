@@ -8,7 +8,8 @@ Three rules, each for a gap the others leave:
 - by content: a file holding a private key block is left out whole;
 - by line: a `key = value`, `key: value` or `key value` line whose key names a secret
   (password, psk, secret, token, ...) keeps its key and loses its value, so a NetworkManager
-  profile or a netplan file with a Wi-Fi password still parses the same for the checks;
+  profile or a netplan file with a Wi-Fi password still parses the same for the checks; so
+  does a NAME=value inside a line (systemd's Environment=) and a --password flag;
 and the agent's own secret values (the token, the enroll secret, the host keys), read from
 their files, are cut from every member wherever they appear, under any name.
 """
@@ -51,6 +52,24 @@ _SECRET_LINE = re.compile(
     rb"|credential|wep-key[0-9]?)[A-Za-z0-9_.\-]*)"
     rb"[\"']?[ \t]*(?:[:=][ \t]*|[ \t]+))(?P<value>[^ \t\r\n].*?)(?P<end>[ \t]*,?[ \t]*\r?)$",
     re.IGNORECASE | re.MULTILINE,
+)
+
+
+_WORD = rb"(?:passw(?:or)?d|passphrase|psk|secret|token|api[_-]?key|credential)"
+# The same inside a line: NAME=value after a space or a quote (systemd's Environment=, a
+# shell line, a kernel command line), and a command-line flag (--password=x, --token x).
+_SECRET_INLINE = (
+    re.compile(
+        rb"(?P<head>(?<=[\s\"'])[A-Za-z0-9_.\-]*"
+        + _WORD
+        + rb"[A-Za-z0-9_.\-]*=)(?P<value>[^\s\"']+)",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rb"(?P<head>(?<=\s)--?[A-Za-z0-9_.\-]*" + _WORD + rb"[A-Za-z0-9_.\-]*(?:=|[ \t]+))"
+        rb"(?P<value>[^-/\s\"'][^\s\"']*)",  # a path (--token-file /etc/t) is no secret
+        re.IGNORECASE,
+    ),
 )
 
 
@@ -98,6 +117,9 @@ class Screen:
         if _PRIVATE_KEY.search(data):
             return Verdict(None, "it holds a private key", 0)
         data, count = _SECRET_LINE.subn(_redact, data)
+        for pattern in _SECRET_INLINE:
+            data, more = pattern.subn(_redact_inline, data)
+            count += more
         for value in self.values:
             found = data.count(value)
             if found:
@@ -110,6 +132,10 @@ def _redact(match: "re.Match[bytes]") -> bytes:
     value = match.group("value")
     quote = value[:1] if value[:1] in (b'"', b"'") and value[-1:] == value[:1] else b""
     return match.group("head") + quote + REDACTED.encode("ascii") + quote + match.group("end")
+
+
+def _redact_inline(match: "re.Match[bytes]") -> bytes:
+    return match.group("head") + REDACTED.encode("ascii")
 
 
 def read_secret_values(paths: Iterable[str]) -> List[str]:
