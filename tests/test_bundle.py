@@ -123,7 +123,7 @@ def test_a_captured_tree_bundles_and_judges_as_its_root(cli, tmp_path):
 def test_profile_and_roles_default_to_the_bundles(cli, tmp_path):
     bundle = tmp_path / "b.tar.gz"
     cli("bundle", "--role", "minio", "--profile", "current", "--out", bundle)
-    code, out, err = cli("check", "--bundle", bundle, "--json")
+    _code, out, err = cli("check", "--bundle", bundle, "--json")
     assert err == ""
     doc = json.loads(out)
     assert doc["roles"] == ["minio"] and doc["profile"]["name"] == "current"
@@ -212,7 +212,8 @@ def _plant_tree_secrets(tree):
     _write(
         tree,
         "etc/netplan/90-key.yaml",
-        f"# pasted by mistake\n-----BEGIN PRIVATE KEY-----\n{KEY_BODY}\n-----END PRIVATE KEY-----\n",
+        "# pasted by mistake\n-----BEGIN PRIVATE KEY-----\n"
+        f"{KEY_BODY}\n-----END PRIVATE KEY-----\n",
     )
     # The agent's own values, in files the readers read under innocent names.
     _write(
