@@ -392,6 +392,8 @@ MANIFEST = ("b/manifest.json", "file", b'{"format": "wire-preflight/bundle/1"}')
             "through a symbolic link",
         ),
         ([MANIFEST, ("b/escape", "sym", "/etc")], "a link outside the host's tree"),
+        ([MANIFEST, ("b/root", "sym", "/")], "a link outside the host's tree"),
+        ([MANIFEST, ("b/root/a/b", "sym", "../../../x")], "a link out of the tree"),
         ([MANIFEST, ("b/root/shadow", "hard", "/etc/shadow")], "hard link"),
         ([MANIFEST, ("b/root/dev/null", "chr", None)], "a device"),
         ([MANIFEST, ("b/root/fifo", "fifo", None)], "FIFO"),
@@ -406,6 +408,20 @@ def test_hostile_bundles_are_one_line_and_exit_2(cli, tmp_path, members, words):
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert words in err and str(bundle) in err
     assert not (tmp_path.parent / "escaped").exists()
+
+
+def test_an_archive_repacked_by_hand_still_reads(cli, tmp_path):
+    """`tar czf x.tar.gz -C DIR .` names members ./TOP/...: the same bundle."""
+    bundle = tmp_path / "b.tar.gz"
+    cli("bundle", "--role", "cassandra", "--out", bundle, "--state-dir", tmp_path / "s")
+    where = tmp_path / "u"
+    unpacked(str(bundle), where)
+    again = tmp_path / "again.tar.gz"
+    with tarfile.open(str(again), "w:gz") as tar:
+        tar.add(str(where), arcname=".")
+    code, out, err = cli("check", "--bundle", again, "--json")
+    assert err == "" and code in (0, 3, 4)
+    assert json.loads(out)["checks"] == member_json(str(bundle), "report.json")["checks"]
 
 
 def test_a_compression_bomb_stops_at_the_bound(cli, tmp_path):

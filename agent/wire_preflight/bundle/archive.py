@@ -7,7 +7,7 @@ can read, renamed into place once complete.
 Unpacked by hand, member by member, in one streaming pass, because a bundle comes from
 another machine and may be made to hurt: tarfile's own extraction filters (`filter=`) are
 missing on the Pythons of Ubuntu 18.04-22.04, and the rules here are narrower anyway. Refused,
-with the member's name: an absolute name, a `..` or `.` part, a name outside the one top
+with the member's name: an absolute name, a `..` part, a name outside the one top
 directory, anything but a regular file, a directory or a symbolic link (hard links, devices,
 FIFOs), a member through a link, a name given twice, a link whose target climbs out of the
 tree, a member over MAX_MEMBER bytes, more than MAX_MEMBERS members. The whole is bounded as
@@ -151,6 +151,10 @@ def _extract_all(tar: Any, destination: str, origin: str) -> Any:
         if count > MAX_MEMBERS:
             raise Hostile(f"bundle {origin}: more than {MAX_MEMBERS} members")
         parts = _parts(member.name, origin)
+        if not parts and member.isdir():
+            continue  # "./", the archive's own directory (`tar czf x.tar.gz -C DIR .`)
+        if not parts:
+            raise Hostile(f"bundle {origin}: member {member.name[:200]!r} has an empty name")
         if top is None:
             top = parts[0]
         elif parts[0] != top:
@@ -171,11 +175,10 @@ def _parts(name: str, origin: str) -> List[str]:
         raise refuse("an overlong or binary name")
     if name.startswith("/"):
         raise refuse("an absolute name")
-    parts = [p for p in name.split("/") if p]
-    if not parts:
-        raise refuse("an empty name")
-    if any(p in (".", "..") for p in parts):
-        raise refuse("a '.' or '..' in its name")
+    # "." parts are dropped (an archive made by hand says ./x), ".." is refused
+    parts = [p for p in name.split("/") if p and p != "."]
+    if ".." in parts:
+        raise refuse("a '..' in its name")
     if len(parts) > MAX_DEPTH:
         raise refuse(f"more than {MAX_DEPTH} levels deep")
     return parts
@@ -194,7 +197,7 @@ def _extract_one(tar: Any, member: Any, parts: List[str], destination: str, orig
     if os.path.lexists(target):
         raise refuse("it is there already (a directory given as a file?)")
     if member.issym():
-        if len(parts) < 2 or parts[1] != TREE:
+        if len(parts) < 3 or parts[1] != TREE:
             raise refuse("a link outside the host's tree")
         _check_link(member.linkname, parts, refuse)
         os.symlink(member.linkname, target)

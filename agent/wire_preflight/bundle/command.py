@@ -18,18 +18,21 @@ from wire_preflight.model import EXIT_OK, InputError
     help="Where to write the archive (default: wire-preflight-bundle-HOST-TIME.tar.gz here).",
 )
 @click.pass_context
-def bundle(ctx: click.Context, out: Optional[str], textfile: Optional[str], **options: Any) -> int:
+def bundle(ctx: click.Context, out: Optional[str], **options: Any) -> int:
     """Write one archive of what the checks read on this VM, for Wire's support or a
     colleague: `check --bundle FILE` judges it anywhere. Never the agent's keys or secrets."""
     from wire_preflight import pipeline
     from wire_preflight.bundle import make
 
-    if textfile:
-        raise InputError("--textfile: a bundle writes no results for node_exporter")
     agent_config = dict(ctx.default_map or {})
     made = make.make(pipeline.Options(**options), out, agent_config, ctx.meta.get(CONFIG_FILE))
     echo_lines(list(make.summary_lines(made)))
     return EXIT_OK
+
+
+# check's options but those that make no sense here: a bundle records a host (not a saved
+# facts file) and writes no results for node_exporter.
+bundle.params = [p for p in bundle.params if p.name not in ("facts_file", "textfile")]
 
 
 def judge(bundle_file: Optional[str], options: Dict[str, Any]) -> Optional[Tuple[List[Any], Any]]:
