@@ -263,9 +263,16 @@ def test_secrets_never_enter_the_archive(cli, tmp_path):
     code_b, out_b, _ = cli("check", "--bundle", bundle, *ROLES, "--json")
     code_t, out_t, _ = cli("check", "--root", tree, *ROLES, "--json", "--state-dir", tmp_path / "x")
     assert code_b == code_t
-    assert _without(verdicts(json.loads(out_b)), "ip-static") == _without(
-        verdicts(json.loads(out_t)), "ip-static"
-    )
+    from_bundle, from_tree = json.loads(out_b)["checks"], json.loads(out_t)["checks"]
+    assert verdicts(json.loads(out_b)) == verdicts(json.loads(out_t))
+    # One difference, by design: the file left out for its private key is not in the bundle,
+    # so the netplan reader no longer says it could not parse it.
+    for check in from_tree:
+        if check["id"] == "ip-static":
+            unreadable = check["evidence"]["unreadable"]
+            assert [u for u in unreadable if "90-key.yaml" in u]
+            check["evidence"]["unreadable"] = [u for u in unreadable if "90-key.yaml" not in u]
+    assert from_bundle == from_tree
 
 
 def test_the_agents_own_paths_are_refused_whatever_reads_them():
@@ -547,7 +554,3 @@ def _make(tree, bundle):
 def _content(bundle, host_path):
     with tarfile.open(bundle) as tar:
         return tar.extractfile(f"{top_of(bundle)}/root{host_path}").read()
-
-
-def _without(items, check_id):
-    return [v for v in items if v[0] != check_id]
