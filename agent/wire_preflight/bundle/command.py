@@ -38,14 +38,25 @@ bundle.params = [p for p in bundle.params if p.name not in ("facts_file", "textf
 def judge(bundle_file: Optional[str], options: Dict[str, Any]) -> Optional[Tuple[List[Any], Any]]:
     """`check`'s results and report from a bundle (--bundle FILE, or --root on an unpacked
     one), or None when `check` is not asked about a bundle."""
+    root = options.get("root") or "/"
+    if not bundle_file and (root == "/" or not _is_unpacked(root)):
+        return None  # the usual `check`: nothing of the bundle's is imported
     from wire_preflight import pipeline
     from wire_preflight.bundle import replay
 
-    root = options.get("root") or "/"
     if bundle_file:
         if root != "/":
             raise InputError("--bundle and --root both say what to judge: give one of them")
         return replay.evaluate_file(bundle_file, pipeline.Options(**options))
-    if root != "/" and replay.is_unpacked(root):
-        return replay.evaluate_directory(root, pipeline.Options(**dict(options, root="/")))
-    return None
+    return replay.evaluate_directory(root, pipeline.Options(**dict(options, root="/")))
+
+
+def _is_unpacked(directory: str) -> bool:
+    """An unpacked bundle's top directory (its manifest and tree), not a captured tree."""
+    import os
+
+    from wire_preflight.bundle import MANIFEST, TREE
+
+    return os.path.isfile(os.path.join(directory, MANIFEST)) and os.path.isdir(
+        os.path.join(directory, TREE)
+    )

@@ -41,13 +41,6 @@ LIVE_PARTS = (
 WHEN = ("collected_at", "collected_at_epoch")
 
 
-def is_unpacked(directory: str) -> bool:
-    """Is this directory an unpacked bundle (its manifest and tree), not a captured tree?"""
-    return os.path.isfile(os.path.join(directory, MANIFEST)) and os.path.isdir(
-        os.path.join(directory, TREE)
-    )
-
-
 def evaluate_file(path: str, options: Any) -> Tuple[List[Any], Dict[str, Any]]:
     """`check --bundle FILE`: unpack into a private directory, judge, remove it."""
     scratch = tempfile.mkdtemp(prefix="wire-preflight-bundle-")
