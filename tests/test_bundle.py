@@ -104,6 +104,20 @@ def test_replayed_facts_are_the_recorded_facts(tmp_path):
     assert replayed == recorded
 
 
+def test_an_area_the_host_could_not_read_keeps_the_hosts_reason():
+    """A file unreadable on the VM (root-only, as product_uuid) is left out of the bundle:
+    re-read, it is missing; the replay says why the VM could not read it."""
+    from wire_preflight.bundle.replay import merge
+
+    denied = "Permission denied reading /sys/class/dmi/id/product_uuid"
+    reread = {"product_uuid": None, "errors": {"product_uuid": "No such file or directory"}}
+    recorded = {"product_uuid": None, "errors": {"product_uuid": denied}}
+    assert merge(reread, recorded, {})["errors"]["product_uuid"] == denied
+    # read here (an agent that reads it another way now): the new reading stands
+    reread = {"product_uuid": "abc", "errors": {}}
+    assert "product_uuid" not in merge(reread, recorded, {})["errors"]
+
+
 def test_a_captured_tree_bundles_and_judges_as_its_root(cli, tmp_path):
     tree = _tree(tmp_path)
     bundle = tmp_path / "t.tar.gz"

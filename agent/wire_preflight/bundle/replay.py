@@ -148,6 +148,11 @@ def merge(
         else:
             facts[key] = None
             errors[key] = f"not in this bundle (made by wire-preflight {made_by})"
+    for key, why in recorded_errors.items():
+        # An area the host could not read either: its reason (permission denied, a FIFO...)
+        # says more than "missing", which is all a file left out of the bundle can say.
+        if key not in LIVE_AREAS and facts.get(key) is None and recorded.get(key) is None:
+            errors[key] = why
     for area, parts in LIVE_PARTS:
         here, there = facts.get(area), recorded.get(area)
         if isinstance(here, dict) and isinstance(there, dict):
