@@ -67,7 +67,9 @@ def evaluate_directory(
         raise InputError("--facts and --bundle both say what to judge: give one of them")
     question = pipeline.prepare(options)
     try:
-        recorded = validate(archive.read_json(os.path.join(top, FACTS), origin, FACTS), origin)
+        recorded = validate(
+            archive.read_json(os.path.join(top, FACTS), origin, FACTS), f"{origin}: {FACTS}"
+        )
     except FileNotFoundError:
         raise InputError(f"bundle {origin}: no {FACTS} in it") from None
     tree = os.path.join(top, TREE)
