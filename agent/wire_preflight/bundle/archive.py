@@ -207,8 +207,7 @@ def _extract_one(tar: Any, member: Any, parts: List[str], destination: str, orig
     if member.size > MAX_MEMBER:
         raise refuse(f"{member.size} bytes, more than the {safefile.size_words(MAX_MEMBER)} bound")
     source = tar.extractfile(member)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(target, flags, 0o644)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     with os.fdopen(fd, "wb") as out:
         left = member.size
         while left > 0:

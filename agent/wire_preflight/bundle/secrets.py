@@ -156,14 +156,16 @@ def read_secret_values(paths: Iterable[str]) -> List[str]:
 
 
 def _files_at(path: str) -> List[str]:
-    if os.path.isdir(path):
-        found = []  # type: List[str]
-        for base, _dirs, names in os.walk(path):
-            found.extend(os.path.join(base, n) for n in names if n.endswith((".key", ".new")))
-            if len(found) > 256:
-                break
-        return found
-    return [path]
+    """The file itself, or the keys in a directory (hostkey.py: keys/<digest>.key)."""
+    if not os.path.isdir(path):
+        return [path]
+    from wire_preflight.facts import files
+
+    try:
+        names = files.entries("/", path, 256)
+    except OSError:
+        return []
+    return [os.path.join(path, n) for n in sorted(names) if n.endswith((".key", ".new"))]
 
 
 def redaction_summary(verdicts: List[Tuple[str, Verdict]]) -> List[dict]:
