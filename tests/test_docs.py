@@ -54,7 +54,10 @@ COMMANDS = list(command_tree(cli))
 
 
 # A command documented as taking all of another's options, in the words its section uses.
-INHERITS = {("report",): (("check",), "it takes all of `check`'s options")}
+INHERITS = {
+    ("report",): (("check",), "it takes all of `check`'s options"),
+    ("bundle",): (("check",), "it takes all of `check`'s options"),
+}
 
 
 def sections_of(path):

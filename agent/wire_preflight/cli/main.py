@@ -45,6 +45,15 @@ for _command in (network.dns, network.tls, network.ports, network.listen, fleet.
     cli.add_command(_command)
 
 
+def _add_bundle() -> None:
+    from wire_preflight.bundle.command import bundle
+
+    cli.add_command(bundle)
+
+
+_add_bundle()
+
+
 @cli.command()
 @check_options
 @click.option("--json", "as_json", is_flag=True, help="Print the schema-versioned report as JSON.")
@@ -55,11 +64,27 @@ for _command in (network.dns, network.tls, network.ports, network.listen, fleet.
     default=None,
     help="Also write the results as JUnit XML to this file.",
 )
-def check(as_json: bool, junit_file: Optional[str], textfile: Optional[str], **options: Any) -> int:
-    """Judge this VM (or a saved facts file) against its role(s)."""
+@click.option(
+    "--bundle",
+    "bundle_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Judge a support bundle (`wire-preflight bundle`) instead of this host.",
+)
+def check(
+    as_json: bool,
+    junit_file: Optional[str],
+    textfile: Optional[str],
+    bundle_file: Optional[str],
+    **options: Any,
+) -> int:
+    """Judge this VM (or a saved facts file, or a support bundle) against its role(s)."""
     from wire_preflight import pipeline
+    from wire_preflight.bundle import command as bundle_command
 
-    results, doc = pipeline.evaluate(pipeline.Options(**options))
+    judged = bundle_command.judge(bundle_file, options)
+    results, doc = judged or pipeline.evaluate(pipeline.Options(**options))
     if textfile:
         _write_textfile(textfile, doc)
     if junit_file:

@@ -14,7 +14,7 @@ import glob
 import os
 import posixpath
 import time
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from wire_preflight import safefile
 
@@ -22,8 +22,34 @@ _MAX_LINKS = 40  # as the kernel's ELOOP limit
 _LOOP = ".symlink-loop"
 
 
+# Who watches what the readers ask for: the support bundle (bundle/record.py) records the
+# paths asked, the texts read and the directories listed during one collection, so a bundle
+# holds exactly what the checks read. Empty in every other run: a call costs one test.
+Observer = Callable[[str, str, Any], None]  # (event, host path, detail)
+_OBSERVERS = []  # type: List[Observer]
+
+
+@contextlib.contextmanager
+def observed(observer: Observer) -> Iterator[None]:
+    """Within it, `observer` hears "path" (a path resolved, detail None), "link" (a path
+    looked at itself, not followed), "text" (a file read, detail its text), "unreadable" (a
+    read that failed, detail why) and "listing" (a directory listed, detail its names)."""
+    _OBSERVERS.append(observer)
+    try:
+        yield
+    finally:
+        _OBSERVERS.remove(observer)
+
+
+def _note(event: str, path: str, detail: Any = None) -> None:
+    for observer in _OBSERVERS:
+        observer(event, path, detail)
+
+
 def under(root: str, path: str) -> str:
     """The real path of a host path inside root, its links resolved within the root."""
+    if _OBSERVERS:
+        _note("path", path)
     if not root or os.path.abspath(root) == "/":
         return os.path.join("/", path.lstrip("/"))
     base = os.path.abspath(root)
@@ -59,6 +85,8 @@ def under(root: str, path: str) -> str:
 def raw(root: str, path: str) -> str:
     """The path itself under root, its last component not followed (to inspect a link)."""
     directory, leaf = posixpath.split("/" + path.lstrip("/"))
+    if _OBSERVERS:
+        _note("link", path)
     return os.path.join(under(root, directory), leaf)
 
 
@@ -179,6 +207,8 @@ def entries(root: str, directory: str, limit: int = MAX_ENTRIES) -> List[str]:
                 raise safefile.Refused(
                     errno.E2BIG, f"refused, more than {limit} entries", directory
                 )
+    if _OBSERVERS:
+        _note("listing", directory, names)
     return names
 
 
@@ -188,20 +218,30 @@ def read_text(root: str, path: str, limit: int = safefile.CONFIG) -> str:
     key = (root, path, limit)
     text = _already_read(key)
     if text is not None:
+        if _OBSERVERS:
+            _note("text", path, text)
         return text
+    try:
+        text = _read_new(root, path, limit)
+    except OSError as exc:
+        if _OBSERVERS:
+            _note("unreadable", path, exc.strerror or str(exc))
+        raise
+    _spend(key, text)
+    if _OBSERVERS:
+        _note("text", path, text)
+    return text
+
+
+def _read_new(root: str, path: str, limit: int) -> str:
     _affordable(path)
     real = under(root, path)
     if real.endswith("/" + _LOOP):
         raise safefile.Refused(errno.ELOOP, "refused, a loop of symbolic links", path)
     if not root or os.path.abspath(root) == "/":
-        text = safefile.read_text(real, limit)
-    else:
-        # Every link is resolved already (under): one left is a loop, or was put there since.
-        text = safefile.read_text(
-            real, limit, follow=False, inside=os.path.realpath(root), shown=path
-        )
-    _spend(key, text)
-    return text
+        return safefile.read_text(real, limit)
+    # Every link is resolved already (under): one left is a loop, or was put there since.
+    return safefile.read_text(real, limit, follow=False, inside=os.path.realpath(root), shown=path)
 
 
 def read_bytes(root: str, path: str, limit: int) -> bytes:
