@@ -18,7 +18,7 @@ ROLES = ["--role", "cassandra", "--role", "kubernetes"]
 @pytest.fixture
 def cli(capsys):
     """The CLI in-process: (exit code, stdout, stderr)."""
-    from wire_preflight.cli import main
+    from wire_preflight.cli.main import main
 
     def run(*args):
         with pytest.raises(SystemExit) as exited:
@@ -89,9 +89,9 @@ def test_replayed_facts_are_the_recorded_facts(tmp_path):
     """Every fact read again from the tree, with the live views from the bundle, equals the
     fact the host collected: a reader reading something the bundle does not hold, or a new
     live-only area replay.py does not name, fails here."""
-    from wire_preflight import cli as _cli  # noqa: F401  (the command registers)
     from wire_preflight import pipeline
     from wire_preflight.bundle import make, replay
+    from wire_preflight.cli import main as _cli  # noqa: F401  (the command registers)
 
     bundle = str(tmp_path / "b.tar.gz")
     options = pipeline.Options(roles=("elasticsearch",), state_dir=str(tmp_path / "s"))

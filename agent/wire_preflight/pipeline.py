@@ -77,7 +77,6 @@ def prepare(options: Options) -> Question:
 
 def gather(options: Options, question: Question) -> Dict[str, Any]:
     """The facts: read from --facts FILE, else collected from this host."""
-    from wire_preflight import profiles
 
     if options.facts_file and options.root != "/":
         raise InputError("--facts and --root both say what to judge: give one of them")
@@ -85,14 +84,23 @@ def gather(options: Options, question: Question) -> Dict[str, Any]:
         from wire_preflight.facts.load import load_facts
 
         return load_facts(options.facts_file)
+    return collect_for(
+        question.profile, ["/"] + [need.path for need in question.needs.disks], options.root
+    )
+
+
+def collect_for(profile: Any, disk_paths: List[str], root: str) -> Dict[str, Any]:
+    """The facts a profile's checks judge: these disks, and the services, tools and kernel
+    modules the profile names (one place, so `check`, `facts` and `bundle` read the same)."""
+    from wire_preflight import profiles
     from wire_preflight.facts import collect
 
     return collect(
-        ["/"] + [need.path for need in question.needs.disks],
-        profiles.host_services(question.profile),
-        profiles.host_tools(question.profile),
-        root=options.root,
-        module_names=profiles.host_modules(question.profile),
+        disk_paths,
+        profiles.host_services(profile),
+        profiles.host_tools(profile),
+        root=root,
+        module_names=profiles.host_modules(profile),
     )
 
 

@@ -1,11 +1,12 @@
 """The command line of the support bundle: `wire-preflight bundle`, and what `check` calls
-for `--bundle FILE` or `--root` on an unpacked bundle (cli.py adds both)."""
+for `--bundle FILE` or `--root` on an unpacked bundle (cli/main.py adds both)."""
 
 from typing import Any, Dict, List, Optional, Tuple
 
 import click
 
-from wire_preflight.cli_options import CONFIG_FILE, check_options, echo_lines
+from wire_preflight.cli.options import check_options, echo_lines
+from wire_preflight.commandline import CONFIG_FILE
 from wire_preflight.model import EXIT_OK, InputError
 
 

@@ -32,7 +32,7 @@ def make(
     """options: pipeline.Options; agent_config: what the agent's configuration file says
     (its token, enroll-secret and state paths are the agent's own secrets)."""
     from wire_preflight import pipeline, profiles, state
-    from wire_preflight.facts import collect, files
+    from wire_preflight.facts import files
 
     if options.facts_file:
         raise InputError(
@@ -43,11 +43,8 @@ def make(
     profile = question.profile if question else profiles.load(options.profile_name)
     recorder = Recorder(options.root)
     with files.observed(recorder):
-        facts = collect(
-            _disk_paths(profile, question, options.data_dirs),
-            profiles.host_services(profile),
-            profiles.host_tools(profile),
-            root=options.root,
+        facts = pipeline.collect_for(
+            profile, _disk_paths(profile, question, options.data_dirs), options.root
         )
     state_dir = options.state_dir or agent_config.get("state_dir") or state.default_dir()
     previous = state.load(state_dir, facts) if live and state_dir else None
@@ -132,9 +129,10 @@ def _screened_tree(
         data = member.data
         if reason is None and member.kind == "file":
             verdict = screen.screen(path, data)
-            reason, data = (
-                (verdict.reason, verdict.data) if verdict.data is None else (None, verdict.data)
-            )
+            if verdict.data is None:
+                reason = verdict.reason  # left out whole (a private key inside)
+            else:
+                data = verdict.data
             if verdict.redacted_lines:
                 redacted.append({"path": path, "values": verdict.redacted_lines})
         if reason is not None:

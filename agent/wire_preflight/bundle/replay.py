@@ -30,6 +30,9 @@ LIVE_AREAS = (
     "tools",
     "time",
     "assets",
+    # The running kernel's release (uname), its loaded modules and /sys/module: what the VM's
+    # kernel had, which no file in the tree stands for.
+    "kernel_modules",
 )
 # Parts of file-read areas that the live run adds from the running system.
 LIVE_PARTS = (
@@ -56,8 +59,7 @@ def evaluate_directory(
 ) -> Tuple[List[Any], Dict[str, Any]]:
     """Judge an unpacked bundle with `check`'s options (pipeline.Options); the profile,
     roles and data directories default to those the bundle was made with."""
-    from wire_preflight import pipeline, profiles
-    from wire_preflight.facts import collect
+    from wire_preflight import pipeline
     from wire_preflight.facts.load import validate
 
     origin = origin or top
@@ -75,11 +77,8 @@ def evaluate_directory(
     tree = os.path.join(top, TREE)
     if not os.path.isdir(tree) or os.path.islink(tree):
         raise InputError(f"bundle {origin}: no {TREE}/ directory in it")
-    reread = collect(
-        ["/"] + [need.path for need in question.needs.disks],
-        profiles.host_services(question.profile),
-        profiles.host_tools(question.profile),
-        root=tree,
+    reread = pipeline.collect_for(
+        question.profile, ["/"] + [need.path for need in question.needs.disks], tree
     )
     facts = merge(reread, recorded, manifest)
     facts["bundle"]["file"] = origin
@@ -136,7 +135,8 @@ def merge(
     """The facts of the tree as read here, with the live views the host recorded."""
     facts = dict(reread)
     errors = dict(reread.get("errors") or {})
-    recorded_errors = recorded.get("errors") if isinstance(recorded.get("errors"), dict) else {}
+    raw_errors = recorded.get("errors")
+    recorded_errors = raw_errors if isinstance(raw_errors, dict) else {}  # type: Dict[str, Any]
     made_by = manifest.get("agent_version") or "an unknown version"
     facts.pop("root", None)
     if recorded.get("root"):

@@ -250,18 +250,11 @@ def install_timer(cron: bool, root: str, config_path: str, no_enable: bool) -> i
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 def facts(profile_name: Optional[str], data_dirs: List[str], root: str, as_json: bool) -> int:
     """Print a snapshot of this host: the facts every check is judged on."""
-    from wire_preflight import profiles
-    from wire_preflight.facts import collect
+    from wire_preflight import pipeline, profiles
 
     profile = profiles.load(profile_name)
     paths = ["/"] + [role.data_dir for role in profile.roles.values()] + list(data_dirs)
-    snapshot = collect(
-        paths,
-        profiles.host_services(profile),
-        profiles.host_tools(profile),
-        root=root,
-        module_names=profiles.host_modules(profile),
-    )
+    snapshot = pipeline.collect_for(profile, paths, root)
     if as_json:
         print_json(snapshot)
         return EXIT_OK
