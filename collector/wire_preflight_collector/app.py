@@ -1,4 +1,4 @@
-"""The HTTP API, the metrics and the fleet page: a thin layer over storage.py and the agent's
+"""The HTTP API, the metrics and the fleet page: a thin layer over the store and the agent's
 fleet rules. Who may call what is auth.py's; every route sits in a router of its scope."""
 
 import contextlib
@@ -25,8 +25,8 @@ from wire_preflight_collector.health import WriteHealth, WriteOutcomes
 from wire_preflight_collector.metrics import StoreErrors
 from wire_preflight_collector.readcache import PerGeneration
 from wire_preflight_collector.requestguard import RequestGuard
-from wire_preflight_collector.storage import Store, hash_key
-from wire_preflight_collector.storage_identity import Refusal, ReportIdTaken, ReportRefused
+from wire_preflight_collector.store import Store, hash_key
+from wire_preflight_collector.store.identity import Refusal, ReportIdTaken, ReportRefused
 from wire_preflight_collector.throttle import WrongCredentials
 from wire_preflight_collector.webhook import Webhook
 

@@ -21,7 +21,7 @@ from typing import Callable, NamedTuple, Optional
 
 from fastapi import HTTPException, Request
 
-from wire_preflight_collector.storage import Store, hash_key
+from wire_preflight_collector.store import Store, hash_key
 from wire_preflight_collector.throttle import WrongCredentials
 
 ADMIN, VIEWER, HOST, ENROLL = "admin", "viewer", "host", "enroll"
