@@ -128,18 +128,13 @@ def identify(
     raise refuse(403, "unknown-credential", "this credential is not valid here")
 
 
-def requirement(
-    secrets: Secrets,
-    store: Store,
-    allowed: tuple,
-    allow_basic: bool,
-    json_body: bool,
-    limiter: Optional[WrongCredentials] = None,
-) -> Callable[[Request], Caller]:
-    """A FastAPI dependency admitting only the credential kinds in `allowed`."""
+def requirement(allowed: tuple, allow_basic: bool, json_body: bool) -> Callable[[Request], Caller]:
+    """A FastAPI dependency admitting only the credential kinds in `allowed`; the secrets, the
+    store and the limiter are the app's (`app.state.collector`, context.py)."""
 
     def require(request: Request) -> Caller:
-        caller = identify(request, secrets, store, allow_basic, limiter)
+        settings = request.app.state.collector.settings
+        caller = identify(request, settings.secrets, settings.store, allow_basic, settings.limiter)
         if caller.kind not in allowed:
             raise HTTPException(
                 403, f"{_CREDENTIALS[caller.kind]} may not {_verb(request.method)} this"
