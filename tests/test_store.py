@@ -156,6 +156,74 @@ def test_host_keys(db):
     assert "forgotten" in [e["kind"] for e in store.events(hostname="minio1")]
 
 
+def test_ingest_leaves_the_callers_report_as_it_was(db, base_facts):
+    """The stable facts share what they do not change with the report (no deep copy): moving
+    free space and address lifetimes out must not touch the caller's report."""
+    store = open_db(db)
+    report = report_at(base_facts, "minio1", 0)
+    assert report["facts"]["disks"][0].get("free_bytes") is not None
+    address = report["facts"]["network"]["interfaces"][1]["addresses"][0]
+    address.update(valid_lifetime=3600, preferred_lifetime=1800)
+    before = json.dumps(report, sort_keys=True)
+    store.ingest(report, received_at=5.0)
+    assert json.dumps(report, sort_keys=True) == before
+    assert store.host("minio1")["latest"] == report
+
+
+def test_reports_waiting_for_the_lock_commit_together(tmp_path, base_facts):
+    """SQLite: reports that queue while a transaction holds the lock are stored in one
+    transaction (one fsync), each in its own savepoint: a report whose id another host's
+    report has, and a host key's report it may not send, fail alone; the refusal's event
+    is kept; every other report is stored."""
+    from wire_preflight_collector.store import SqliteStore, hash_key
+    from wire_preflight_collector.store.identity import ReportIdTaken, ReportRefused
+
+    store = SqliteStore(str(tmp_path / "together.db"))
+    store.ingest(report_at(base_facts, "minio0", 0), received_at=1.0)
+    mid = "f" * 32
+    store.enroll(mid, "minio9", base_facts.get("product_uuid"), hash_key("k9"), now=1.0)
+    commits = []
+    connect = store._connect
+
+    def counting_connect():
+        conn = connect()
+        conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        return conn
+
+    store._connect = counting_connect
+    taken = report_at(base_facts, "minio77", 0)
+    taken["report_id"] = "minio0-0"  # another host's report has this id
+    reports = [report_at(base_facts, f"minio{i}", 1) for i in range(1, 9)] + [taken]
+    jobs = [(report, None) for report in reports] + [(report_at(base_facts, "minio8", 2), "k9")]
+    outcomes = {}
+
+    def send(report, key):
+        try:
+            key_hash = hash_key(key) if key else None
+            outcomes[report["report_id"]] = store.ingest(report, 5.0, key_hash=key_hash)
+        except Exception as exc:
+            outcomes[report["report_id"]] = exc
+
+    with store._write_lock:  # a transaction in progress: every report waits for it
+        threads = [threading.Thread(target=send, args=job) for job in jobs]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: len(store._waiting) == len(jobs))
+    for thread in threads:
+        thread.join()
+    assert commits == ["COMMIT"], "one transaction for all of them"
+    assert isinstance(outcomes.pop("minio0-0"), ReportIdTaken)
+    refused = outcomes.pop("minio8-2")
+    assert isinstance(refused, ReportRefused)
+    assert all(stored for stored, _ in outcomes.values()), outcomes
+    assert store.count() == 1 + 8  # minio0's first report and the eight
+    assert store.host("minio77") is None  # nothing of the failed one
+    assert refused.refusal.reason == "foreign"  # minio8 is another machine's name
+    kept = [e["id"] for e in store.events(hostname="minio9", kind="foreign-report")]
+    assert kept == [e["id"] for e in refused.refusal.events]
+    assert store.host("minio8")["latest"]["report_id"] == "minio8-1"
+
+
 # -- retention -------------------------------------------------------------------------------
 
 

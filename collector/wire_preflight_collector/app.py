@@ -9,14 +9,14 @@ import threading
 from typing import Any, Dict, Iterator
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from wire_preflight_collector import schema
 from wire_preflight_collector.context import Collector, Settings
 from wire_preflight_collector.health import WriteOutcomes
 from wire_preflight_collector.requestguard import RequestGuard
 from wire_preflight_collector.routes import admin, ingest, pages, reads
-from wire_preflight_collector.routes.common import SECURITY_HEADERS
+from wire_preflight_collector.routes.common import SecurityHeaders
 
 __all__ = ["Settings", "create_app"]
 
@@ -77,14 +77,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_exception_handler(error, database_unavailable)
 
     app.add_middleware(WriteOutcomes, health=collector.write_health)
-    app.add_middleware(RequestGuard)  # inside security_headers: its answers get them too
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(RequestGuard)  # inside SecurityHeaders: its answers get them too
+    app.add_middleware(SecurityHeaders)
 
     for router in ROUTERS:
         app.include_router(router)

@@ -4,13 +4,14 @@ size and time while they stream, then parsed and checked against schema.py."""
 import logging
 import secrets as token_source
 import time
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Tuple
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from wire_preflight_collector import auth, schema
+from wire_preflight_collector.context import Collector
 from wire_preflight_collector.routes.common import App, scope
 from wire_preflight_collector.store import hash_key
 from wire_preflight_collector.store.identity import Refusal, ReportIdTaken, ReportRefused
@@ -94,26 +95,24 @@ async def enroll(request: Request, app: App) -> JSONResponse:
     },
 )
 async def post_report(request: Request, app: App) -> JSONResponse:
-    doc = await _read_document(request, app.settings.max_body, schema.Report, "report")
+    body = await _read_body(request, app.settings.max_body)
     caller = request.state.caller
-    facts = doc["facts"]
-    if facts.get("machine_id"):  # one machine, one spelling: keys are bound lower-case
-        facts["machine_id"] = facts["machine_id"].lower()
-    doc["hostname"] = doc["hostname"].lower()  # DNS names are case-insensitive
     # A host key may only send its own machine's reports: checked where it is stored.
     key_hash = caller.key_hash if caller.kind == auth.HOST else None
     try:
-        stored, events = await run_in_threadpool(
-            app.store.ingest, doc, time.time(), app.free_fraction, key_hash
-        )
+        # One trip off the event loop for the whole report: a 1 MiB body takes tenths of a
+        # second to parse and check, and every other request would wait for it.
+        doc, stored, events = await run_in_threadpool(_check_and_store, app, body, key_hash)
+    except schema.BodyError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
     except ReportRefused as refused:
         app.notify(refused.refusal.events)
         raise auth.refuse(403, refused.refusal.reason, refused.refusal.detail) from None
-    except ReportIdTaken:
+    except ReportIdTaken as taken:
         raise auth.refuse(
             409,
             "report-id-taken",
-            f"report id {doc['report_id']} belongs to another host's report: every report "
+            f"report id {taken.args[0]} belongs to another host's report: every report "
             "needs its own id (the agent makes a new one each run)",
         ) from None
     app.notify(events)
@@ -127,19 +126,34 @@ async def post_report(request: Request, app: App) -> JSONResponse:
     )
 
 
-async def _read_document(request: Request, limit: int, model: Any, what: str) -> Dict[str, Any]:
-    import asyncio
+def _check_and_store(app: Collector, body: bytes, key_hash: Optional[str]) -> Tuple[Any, ...]:
+    """(report, stored, events) of a report's body, once it is valid (BodyError if not)."""
+    doc = _parse_and_validate(schema.Report, body, "report")
+    facts = doc["facts"]
+    if facts.get("machine_id"):  # one machine, one spelling: keys are bound lower-case
+        facts["machine_id"] = facts["machine_id"].lower()
+    doc["hostname"] = doc["hostname"].lower()  # DNS names are case-insensitive
+    stored, events = app.store.ingest(doc, time.time(), app.free_fraction, key_hash)
+    return doc, stored, events
 
-    try:
-        body = await asyncio.wait_for(_read_limited(request, limit), BODY_SECONDS)
-    except asyncio.TimeoutError:
-        raise HTTPException(408, f"the body took longer than {BODY_SECONDS:.0f} s") from None
+
+async def _read_document(request: Request, limit: int, model: Any, what: str) -> Dict[str, Any]:
+    body = await _read_body(request, limit)
     try:
         # Off the event loop: a 1 MiB body takes tenths of a second to parse and check, and
         # every other request would wait for it.
         return await run_in_threadpool(_parse_and_validate, model, body, what)
     except schema.BodyError as exc:
         raise HTTPException(exc.status, str(exc)) from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    import asyncio
+
+    try:
+        return await asyncio.wait_for(_read_limited(request, limit), BODY_SECONDS)
+    except asyncio.TimeoutError:
+        raise HTTPException(408, f"the body took longer than {BODY_SECONDS:.0f} s") from None
 
 
 def _parse_and_validate(model: Any, body: bytes, what: str) -> Dict[str, Any]:

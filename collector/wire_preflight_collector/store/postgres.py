@@ -162,12 +162,22 @@ class PostgresStore(Store):
             if host is None:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_FLEET_LOCK,))
             else:
-                conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_FLEET_LOCK,))
-                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (host,))
+                # One round trip for both, taken in this order (a SELECT list is evaluated
+                # left to right): the fleet lock shared, then the host's.
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock_shared(%s), "
+                    "pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                    (_FLEET_LOCK, host),
+                )
             yield conn
-            # A transaction that wrote nothing has no id: it keeps readers' caches.
-            if conn.execute("SELECT txid_current_if_assigned()").fetchone()[0] is not None:
-                self._bump_generation(conn)
+            # A transaction that wrote nothing has no id: it keeps readers' caches. One
+            # statement asks and bumps (a round trip less on every report).
+            conn.execute(
+                "INSERT INTO meta (key, value) SELECT 'generation', %s "
+                "WHERE txid_current_if_assigned() IS NOT NULL "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (os.urandom(8).hex(),),
+            )
 
     def integrity(self) -> str:
         """Every table reads back and every host's newest report exists. PostgreSQL checks its
