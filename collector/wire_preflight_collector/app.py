@@ -13,10 +13,10 @@ from fastapi.responses import JSONResponse
 
 from wire_preflight_collector import schema
 from wire_preflight_collector.context import Collector, Settings
+from wire_preflight_collector.headers import SecurityHeaders
 from wire_preflight_collector.health import WriteOutcomes
 from wire_preflight_collector.requestguard import RequestGuard
 from wire_preflight_collector.routes import admin, ingest, pages, reads
-from wire_preflight_collector.routes.common import SecurityHeaders
 
 __all__ = ["Settings", "create_app"]
 

@@ -8,7 +8,8 @@ from fastapi.responses import HTMLResponse
 
 from wire_preflight_collector import auth
 from wire_preflight_collector.fleetview import held_fleet
-from wire_preflight_collector.routes.common import SECURITY_HEADERS, App, scope
+from wire_preflight_collector.headers import SECURITY_HEADERS
+from wire_preflight_collector.routes.common import App, scope
 
 PAGE_MAX_AGE = 30.0
 
