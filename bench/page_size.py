@@ -26,7 +26,7 @@ ROLES = ["cassandra", "minio", "elasticsearch", "kubernetes", "restund"]
 def fill(db: str, hosts: int, failing: int) -> None:
     import json
 
-    from wire_preflight_collector.storage import open_store
+    from wire_preflight_collector.store import open_store
 
     with open(os.path.join(HERE, "..", "tests", "fixtures", "facts-ubuntu1804-kvm-4g.json")) as f:
         base = json.load(f)

@@ -119,7 +119,7 @@ def main():
     parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--source", action="append", help="a checkout (default: this one)")
     args = parser.parse_args()
-    from wire_preflight_collector.storage import open_store
+    from wire_preflight_collector.store import open_store
 
     with open(FACTS) as handle:
         base = json.load(handle)

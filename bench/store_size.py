@@ -66,7 +66,7 @@ def moved(report, number, at):
 
 def size_of(store, db):
     if db.startswith("postgresql"):
-        return store._q("SELECT pg_database_size(current_database())").fetchone()[0]
+        return store._query("SELECT pg_database_size(current_database())").fetchone()[0]
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     pages, size = (conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "page_size"))
@@ -77,7 +77,7 @@ def size_of(store, db):
 
 def main():
     from wire_preflight_collector.retention import parse_keep
-    from wire_preflight_collector.storage import open_store
+    from wire_preflight_collector.store import open_store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=100)

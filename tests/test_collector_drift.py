@@ -224,9 +224,9 @@ def test_storage_stays_small_for_unchanged_reports(tmp_path, base_facts):
     """1,000 reports of an unchanged host: its facts are stored once, each report keeps only
     its checks and what moves every run. Bound: half of what 1,000 compressed full reports
     would take, and under 1.5 KiB a report."""
-    from wire_preflight_collector.storage import Store
+    from wire_preflight_collector.store import SqliteStore
 
-    store = Store(str(tmp_path / "growth.db"))
+    store = SqliteStore(str(tmp_path / "growth.db"))
     template = make_report(base_facts, "cassandra1", ["cassandra"], "s1")
     store.ingest(template)
     conn = sqlite3.connect(str(tmp_path / "growth.db"))

@@ -282,9 +282,9 @@ def _routes():
     walked too."""
     from wire_preflight import profiles
     from wire_preflight_collector.app import Settings, create_app
-    from wire_preflight_collector.storage import Store
+    from wire_preflight_collector.store import SqliteStore
 
-    app = create_app(Settings(Store(":memory:"), TOKEN, profiles.load("classic")))
+    app = create_app(Settings(SqliteStore(":memory:"), TOKEN, profiles.load("classic")))
     out = []
     for route, calls in _flatten(app.routes):
         for method in sorted(getattr(route, "methods", None) or ()):
@@ -491,9 +491,9 @@ def test_the_stale_watcher_survives_database_errors(tmp_path, base_facts):
 
     from wire_preflight import profiles
     from wire_preflight_collector.app import Settings, create_app
-    from wire_preflight_collector.storage import Store
+    from wire_preflight_collector.store import SqliteStore
 
-    store = Store(str(tmp_path / "c.db"))
+    store = SqliteStore(str(tmp_path / "c.db"))
     store.ingest(_valid(base_facts), time.time() - 60)
     calls = []
     real = store.mark_stale

@@ -97,7 +97,7 @@ def layout_entries():
 def test_layout_names_only_what_exists_where_it_says():
     entries = dict(layout_entries())
     assert "agent/wire_preflight/report.py" in entries and "agent/wire_preflight/fleet/" in entries
-    assert "collector/wire_preflight_collector/storage.py" in entries
+    assert "collector/wire_preflight_collector/store/" in entries
     wrong = []
     for path, line in layout_entries():
         full = os.path.join(ROOT, path)

@@ -392,7 +392,7 @@ def test_the_host_page_reads_a_bounded_history(tmp_path, base_facts):
 def _fill(db, base_facts, hosts, failing=0):
     """A database with `hosts` hosts, filled in-process (as the collector's ingest does)."""
     from conftest import make_report
-    from wire_preflight_collector.storage import open_store
+    from wire_preflight_collector.store import open_store
 
     store = open_store(db)
     try:
@@ -497,7 +497,7 @@ def test_a_fleet_of_cloned_vms_shows_a_bounded_findings_table(tmp_path, base_fac
     table shows the first rows and says how to find the rest; long messages are cut."""
     from conftest import make_report
     from wire_preflight_collector.page import FINDINGS_SHOWN, MESSAGE_SHOWN
-    from wire_preflight_collector.storage import open_store
+    from wire_preflight_collector.store import open_store
 
     db = str(tmp_path / "clones.db")
     store = open_store(db)

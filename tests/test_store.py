@@ -30,7 +30,7 @@ def wait_for(condition, seconds=120):
 
 
 def open_db(db):
-    from wire_preflight_collector.storage import open_store
+    from wire_preflight_collector.store import open_store
 
     return open_store(db)
 
@@ -129,8 +129,8 @@ def test_late_report_does_not_replace_newer(db, base_facts):
 
 
 def test_host_keys(db):
-    from wire_preflight_collector.storage import hash_key
-    from wire_preflight_collector.storage_identity import Refusal
+    from wire_preflight_collector.store import hash_key
+    from wire_preflight_collector.store.identity import Refusal
 
     store = open_db(db)
     assert store.enroll("m" * 32, "Minio1", "u1", hash_key("k1"), now=1.0).state == "enrolled"
@@ -154,6 +154,74 @@ def test_host_keys(db):
     assert store.forget("minio1") is None
     assert store.pending() == []  # the claim on a forgotten name waits for nothing
     assert "forgotten" in [e["kind"] for e in store.events(hostname="minio1")]
+
+
+def test_ingest_leaves_the_callers_report_as_it_was(db, base_facts):
+    """The stable facts share what they do not change with the report (no deep copy): moving
+    free space and address lifetimes out must not touch the caller's report."""
+    store = open_db(db)
+    report = report_at(base_facts, "minio1", 0)
+    assert report["facts"]["disks"][0].get("free_bytes") is not None
+    address = report["facts"]["network"]["interfaces"][1]["addresses"][0]
+    address.update(valid_lifetime=3600, preferred_lifetime=1800)
+    before = json.dumps(report, sort_keys=True)
+    store.ingest(report, received_at=5.0)
+    assert json.dumps(report, sort_keys=True) == before
+    assert store.host("minio1")["latest"] == report
+
+
+def test_reports_waiting_for_the_lock_commit_together(tmp_path, base_facts):
+    """SQLite: reports that queue while a transaction holds the lock are stored in one
+    transaction (one fsync), each in its own savepoint: a report whose id another host's
+    report has, and a host key's report it may not send, fail alone; the refusal's event
+    is kept; every other report is stored."""
+    from wire_preflight_collector.store import SqliteStore, hash_key
+    from wire_preflight_collector.store.identity import ReportIdTaken, ReportRefused
+
+    store = SqliteStore(str(tmp_path / "together.db"))
+    store.ingest(report_at(base_facts, "minio0", 0), received_at=1.0)
+    mid = "f" * 32
+    store.enroll(mid, "minio9", base_facts.get("product_uuid"), hash_key("k9"), now=1.0)
+    commits = []
+    connect = store._connect
+
+    def counting_connect():
+        conn = connect()
+        conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        return conn
+
+    store._connect = counting_connect
+    taken = report_at(base_facts, "minio77", 0)
+    taken["report_id"] = "minio0-0"  # another host's report has this id
+    reports = [report_at(base_facts, f"minio{i}", 1) for i in range(1, 9)] + [taken]
+    jobs = [(report, None) for report in reports] + [(report_at(base_facts, "minio8", 2), "k9")]
+    outcomes = {}
+
+    def send(report, key):
+        try:
+            key_hash = hash_key(key) if key else None
+            outcomes[report["report_id"]] = store.ingest(report, 5.0, key_hash=key_hash)
+        except Exception as exc:
+            outcomes[report["report_id"]] = exc
+
+    with store._write_lock:  # a transaction in progress: every report waits for it
+        threads = [threading.Thread(target=send, args=job) for job in jobs]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: len(store._waiting) == len(jobs))
+    for thread in threads:
+        thread.join()
+    assert commits == ["COMMIT"], "one transaction for all of them"
+    assert isinstance(outcomes.pop("minio0-0"), ReportIdTaken)
+    refused = outcomes.pop("minio8-2")
+    assert isinstance(refused, ReportRefused)
+    assert all(stored for stored, _ in outcomes.values()), outcomes
+    assert store.count() == 1 + 8  # minio0's first report and the eight
+    assert store.host("minio77") is None  # nothing of the failed one
+    assert refused.refusal.reason == "foreign"  # minio8 is another machine's name
+    kept = [e["id"] for e in store.events(hostname="minio9", kind="foreign-report")]
+    assert kept == [e["id"] for e in refused.refusal.events]
+    assert store.host("minio8")["latest"]["report_id"] == "minio8-1"
 
 
 # -- retention -------------------------------------------------------------------------------
@@ -285,25 +353,25 @@ def test_newer_schema_refused_with_one_line(db, tmp_path):
 def test_sqlite_schema_1_upgraded_on_start(tmp_path, base_facts):
     """A database the first collector wrote (schema 1: whole reports, no drift) opens, is
     upgraded in place, and its reports still read back."""
-    from wire_preflight_collector import storage
+    from wire_preflight_collector.store import base, sqlite
 
     path = str(tmp_path / "v1.db")
     report = report_at(base_facts, "minio1", 0)
     mid = report["facts"]["machine_id"]
     with sqlite3.connect(path) as conn:
-        conn.executescript(storage._TABLES)
+        conn.executescript(sqlite.TABLES)
         conn.execute("INSERT INTO meta VALUES ('schema', '1')")
         conn.execute(
             "INSERT INTO reports (id, report_id, hostname, machine_id, generated_at, "
             "received_at, status, body) VALUES (1, 'minio1-0', 'minio1', ?, '', 5.0, 'pass', ?)",
-            (mid, storage._pack(report)),
+            (mid, base.pack(report)),
         )
         conn.execute(
             "INSERT INTO hosts VALUES ('minio1', ?, 1, '', 5.0, ?)",
             (mid, json.dumps({"hostname": "minio1"})),
         )
-    store = storage.Store(path)
-    assert store.schema_version() == storage.SCHEMA_VERSION
+    store = sqlite.SqliteStore(path)
+    assert store.schema_version() == base.SCHEMA_VERSION
     assert store.host("minio1")["latest"]["facts"] == report["facts"]
     assert store.prune(1, now=10.0) == {"reports": 0, "facts": 0}  # newest kept
     assert store.ingest(report_at(base_facts, "minio1", 1), received_at=20.0)[0]
@@ -451,16 +519,16 @@ def test_two_collectors_side_by_side_one_kill9(db, tmp_path, base_facts):
 
 def test_reports_stored_before_schema_4_read_back(tmp_path, base_facts):
     """Schema 2-3 kept the checks in each report and the stable facts alone in the blob."""
-    from wire_preflight_collector import storage
+    from wire_preflight_collector.store import base, sqlite
 
     path = str(tmp_path / "v3.db")
-    store = storage.Store(path)
+    store = sqlite.SqliteStore(path)
     report = report_at(base_facts, "minio1", 0)
     store.ingest(report, received_at=5.0)
-    stable, volatile = storage.split_facts(report["facts"])
+    stable, volatile = base.split_facts(report["facts"])
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE facts_blobs SET body = ?", (storage._pack(stable),))
-        conn.execute("UPDATE reports SET body = ?", (storage._pack(dict(report, facts=volatile)),))
+        conn.execute("UPDATE facts_blobs SET body = ?", (base.pack(stable),))
+        conn.execute("UPDATE reports SET body = ?", (base.pack(dict(report, facts=volatile)),))
     assert store.host("minio1")["latest"] == report
     assert store.report_statuses("minio1", 5)[0]["checks"] == {"os|minio": "pass"}
 
@@ -481,16 +549,16 @@ def test_both_stores_have_the_same_tables_and_columns(tmp_path, postgres):
     pg_store = open_db(postgres.new_database())
     tables = [
         row[0]
-        for row in sqlite_store._q(
+        for row in sqlite_store._query(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         ).fetchall()
     ]
     assert {"reports", "hosts", "events", "host_keys", "facts_blobs", "meta"} <= set(tables)
     for table in tables:
-        lite = {row[1] for row in sqlite_store._q(f"PRAGMA table_info({table})").fetchall()}
+        lite = {row[1] for row in sqlite_store._query(f"PRAGMA table_info({table})").fetchall()}
         pg = {
             row[0]
-            for row in pg_store._q(
+            for row in pg_store._query(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
                 (table,),
             ).fetchall()
@@ -504,7 +572,7 @@ def _schema_4(db, base_facts):
     """A database as the schema-4 collector left it after a squat: two keys for one name in
     two spellings, the host's rows under the capitalised one."""
     from wire_preflight.fleet.summary import summarize
-    from wire_preflight_collector import storage
+    from wire_preflight_collector.store import base, sqlite
 
     report = report_at(base_facts, "Cassandra1", 0)
     rows = [
@@ -512,7 +580,7 @@ def _schema_4(db, base_facts):
         (
             "INSERT INTO reports (report_id, hostname, machine_id, generated_at, received_at, "
             "status, body) VALUES ('r0', 'Cassandra1', ?, '', 5.0, 'pass', ?)",
-            ("a" * 32, storage._pack(report)),
+            ("a" * 32, base.pack(report)),
         ),
         (
             "INSERT INTO hosts (hostname, machine_id, last_report, generated_at, last_seen, "
@@ -522,14 +590,14 @@ def _schema_4(db, base_facts):
         (
             "INSERT INTO host_keys (machine_id, key_hash, hostname, product_uuid, enrolled_at) "
             "VALUES (?, ?, 'Cassandra1', 'u1', 1.0), (?, ?, 'cassandra1', 'u2', 2.0)",
-            ("a" * 32, storage.hash_key("k1"), "b" * 32, storage.hash_key("k2")),
+            ("a" * 32, base.hash_key("k1"), "b" * 32, base.hash_key("k2")),
         ),
     ]
     if db.startswith("postgresql"):
         import psycopg
-        from wire_preflight_collector import storage_postgres as pg
+        from wire_preflight_collector.store import postgres as pg
 
-        tables = pg._TABLES.replace(pg._IDENTITY_TABLES, "").replace(
+        tables = pg.TABLES.replace(pg.IDENTITY_TABLES, "").replace(
             ",\n    bound_at DOUBLE PRECISION", ""
         )
         assert "names" not in tables and "bound_at" not in tables
@@ -541,9 +609,9 @@ def _schema_4(db, base_facts):
                 conn.execute(sql.replace("?", "%s"), args)
     else:
         with sqlite3.connect(db) as conn:
-            conn.executescript(storage._TABLES)
+            conn.executescript(sqlite.TABLES)
             for version in (2, 3, 4):
-                conn.executescript(storage._MIGRATIONS[version])
+                conn.executescript(sqlite.MIGRATIONS[version])
             for sql, args in rows:
                 conn.execute(sql, args)
 
@@ -551,14 +619,14 @@ def _schema_4(db, base_facts):
 def test_schema_4_upgraded_to_one_holder_per_case_folded_name(db, base_facts):
     """The upgrade folds the names, gives each to the key enrolled first, and the squatter's
     later claims wait for an admin."""
-    from wire_preflight_collector.storage import hash_key
+    from wire_preflight_collector.store import hash_key
 
     _schema_4(db, base_facts)
     store = open_db(db)
     assert store.schema_version() == 5
     assert [h["hostname"] for h in store.summaries()[0]] == ["cassandra1"]
     assert store.host("cassandra1")["history"][0]["report_id"] == "r0"
-    holder = store._q("SELECT machine_id FROM names WHERE name = 'cassandra1'").fetchone()
+    holder = store._query("SELECT machine_id FROM names WHERE name = 'cassandra1'").fetchone()
     assert holder[0] == "a" * 32
     assert store.key_owner(hash_key("k1"))["hostname"] == "cassandra1"
     claim = store.enroll("c" * 32, "CASSANDRA1", "u3", hash_key("k3"))
@@ -574,7 +642,7 @@ def test_schema_4_upgraded_to_one_holder_per_case_folded_name(db, base_facts):
 def test_a_rekeyed_name_without_hardware_to_compare_needs_its_code(db):
     """No product_uuid recorded (enrolled without root): after a re-key, machine-id alone
     cannot tell the host from a clone, so only the printed code gives the name back."""
-    from wire_preflight_collector.storage import hash_key
+    from wire_preflight_collector.store import hash_key
 
     store = open_db(db)
     assert store.enroll("e" * 32, "kubenode2", None, hash_key("k1")).state == "enrolled"

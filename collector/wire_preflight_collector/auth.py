@@ -17,11 +17,12 @@ kept as SHA-256 hashes and looked up by hash.
 
 import base64
 import hmac
-from typing import Callable, NamedTuple, Optional
+from typing import Awaitable, Callable, NamedTuple, Optional
 
 from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
-from wire_preflight_collector.storage import Store, hash_key
+from wire_preflight_collector.store import Store, hash_key
 from wire_preflight_collector.throttle import WrongCredentials
 
 ADMIN, VIEWER, HOST, ENROLL = "admin", "viewer", "host", "enroll"
@@ -72,7 +73,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def identify(
+async def identify(
     request: Request,
     secrets: Secrets,
     store: Store,
@@ -99,7 +100,9 @@ def identify(
     if enroll:
         return Caller(ENROLL)
     key_hash = hash_key(presented) if presented else None
-    owner = store.key_owner(key_hash) if key_hash else None
+    # A database read, off the event loop (PostgreSQL answers over the network); the tokens
+    # above are compared in it, without the thread pool's hop.
+    owner = await run_in_threadpool(store.key_owner, key_hash) if key_hash else None
     if owner is not None and owner["state"] == "enrolled":
         return Caller(HOST, owner["machine_id"], owner["hostname"], key_hash)
     if owner is not None and owner["state"] == "pending":
@@ -129,17 +132,17 @@ def identify(
 
 
 def requirement(
-    secrets: Secrets,
-    store: Store,
-    allowed: tuple,
-    allow_basic: bool,
-    json_body: bool,
-    limiter: Optional[WrongCredentials] = None,
-) -> Callable[[Request], Caller]:
-    """A FastAPI dependency admitting only the credential kinds in `allowed`."""
+    allowed: tuple, allow_basic: bool, json_body: bool
+) -> Callable[[Request], Awaitable[Caller]]:
+    """A FastAPI dependency admitting only the credential kinds in `allowed`; the secrets, the
+    store and the limiter are the app's (`app.state.collector`, context.py)."""
 
-    def require(request: Request) -> Caller:
-        caller = identify(request, secrets, store, allow_basic, limiter)
+    # async: FastAPI runs a plain function dependency in its thread pool, a hop per request.
+    async def require(request: Request) -> Caller:
+        settings = request.app.state.collector.settings
+        caller = await identify(
+            request, settings.secrets, settings.store, allow_basic, settings.limiter
+        )
         if caller.kind not in allowed:
             raise HTTPException(
                 403, f"{_CREDENTIALS[caller.kind]} may not {_verb(request.method)} this"

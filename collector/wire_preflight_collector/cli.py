@@ -294,9 +294,9 @@ def backup(db_path: str, target: str) -> None:
     try:
         _database_call(db_path, lambda: store.backup(partial))
         if not _is_postgres(db_path):
-            from wire_preflight_collector.storage import Store
+            from wire_preflight_collector.store import SqliteStore
 
-            copy = Store(partial)
+            copy = SqliteStore(partial)
             check = copy.integrity()
             copy.close()
             if check != "ok":
@@ -310,7 +310,7 @@ def backup(db_path: str, target: str) -> None:
 
 
 def _is_postgres(db_path: str) -> bool:
-    from wire_preflight_collector.storage import is_postgres
+    from wire_preflight_collector.store import is_postgres
 
     return is_postgres(db_path)
 
@@ -346,14 +346,14 @@ def _first_line(exc: Exception) -> str:
 
 def _shown(db_path: str) -> str:
     if _is_postgres(db_path):
-        from wire_preflight_collector.storage_postgres import _redact
+        from wire_preflight_collector.store import redact_url
 
-        return _redact(db_path)
+        return redact_url(db_path)
     return db_path
 
 
 def _open_store(db_path: str, create: bool = True) -> Any:
-    from wire_preflight_collector.storage import open_store
+    from wire_preflight_collector.store import open_store
 
     if _is_postgres(db_path):
         try:
@@ -371,7 +371,7 @@ def _open_store(db_path: str, create: bool = True) -> Any:
     try:
         return open_store(db_path)
     except Exception as exc:
-        from wire_preflight_collector.storage import NewerSchema
+        from wire_preflight_collector.store import NewerSchema
 
         if isinstance(exc, NewerSchema) or _is_database_error(exc):
             raise InputError(f"--db {_shown(db_path)}: {_first_line(exc)}") from None

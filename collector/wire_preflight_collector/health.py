@@ -22,7 +22,7 @@ log = logging.getLogger("wire_preflight_collector")
 MIN_FREE_BYTES = 1024 * 1024
 PROBE_SECONDS = 10.0
 PROBE_KEY = "healthz-write-probe"
-# PostgreSQL serialises a transaction per host name (storage_postgres): the probe takes a
+# PostgreSQL serialises a transaction per host name (store/postgres.py): the probe takes a
 # name no host can have (hostnames hold no spaces), so it never pauses any host's reports.
 PROBE_LOCK_NAME = "healthz write probe"
 
@@ -91,14 +91,7 @@ class WriteHealth:
                 return self._probe_failure
             self._probed_at = now
             try:
-                store = self.store
-                with store._write(PROBE_LOCK_NAME) as conn:
-                    store._x(
-                        conn,
-                        "INSERT INTO meta (key, value) VALUES (?, ?) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        (PROBE_KEY, repr(time.time())),
-                    )
+                self.store.set_meta(PROBE_KEY, repr(time.time()), lock_name=PROBE_LOCK_NAME)
                 self._probe_failure = None
             except Exception as exc:
                 log.error("healthz: a test write failed: %s", exc)

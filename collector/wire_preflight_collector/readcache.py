@@ -1,7 +1,7 @@
 """What the read endpoints compute from the whole store (the judged fleet, its JSON, the
 metrics), computed once per change of the store rather than once per request.
 
-The key is the store's generation token (`SqlStore.generation`): every write transaction that
+The key is the store's generation token (`Store.generation`): every write transaction that
 changes a row replaces it, in the same transaction, so a write by another collector process on
 the same database invalidates this process's values too, and a value is never older than the
 token read before computing it. The judgement does not depend on the clock: hosts turn stale

@@ -2,7 +2,7 @@
 
 Reports are what grows: 100 hosts every 5 minutes make 28,800 a day. Events, baselines and
 every host's newest report are what an operator reads years later; retention never deletes
-them (storage.SqlStore.prune).
+them (store.base.Store.prune).
 """
 
 import logging

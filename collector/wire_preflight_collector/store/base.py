@@ -1,5 +1,5 @@
-"""Every byte the collector keeps goes through this module: SQLite, WAL, one transaction per
-report.
+"""What both stores share: the tables' meaning, the SQL of every read and write, and how a
+report is split and packed. One transaction per report.
 
 - `reports`: every report, compressed. Its facts are split: the part that does not change from
   run to run (hardware, addresses, configuration), with the check results, is stored once per
@@ -15,27 +15,24 @@ Which report is a host's newest is decided by the collector's clock (`observed_a
 collector received it, less the time the agent says it sat in its spool, measured on the
 agent's own clock so its offset cancels), never by the time the agent writes in it.
 
-synchronous=FULL: a report is acknowledged only after its commit is on disk, so neither
-SIGKILL nor a power cut loses an acknowledged report. A report id is unique: a retried
+A report is acknowledged only after its commit is durable. A report id is unique: a retried
 delivery is stored once.
 
-The SQL below is written once for both stores: SQLite (`Store`, this module) and PostgreSQL
-(`storage_postgres.PostgresStore`). Each gives `_write()` (one serialised write transaction),
-`_read()` (a connection for single reads) and its DDL; `open_store()` picks one from --db.
+The SQL below is written once for both stores: SQLite (`sqlite.SqliteStore`) and PostgreSQL
+(`postgres.PostgresStore`). Each gives `_write()` (one serialised write transaction),
+`_connect()` (this thread's connection) and its DDL; `open_store()` picks one from --db.
 """
 
 import calendar
-import contextlib
 import copy
 import hashlib
 import json
 import logging
 import os
-import sqlite3
 import threading
 import time
 import zlib
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from wire_preflight.fleet import drift
 from wire_preflight.fleet.summary import summarize
@@ -46,7 +43,7 @@ from wire_preflight_collector.schema import (
     readable_snapshot,
     readable_summary,
 )
-from wire_preflight_collector.storage_identity import (
+from wire_preflight_collector.store.identity import (
     IdentityStore,
     Refusal,
     ReportIdentity,
@@ -58,30 +55,6 @@ if TYPE_CHECKING:
     from wire_preflight.shapes import DriftSnapshot, HostSummary
 
 SCHEMA_VERSION = 5
-
-_TABLES = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS reports (
-    id INTEGER PRIMARY KEY,
-    report_id TEXT NOT NULL UNIQUE,
-    hostname TEXT NOT NULL,
-    machine_id TEXT NOT NULL,
-    generated_at TEXT,
-    received_at REAL NOT NULL,
-    status TEXT NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reports_by_host ON reports (hostname, received_at);
-CREATE TABLE IF NOT EXISTS hosts (
-    hostname TEXT NOT NULL,
-    machine_id TEXT NOT NULL,
-    last_report INTEGER NOT NULL REFERENCES reports (id),
-    generated_at TEXT,
-    last_seen REAL NOT NULL,
-    summary TEXT NOT NULL,
-    PRIMARY KEY (hostname, machine_id)
-);
-"""
 
 # Schema 5: host names compare lower-case (DNS names are case-insensitive) and each is held by
 # one machine (`names`). Both stores run this on upgrade; where two spellings of one host
@@ -101,73 +74,6 @@ INSERT INTO names (name, machine_id, claimed_at)
     SELECT hostname, machine_id, last_seen FROM hosts WHERE machine_id <> ''
     ORDER BY last_seen DESC ON CONFLICT (name) DO NOTHING
 """
-# Version 1 (the first collector) had no facts dedupe, drift or baselines.
-_MIGRATIONS = {
-    2: """
-ALTER TABLE reports ADD COLUMN facts_hash TEXT;
-ALTER TABLE hosts ADD COLUMN snapshot TEXT;
-ALTER TABLE hosts ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE hosts ADD COLUMN baseline TEXT;
-ALTER TABLE hosts ADD COLUMN baseline_at REAL;
-CREATE TABLE facts_blobs (hash TEXT PRIMARY KEY, body BLOB NOT NULL);
-CREATE TABLE events (
-    id INTEGER PRIMARY KEY,
-    hostname TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    at REAL NOT NULL,
-    before TEXT,
-    after TEXT,
-    detail TEXT NOT NULL,
-    open INTEGER NOT NULL DEFAULT 1,
-    accepted_at REAL
-);
-CREATE INDEX events_by_time ON events (at);
-CREATE INDEX events_open ON events (open, kind);
-""",
-    3: """
-ALTER TABLE hosts ADD COLUMN observed_at REAL;
-CREATE TABLE host_keys (
-    machine_id TEXT PRIMARY KEY,
-    key_hash TEXT NOT NULL UNIQUE,
-    hostname TEXT NOT NULL,
-    product_uuid TEXT,
-    enrolled_at REAL NOT NULL,
-    last_used REAL
-);
-""",
-    # Retention deletes old reports by age, keeps every host's newest, and then the facts
-    # blobs no report references: each of those looks needs its index.
-    4: """
-CREATE INDEX reports_by_time ON reports (received_at);
-CREATE INDEX reports_by_facts ON reports (facts_hash);
-CREATE INDEX hosts_by_report ON hosts (last_report);
-""",
-    5: """
-CREATE TABLE names (
-    name TEXT PRIMARY KEY,
-    machine_id TEXT NOT NULL,
-    product_uuid TEXT,
-    claimed_at REAL NOT NULL,
-    rekey_code_hash TEXT,
-    rekey_until REAL
-);
-CREATE INDEX names_by_machine ON names (machine_id);
-CREATE TABLE pending (
-    id INTEGER PRIMARY KEY,
-    machine_id TEXT NOT NULL UNIQUE,
-    hostname TEXT NOT NULL,
-    product_uuid TEXT,
-    key_hash TEXT NOT NULL UNIQUE,
-    holder TEXT,
-    address TEXT,
-    state TEXT NOT NULL DEFAULT 'pending',
-    requested_at REAL NOT NULL,
-    last_seen REAL NOT NULL
-);
-ALTER TABLE host_keys ADD COLUMN bound_at REAL;
-"""
-    + IDENTITY_UPGRADE,
-}
 # The longest a report may say it waited in an agent's spool (the spool holds a day).
 MAX_SPOOL_AGE = 7 * 86400
 
@@ -176,19 +82,34 @@ _VOLATILE = ("collected_at", "collected_at_epoch", "time", "listeners", "errors"
 
 
 def split_facts(facts: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """(stable, volatile): free space and address lifetimes move into volatile."""
-    stable = copy.deepcopy(facts)
+    """(stable, volatile): free space and address lifetimes move into volatile. `facts` is
+    left as it was; the two share what neither changes (copying only the dicts on the way
+    to what moves: a deep copy of every report's facts was a tenth of ingest's time)."""
+    stable = dict(facts)
     volatile = {key: stable.pop(key) for key in _VOLATILE if key in stable}
     free = {}
-    for index, disk in enumerate(stable.get("disks") or []):
+    disks = stable.get("disks") or []
+    if disks:
+        stable["disks"] = disks = list(disks)
+    for index, disk in enumerate(disks):
         if isinstance(disk, dict) and "free_bytes" in disk:
+            disks[index] = disk = dict(disk)
             free[str(index)] = disk.pop("free_bytes")
     lifetimes = {}
-    for i, iface in enumerate((stable.get("network") or {}).get("interfaces") or []):
-        for j, address in enumerate(iface.get("addresses") or []):
+    network = stable.get("network") or {}
+    interfaces = list(network.get("interfaces") or [])
+    for i, iface in enumerate(interfaces):
+        addresses = list(iface.get("addresses") or [])
+        for j, address in enumerate(addresses):
             for key in ("valid_lifetime", "preferred_lifetime"):
                 if address.get(key) is not None:
+                    if addresses[j] is address:
+                        addresses[j] = address = dict(address)
                     lifetimes[f"{i}.{j}.{key}"] = address.pop(key)
+        if addresses and any(a is not b for a, b in zip(addresses, iface["addresses"])):
+            interfaces[i] = dict(iface, addresses=addresses)
+    if any(a is not b for a, b in zip(interfaces, network.get("interfaces") or [])):
+        stable["network"] = dict(network, interfaces=interfaces)
     volatile["$free"] = free
     volatile["$lifetimes"] = lifetimes
     return stable, volatile
@@ -237,11 +158,11 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _pack(value: Any) -> bytes:
+def pack(value: Any) -> bytes:
     return zlib.compress(json.dumps(value, separators=(",", ":"), sort_keys=True).encode(), 1)
 
 
-def _unpack(blob: bytes) -> Any:
+def unpack(blob: bytes) -> Any:
     return json.loads(zlib.decompress(blob))
 
 
@@ -249,12 +170,12 @@ class NewerSchema(Exception):
     """The database was written by a newer collector: refuse it rather than guess."""
 
 
-class SqlStore(IdentityStore):
+class Store(IdentityStore):
     """Everything both stores share: the SQL is written with `?` placeholders and the subset of
     SQL that SQLite >= 3.35 and PostgreSQL >= 11 both speak (ON CONFLICT, RETURNING)."""
 
     # Errors that mean "the database is unavailable": the API answers 503 for them.
-    errors: Tuple[type, ...] = (sqlite3.Error,)
+    errors: Tuple[type, ...] = ()
     where = ""
     _local: threading.local  # each store's own: this thread's connection (conn)
 
@@ -271,32 +192,34 @@ class SqlStore(IdentityStore):
     def _read(self) -> Any:
         return self._connect()
 
-    def _x(self, conn: Any, sql: str, args: Tuple[Any, ...] = ()) -> Any:
+    def _execute(self, conn: Any, sql: str, args: Tuple[Any, ...] = ()) -> Any:
         """Run one statement; the PostgreSQL store translates the placeholders."""
         return conn.execute(sql, args)
 
-    def _q(self, sql: str, args: Tuple[Any, ...] = ()) -> Any:
+    def _query(self, sql: str, args: Tuple[Any, ...] = ()) -> Any:
         """One read outside any write transaction."""
-        return self._x(self._read(), sql, args)
+        return self._execute(self._read(), sql, args)
 
     def _script(self, conn: Any, script: str) -> None:
         # Statement by statement: SQLite's executescript would commit the transaction.
         for statement in script.split(";"):
             if statement.strip():
-                self._x(conn, statement)
+                self._execute(conn, statement)
 
     def _set_up(self, conn: Any, tables: str, migrations: Dict[int, str], new_version: int) -> None:
         """Create what is missing, then upgrade to SCHEMA_VERSION; a newer schema is refused.
         `new_version`: the schema version `tables` make (what a new database starts at)."""
         self._script(conn, tables)
-        row = self._x(conn, "SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        row = self._execute(conn, "SELECT value FROM meta WHERE key = 'schema'").fetchone()
         version = int(row[0]) if row else new_version
         if row is None:
-            self._x(conn, "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(version),))
+            self._execute(
+                conn, "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(version),)
+            )
         self._check_version(version)
         for target in range(version + 1, SCHEMA_VERSION + 1):
             self._script(conn, migrations[target])
-            self._x(conn, "UPDATE meta SET value = ? WHERE key = 'schema'", (str(target),))
+            self._execute(conn, "UPDATE meta SET value = ? WHERE key = 'schema'", (str(target),))
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
@@ -309,20 +232,31 @@ class SqlStore(IdentityStore):
     def generation(self) -> str:
         """A token that changes with every committed write that changed a row, whichever
         collector process made it: readers key what they compute from the store on it."""
-        row = self._q("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        row = self._query("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return row[0] if row else ""
 
     def _bump_generation(self, conn: Any) -> None:
         # A random token, not a counter: no read-modify-write, and TEXT on both stores.
-        self._x(
+        self._execute(
             conn,
             "INSERT INTO meta (key, value) VALUES ('generation', ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (os.urandom(8).hex(),),
         )
 
+    def set_meta(self, key: str, value: str, lock_name: Optional[str] = None) -> None:
+        """One committed write of a `meta` row; `lock_name`: the name `_write` locks (see
+        health.py: a name no host has, so the write pauses no host's reports)."""
+        with self._write(lock_name) as conn:
+            self._execute(
+                conn,
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
     def schema_version(self) -> int:
-        row = self._q("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        row = self._query("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         return int(row[0])
 
     def close(self) -> None:
@@ -366,11 +300,12 @@ class SqlStore(IdentityStore):
         stable, volatile = split_facts(report.get("facts") or {})
         # The checks go with the stable facts: a steady host's 2 KB of check messages are the
         # same run after run (the documented 100-host fleet: 4.5 KB a report before, bench/).
-        stable_blob = _pack({"$facts": stable, "$checks": report.get("checks")})
+        stable_blob = pack({"$facts": stable, "$checks": report.get("checks")})
         facts_hash = hashlib.sha256(stable_blob).hexdigest()
-        body = _pack({**{k: v for k, v in report.items() if k != "checks"}, "facts": volatile})
+        body = pack({**{k: v for k, v in report.items() if k != "checks"}, "facts": volatile})
         hostname, facts = summary["hostname"], report.get("facts") or {}
-        with self._write(hostname) as conn:
+
+        def write(conn: Any) -> Any:
             identity = None
             if key_hash is not None:
                 identity = self._check_report(
@@ -381,19 +316,31 @@ class SqlStore(IdentityStore):
                     facts.get("product_uuid"),
                     received_at,
                 )
-            if not isinstance(identity, Refusal):
-                return self._store_report(
-                    conn,
-                    report,
-                    identity,
-                    received_at,
-                    free_warn_fraction,
-                    observed,
-                    summary,
-                    snapshot,
-                    (body, facts_hash, stable_blob),
-                )
-        raise ReportRefused(identity)  # once committed: the refusal's event is kept
+            if isinstance(identity, Refusal):
+                return identity  # committed, with its event, before it is raised
+            return self._store_report(
+                conn,
+                report,
+                identity,
+                received_at,
+                free_warn_fraction,
+                observed,
+                summary,
+                snapshot,
+                (body, facts_hash, stable_blob),
+            )
+
+        outcome = self._write_report(hostname, write)
+        if isinstance(outcome, Refusal):
+            raise ReportRefused(outcome)
+        return outcome
+
+    def _write_report(self, host: str, write: Callable[[Any], Any]) -> Any:
+        """write(conn) in a write transaction for `host`'s report, committed before this
+        returns; an exception it raises leaves nothing of it stored. The SQLite store commits
+        the reports that wait for its lock together (sqlite.py)."""
+        with self._write(host) as conn:
+            return write(conn)
 
     def _store_report(
         self,
@@ -412,7 +359,7 @@ class SqlStore(IdentityStore):
         body, facts_hash, stable_blob = packed
         hostname, machine_id = summary["hostname"], summary["machine_id"] or ""
         row_mid = identity.machine_id if identity else machine_id
-        row = self._x(
+        row = self._execute(
             conn,
             "INSERT INTO reports (report_id, hostname, machine_id, "
             "generated_at, received_at, status, body, facts_hash) "
@@ -429,14 +376,14 @@ class SqlStore(IdentityStore):
             ),
         ).fetchone()
         if row is None:
-            owner = self._x(
+            owner = self._execute(
                 conn, "SELECT hostname FROM reports WHERE report_id = ?", (report["report_id"],)
             ).fetchone()
             if owner is not None and owner[0] != hostname:
                 raise ReportIdTaken(report["report_id"])
             return False, []
         if row_mid:  # a name nobody holds yet is this machine's from now on
-            self._x(
+            self._execute(
                 conn,
                 "INSERT INTO names (name, machine_id, product_uuid, claimed_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
@@ -448,12 +395,12 @@ class SqlStore(IdentityStore):
             if moved is not None:
                 events.append(moved)
                 row_mid = identity.rebind[1]
-        self._x(
+        self._execute(
             conn,
             "INSERT INTO facts_blobs (hash, body) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING",
             (facts_hash, stable_blob),
         )
-        previous = self._x(
+        previous = self._execute(
             conn,
             "SELECT snapshot, stale, coalesce(observed_at, last_seen) FROM hosts "
             "WHERE hostname = ? ORDER BY coalesce(observed_at, last_seen) DESC LIMIT 1",
@@ -469,7 +416,7 @@ class SqlStore(IdentityStore):
         found = drift.on_report(known, snapshot, newer, free_warn_fraction)
         events += [self._event(conn, hostname, *event, at=received_at) for event in found]
         # A spooled report delivered late must not replace a newer one.
-        self._x(
+        self._execute(
             conn,
             "INSERT INTO hosts (hostname, machine_id, last_report, generated_at, "
             "last_seen, observed_at, summary, snapshot, stale) "
@@ -491,7 +438,7 @@ class SqlStore(IdentityStore):
             ),
         )
         # A late report still says the host is alive.
-        self._x(
+        self._execute(
             conn,
             "UPDATE hosts SET last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END, "
             "stale = 0 WHERE hostname = ? AND machine_id = ?",
@@ -509,7 +456,7 @@ class SqlStore(IdentityStore):
         detail: str,
         at: float,
     ) -> Dict[str, Any]:
-        cursor = self._x(
+        cursor = self._execute(
             conn,
             "INSERT INTO events (hostname, kind, at, before, after, detail) "
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -545,7 +492,7 @@ class SqlStore(IdentityStore):
     def mark_stale(self, now: float, stale_after: float) -> List[Dict[str, Any]]:
         """Hosts silent for longer than stale_after become stale, once, with an event."""
         with self._write() as conn:
-            rows = self._x(
+            rows = self._execute(
                 conn,
                 "SELECT hostname, machine_id, last_seen FROM hosts "
                 "WHERE stale = 0 AND last_seen < ?",
@@ -553,7 +500,7 @@ class SqlStore(IdentityStore):
             ).fetchall()
             events = []
             for hostname, machine_id, last_seen in rows:
-                self._x(
+                self._execute(
                     conn,
                     "UPDATE hosts SET stale = 1 WHERE hostname = ? AND machine_id = ?",
                     (hostname, machine_id),
@@ -576,12 +523,12 @@ class SqlStore(IdentityStore):
         its baseline. None when the host is unknown, else how many events closed."""
         now = time.time() if now is None else now
         with self._write() as conn:
-            updated = self._x(
+            updated = self._execute(
                 conn,
                 "UPDATE hosts SET baseline = snapshot, baseline_at = ? WHERE hostname = ?",
                 (now, hostname),
             ).rowcount
-            closed = self._x(
+            closed = self._execute(
                 conn,
                 "UPDATE events SET open = 0, accepted_at = ? WHERE hostname = ? AND open = 1",
                 (now, hostname),
@@ -597,7 +544,7 @@ class SqlStore(IdentityStore):
         with self._write() as conn:
             machine_ids = sorted(
                 row[0]
-                for row in self._x(
+                for row in self._execute(
                     conn,
                     "SELECT machine_id FROM hosts WHERE hostname = ? "
                     "UNION SELECT machine_id FROM host_keys WHERE hostname = ? "
@@ -606,12 +553,16 @@ class SqlStore(IdentityStore):
                 )
             )
             # The name is free again; claims on it wait for nothing any more.
-            named = self._x(conn, "DELETE FROM names WHERE name = ?", (hostname,)).rowcount
-            self._x(conn, "DELETE FROM pending WHERE hostname = ?", (hostname,))
-            hosts = self._x(conn, "DELETE FROM hosts WHERE hostname = ?", (hostname,)).rowcount
-            reports = self._x(conn, "DELETE FROM reports WHERE hostname = ?", (hostname,)).rowcount
+            named = self._execute(conn, "DELETE FROM names WHERE name = ?", (hostname,)).rowcount
+            self._execute(conn, "DELETE FROM pending WHERE hostname = ?", (hostname,))
+            hosts = self._execute(
+                conn, "DELETE FROM hosts WHERE hostname = ?", (hostname,)
+            ).rowcount
+            reports = self._execute(
+                conn, "DELETE FROM reports WHERE hostname = ?", (hostname,)
+            ).rowcount
             keys = sum(
-                self._x(conn, "DELETE FROM host_keys WHERE machine_id = ?", (mid,)).rowcount
+                self._execute(conn, "DELETE FROM host_keys WHERE machine_id = ?", (mid,)).rowcount
                 for mid in machine_ids
             )
             if not (hosts or reports or keys or named):
@@ -626,7 +577,7 @@ class SqlStore(IdentityStore):
                 at=now,
             )
             # The host's events, this one included, stay as the record, closed.
-            self._x(
+            self._execute(
                 conn,
                 "UPDATE events SET open = 0, accepted_at = ? WHERE hostname = ? AND open = 1",
                 (now, hostname),
@@ -637,7 +588,7 @@ class SqlStore(IdentityStore):
 
     def summaries(self) -> Tuple[List[Dict[str, Any]], List[str]]:
         """(host summaries, problems): a row that does not read back is left out and named."""
-        rows = self._q(
+        rows = self._query(
             "SELECT hostname, summary, last_seen, stale FROM hosts ORDER BY hostname, machine_id"
         ).fetchall()
         out, problems = [], []
@@ -657,7 +608,7 @@ class SqlStore(IdentityStore):
 
     def host_summary(self, hostname: str) -> Optional[Dict[str, Any]]:
         """The newest readable summary of a host, or None."""
-        row = self._q(
+        row = self._query(
             "SELECT summary FROM hosts WHERE hostname = ? "
             "ORDER BY coalesce(observed_at, last_seen) DESC LIMIT 1",
             (hostname,),
@@ -666,7 +617,7 @@ class SqlStore(IdentityStore):
 
     def check_statuses(self) -> List[Tuple[str, float, Dict[str, str]]]:
         """(hostname, last_seen, {"check|role": status}) per host, for the metrics."""
-        rows = self._q(
+        rows = self._query(
             "SELECT hostname, last_seen, snapshot FROM hosts ORDER BY hostname"
         ).fetchall()
         out = []
@@ -686,12 +637,12 @@ class SqlStore(IdentityStore):
     def _report(self, row: Tuple[bytes, Optional[str]]) -> Optional[Dict[str, Any]]:
         body, facts_hash = row
         try:
-            report = _unpack(body)
+            report = unpack(body)
             if facts_hash:  # schema 1 stored the whole report
-                blob = self._q(
+                blob = self._query(
                     "SELECT body FROM facts_blobs WHERE hash = ?", (facts_hash,)
                 ).fetchone()
-                stable = _unpack(blob[0])
+                stable = unpack(blob[0])
                 if isinstance(stable, dict) and "$facts" in stable:  # schema >= 4
                     report["checks"] = stable["$checks"]
                     stable = stable["$facts"]
@@ -703,7 +654,7 @@ class SqlStore(IdentityStore):
 
     def host(self, hostname: str, history: int = 100) -> Optional[Dict[str, Any]]:
         conn = self._read()
-        rows = self._x(
+        rows = self._execute(
             conn,
             "SELECT report_id, machine_id, generated_at, received_at, status FROM reports "
             "WHERE hostname = ? ORDER BY received_at DESC LIMIT ?",
@@ -711,7 +662,7 @@ class SqlStore(IdentityStore):
         ).fetchall()
         if not rows:
             return None
-        latest = self._x(
+        latest = self._execute(
             conn,
             "SELECT r.body, r.facts_hash, h.baseline_at, h.stale FROM hosts h "
             "JOIN reports r ON r.id = h.last_report WHERE h.hostname = ? "
@@ -741,7 +692,7 @@ class SqlStore(IdentityStore):
         checks' blob, so each distinct blob is read once; a row that does not read back has
         no checks."""
         conn = self._read()
-        rows = self._x(
+        rows = self._execute(
             conn,
             "SELECT received_at, status, facts_hash, body FROM reports "
             "WHERE hostname = ? ORDER BY received_at DESC LIMIT ?",
@@ -753,15 +704,15 @@ class SqlStore(IdentityStore):
             checks = None
             try:
                 if facts_hash and facts_hash not in blobs:
-                    blob = self._x(
+                    blob = self._execute(
                         conn, "SELECT body FROM facts_blobs WHERE hash = ?", (facts_hash,)
                     ).fetchone()
-                    blobs[facts_hash] = _unpack(blob[0]) if blob else None
+                    blobs[facts_hash] = unpack(blob[0]) if blob else None
                 stable = blobs.get(facts_hash)
                 if isinstance(stable, dict) and "$checks" in stable:  # schema >= 4
                     checks = stable["$checks"]
                 else:  # older rows keep the checks with the report
-                    checks = _unpack(body).get("checks")
+                    checks = unpack(body).get("checks")
             except Exception as exc:  # any stored shape: the page still answers
                 logging.getLogger(__name__).warning("a stored report does not read back: %s", exc)
             out.append(
@@ -794,7 +745,7 @@ class SqlStore(IdentityStore):
         if open_only:
             clauses.append("open = 1")
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        rows = self._q(
+        rows = self._query(
             "SELECT id, hostname, kind, at, before, after, detail, open, accepted_at "
             "FROM events" + where + " ORDER BY at DESC, id DESC LIMIT ?",
             (*args, limit),
@@ -815,15 +766,17 @@ class SqlStore(IdentityStore):
         ]
 
     def open_events_by_kind(self) -> Dict[str, int]:
-        rows = self._q("SELECT kind, count(*) FROM events WHERE open = 1 GROUP BY kind").fetchall()
+        rows = self._query(
+            "SELECT kind, count(*) FROM events WHERE open = 1 GROUP BY kind"
+        ).fetchall()
         return dict(rows)
 
     def count(self) -> int:
-        return self._q("SELECT count(*) FROM reports").fetchone()[0]
+        return self._query("SELECT count(*) FROM reports").fetchone()[0]
 
     def ping(self) -> None:
         """Cheap: the database opens and answers (for /healthz)."""
-        self._q("SELECT 1 FROM meta LIMIT 1").fetchone()
+        self._query("SELECT 1 FROM meta LIMIT 1").fetchone()
 
     # -- retention --------------------------------------------------------------------------
 
@@ -858,7 +811,7 @@ class SqlStore(IdentityStore):
         ):
             while True:
                 with self._write() as conn:
-                    done = self._x(conn, sql, args).rowcount
+                    done = self._execute(conn, sql, args).rowcount
                 removed[table] += done
                 if done < batch:
                     break
@@ -867,64 +820,7 @@ class SqlStore(IdentityStore):
         return removed
 
     def oldest_report(self) -> Optional[float]:
-        return self._q("SELECT min(received_at) FROM reports").fetchone()[0]
-
-
-class Store(SqlStore):
-    """The SQLite store: one file, WAL, writes serialised by one lock per process and
-    SQLite's own lock (BEGIN IMMEDIATE) between processes."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.where = path
-        self._write_lock = threading.Lock()
-        self._local = threading.local()
-        with self._write() as conn:
-            # _TABLES is schema 1: a new file starts there and takes every migration.
-            self._set_up(conn, _TABLES, _MIGRATIONS, 1)
-
-    def _connect(self) -> sqlite3.Connection:
-        """One connection per thread: sqlite3 connections must not be shared across threads."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
-
-    @contextlib.contextmanager
-    def _write(self, host: Optional[str] = None) -> Iterator[sqlite3.Connection]:
-        """One write transaction: committed whole, or rolled back whole on any error."""
-        conn = self._connect()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            changes = conn.total_changes
-            try:
-                yield conn
-                if conn.total_changes != changes:  # a write that changed nothing keeps caches
-                    self._bump_generation(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    def integrity(self) -> str:
-        """SQLite's full integrity check: reads every page, so an admin asks for it."""
-        return self._connect().execute("PRAGMA integrity_check").fetchone()[0]
-
-    def backup(self, target: str) -> None:
-        """A consistent copy of the database at this moment, while others keep writing.
-
-        SQLite's online backup API in one step: it reads one snapshot (WAL lets writers go on
-        meanwhile), so every report committed before the call is in the copy."""
-        conn = sqlite3.connect(target, isolation_level=None)
-        try:
-            self._connect().backup(conn, pages=-1)
-            conn.execute("PRAGMA journal_mode=WAL")
-        finally:
-            conn.close()
+        return self._query("SELECT min(received_at) FROM reports").fetchone()[0]
 
 
 def _loads(text: Any) -> Any:
@@ -935,16 +831,3 @@ def _loads(text: Any) -> Any:
         return bounded_json(parse_json(text.encode("utf-8") if isinstance(text, str) else text))
     except Exception:
         return None
-
-
-def is_postgres(db: str) -> bool:
-    return db.startswith(("postgresql://", "postgres://"))
-
-
-def open_store(db: str) -> SqlStore:
-    """The store --db names: a postgresql:// URL, else an SQLite file."""
-    if is_postgres(db):
-        from wire_preflight_collector.storage_postgres import PostgresStore
-
-        return PostgresStore(db)
-    return Store(db)

@@ -14,7 +14,7 @@ The lifecycle (docs/collector.md, "Security model"):
   change is a `machine-id-changed` event; a report whose product_uuid is not the key's is a
   clone holding a copied key, refused.
 
-The mixin runs inside SqlStore (storage.py): `_write`, `_q`, `_x`, `_event` are its.
+The mixin runs inside base.Store: `_write`, `_query`, `_execute`, `_event` are its.
 """
 
 import hashlib
@@ -69,17 +69,17 @@ class ReportRefused(Exception):
 
 
 class IdentityStore:
-    # Provided by SqlStore.
+    # Provided by base.Store.
     _write: Any
-    _q: Any
-    _x: Any
+    _query: Any
+    _execute: Any
     _event: Any
 
     def _event_once(
         self, conn: Any, hostname: str, kind: str, before: Any, after: Any, detail: str, at: float
     ) -> Optional[Dict[str, Any]]:
         """An event unless the same one is open already (a refused client retries every run)."""
-        repeated = self._x(
+        repeated = self._execute(
             conn,
             "SELECT 1 FROM events WHERE hostname = ? AND kind = ? AND open = 1 "
             "AND before = ? AND after = ? LIMIT 1",
@@ -91,7 +91,7 @@ class IdentityStore:
 
     def _close_claims(self, conn: Any, name: str, machine_id: str, now: float) -> None:
         """Close the open enroll-conflict events of one claimant of one name."""
-        rows = self._x(
+        rows = self._execute(
             conn,
             "SELECT id, after FROM events WHERE hostname = ? AND kind = 'enroll-conflict' "
             "AND open = 1",
@@ -103,7 +103,7 @@ class IdentityStore:
             except (TypeError, ValueError, AttributeError):
                 claimant = None
             if claimant == machine_id:
-                self._x(
+                self._execute(
                     conn,
                     "UPDATE events SET open = 0, accepted_at = ? WHERE id = ?",
                     (now, event_id),
@@ -114,7 +114,7 @@ class IdentityStore:
     ) -> Dict[str, Any]:
         """A record of what an admin (or expiry) did: it asks nothing of anyone, so closed."""
         event = self._event(conn, name, kind, before, after, detail, at=now)
-        self._x(
+        self._execute(
             conn, "UPDATE events SET open = 0, accepted_at = ? WHERE id = ?", (now, event["id"])
         )
         return dict(event, open=False, accepted_at=now)
@@ -149,7 +149,7 @@ class IdentityStore:
         address: Optional[str],
         now: float,
     ) -> Any:
-        holder = self._x(
+        holder = self._execute(
             conn,
             "SELECT machine_id, product_uuid, rekey_code_hash, rekey_until FROM names "
             "WHERE name = ?",
@@ -169,7 +169,7 @@ class IdentityStore:
                 f"for another host; an admin runs `wire-preflight fleet ... rekey {name}` again",
                 [],
             )
-        keyed = self._x(
+        keyed = self._execute(
             conn, "SELECT hostname FROM host_keys WHERE machine_id = ?", (machine_id,)
         ).fetchone()
         if keyed is not None:
@@ -194,13 +194,13 @@ class IdentityStore:
                 f"{keyed[0]}` and this VM runs `wire-preflight report --enroll-code CODE`",
                 [event] if event else [],
             )
-        rejected = self._x(
+        rejected = self._execute(
             conn,
             "SELECT hostname FROM pending WHERE machine_id = ? AND state = 'rejected'",
             (machine_id,),
         ).fetchone()
         if rejected is not None:
-            self._x(
+            self._execute(
                 conn, "UPDATE pending SET last_seen = ? WHERE machine_id = ?", (now, machine_id)
             )
             return Refusal(
@@ -210,7 +210,7 @@ class IdentityStore:
                 [],
             )
         if holder is None:
-            claimed = self._x(
+            claimed = self._execute(
                 conn,
                 "INSERT INTO names (name, machine_id, product_uuid, claimed_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING name",
@@ -219,7 +219,7 @@ class IdentityStore:
             if claimed is not None:
                 self._add_key(conn, machine_id, name, product_uuid, key_hash, now)
                 return Enrolled("enrolled", None, [])
-            holder = self._x(
+            holder = self._execute(
                 conn,
                 "SELECT machine_id, product_uuid, rekey_code_hash, rekey_until FROM names "
                 "WHERE name = ?",
@@ -262,7 +262,7 @@ class IdentityStore:
                     f"with the code `wire-preflight fleet ... rekey {name}` printed",
                     [],
                 )
-            self._x(
+            self._execute(
                 conn,
                 "UPDATE names SET rekey_code_hash = NULL, rekey_until = NULL, "
                 "product_uuid = coalesce(product_uuid, ?) WHERE name = ?",
@@ -281,7 +281,7 @@ class IdentityStore:
         key_hash: str,
         now: float,
     ) -> None:
-        self._x(
+        self._execute(
             conn,
             "INSERT INTO host_keys (machine_id, key_hash, hostname, product_uuid, enrolled_at, "
             "bound_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -300,14 +300,16 @@ class IdentityStore:
         """The name moves to another machine (an approved claim, a re-enrol code): the old
         holder's keys go, and its host row carries on under the new machine-id, so drift
         compares the reinstalled VM with what it was."""
-        self._x(conn, "DELETE FROM host_keys WHERE machine_id = ? OR hostname = ?", (old, name))
-        self._x(
+        self._execute(
+            conn, "DELETE FROM host_keys WHERE machine_id = ? OR hostname = ?", (old, name)
+        )
+        self._execute(
             conn,
             "UPDATE names SET machine_id = ?, product_uuid = ?, claimed_at = ?, "
             "rekey_code_hash = NULL, rekey_until = NULL WHERE name = ?",
             (machine_id, product_uuid, now, name),
         )
-        self._x(
+        self._execute(
             conn,
             "UPDATE hosts SET machine_id = ? WHERE hostname = ? AND machine_id = ? AND NOT "
             "EXISTS (SELECT 1 FROM hosts h WHERE h.hostname = ? AND h.machine_id = ?)",
@@ -336,19 +338,19 @@ class IdentityStore:
         now: float,
     ) -> Any:
         """A claim on a held name: kept as pending, the holder undisturbed."""
-        waiting = self._x(
+        waiting = self._execute(
             conn, "SELECT id FROM pending WHERE machine_id = ? AND state = 'pending'", (machine_id,)
         ).fetchone()
         if waiting is not None:
             pending_id = waiting[0]
-            self._x(
+            self._execute(
                 conn,
                 "UPDATE pending SET key_hash = ?, hostname = ?, product_uuid = ?, holder = ?, "
                 "address = ?, last_seen = ? WHERE id = ?",
                 (key_hash, name, product_uuid, held_by, address, now, pending_id),
             )
         else:
-            count = self._x(
+            count = self._execute(
                 conn, "SELECT count(*) FROM pending WHERE state = 'pending'"
             ).fetchone()[0]
             if count >= MAX_PENDING:
@@ -357,7 +359,7 @@ class IdentityStore:
                     f"{count} enrolments wait for an admin already: try again later",
                     [],
                 )
-            pending_id = self._x(
+            pending_id = self._execute(
                 conn,
                 "INSERT INTO pending (machine_id, hostname, product_uuid, key_hash, holder, "
                 "address, requested_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -380,7 +382,7 @@ class IdentityStore:
     # -- pending claims ---------------------------------------------------------------------
 
     def pending(self) -> List[Dict[str, Any]]:
-        rows = self._q(
+        rows = self._query(
             "SELECT id, machine_id, hostname, product_uuid, holder, address, state, "
             "requested_at, last_seen FROM pending ORDER BY requested_at, id"
         ).fetchall()
@@ -402,7 +404,7 @@ class IdentityStore:
         record event, None when no such claim waits, or a Refusal."""
         now = time.time() if now is None else now
         with self._write() as conn:
-            row = self._x(
+            row = self._execute(
                 conn,
                 "SELECT machine_id, hostname, product_uuid, key_hash FROM pending "
                 "WHERE id = ? AND state = 'pending'",
@@ -412,7 +414,7 @@ class IdentityStore:
                 return None
             machine_id, name, product_uuid, key_hash = row
             if not approve:
-                self._x(
+                self._execute(
                     conn,
                     "UPDATE pending SET state = 'rejected', last_seen = ? WHERE id = ?",
                     (now, pending_id),
@@ -427,7 +429,7 @@ class IdentityStore:
                     f"an admin rejected machine-id {machine_id}'s claim on {name}",
                     now,
                 )
-            if self._x(
+            if self._execute(
                 conn, "SELECT 1 FROM host_keys WHERE machine_id = ?", (machine_id,)
             ).fetchone():
                 return Refusal(
@@ -435,10 +437,12 @@ class IdentityStore:
                     f"machine-id {machine_id} has enrolled under another name meanwhile",
                     [],
                 )
-            self._x(conn, "DELETE FROM pending WHERE id = ?", (pending_id,))
-            held = self._x(conn, "SELECT machine_id FROM names WHERE name = ?", (name,)).fetchone()
+            self._execute(conn, "DELETE FROM pending WHERE id = ?", (pending_id,))
+            held = self._execute(
+                conn, "SELECT machine_id FROM names WHERE name = ?", (name,)
+            ).fetchone()
             if held is None:
-                self._x(
+                self._execute(
                     conn,
                     "INSERT INTO names (name, machine_id, product_uuid, claimed_at) "
                     "VALUES (?, ?, ?, ?)",
@@ -448,7 +452,7 @@ class IdentityStore:
                 event = None
             else:
                 event = self._give_name(conn, name, held[0], machine_id, product_uuid, now)
-            self._x(
+            self._execute(
                 conn,
                 "INSERT INTO host_keys (machine_id, key_hash, hostname, product_uuid, "
                 "enrolled_at, bound_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -470,14 +474,14 @@ class IdentityStore:
         rejections are forgotten after REJECTED_TTL without a try."""
         events = []
         with self._write() as conn:
-            rows = self._x(
+            rows = self._execute(
                 conn,
                 "SELECT id, machine_id, hostname FROM pending WHERE state = 'pending' "
                 "AND last_seen < ?",
                 (now - ttl,),
             ).fetchall()
             for pending_id, machine_id, name in rows:
-                self._x(conn, "DELETE FROM pending WHERE id = ?", (pending_id,))
+                self._execute(conn, "DELETE FROM pending WHERE id = ?", (pending_id,))
                 self._close_claims(conn, name, machine_id, now)
                 events.append(
                     self._closed_event(
@@ -491,7 +495,7 @@ class IdentityStore:
                         now,
                     )
                 )
-            self._x(
+            self._execute(
                 conn,
                 "DELETE FROM pending WHERE state = 'rejected' AND last_seen < ?",
                 (now - REJECTED_TTL,),
@@ -508,11 +512,11 @@ class IdentityStore:
         now = time.time() if now is None else now
         name = hostname.lower()
         with self._write() as conn:
-            held = self._x(
+            held = self._execute(
                 conn, "SELECT machine_id, product_uuid FROM names WHERE name = ?", (name,)
             ).fetchone()
             if held is None:
-                newest = self._x(
+                newest = self._execute(
                     conn,
                     "SELECT machine_id FROM hosts WHERE hostname = ? "
                     "ORDER BY coalesce(observed_at, last_seen) DESC LIMIT 1",
@@ -521,18 +525,18 @@ class IdentityStore:
                 if newest is None:
                     return None
                 held = (newest[0], None)
-                self._x(
+                self._execute(
                     conn,
                     "INSERT INTO names (name, machine_id, claimed_at) VALUES (?, ?, ?)",
                     (name, newest[0], now),
                 )
-            dropped = self._x(
+            dropped = self._execute(
                 conn,
                 "DELETE FROM host_keys WHERE hostname = ? OR machine_id = ?",
                 (name, held[0]),
             ).rowcount
             code = secrets.token_urlsafe(18)
-            self._x(
+            self._execute(
                 conn,
                 "UPDATE names SET rekey_code_hash = ?, rekey_until = ? WHERE name = ?",
                 (_digest(code), now + REKEY_CODE_TTL, name),
@@ -551,7 +555,7 @@ class IdentityStore:
     def key_owner(self, key_hash: str, now: Optional[float] = None) -> Optional[Dict[str, Any]]:
         """Who a key was given to: {"state": "enrolled", machine_id, hostname, product_uuid}
         or {"state": "pending"|"rejected", "id", hostname}; None for no key at all."""
-        row = self._q(
+        row = self._query(
             "SELECT machine_id, hostname, product_uuid FROM host_keys WHERE key_hash = ?",
             (key_hash,),
         ).fetchone()
@@ -562,14 +566,14 @@ class IdentityStore:
                 "hostname": row[1],
                 "product_uuid": row[2],
             }
-        row = self._q(
+        row = self._query(
             "SELECT id, hostname, state, machine_id FROM pending WHERE key_hash = ?", (key_hash,)
         ).fetchone()
         if row is None:
             return None
         now = time.time() if now is None else now
         with self._write() as conn:  # a claim whose VM keeps asking stays on the page
-            self._x(conn, "UPDATE pending SET last_seen = ? WHERE id = ?", (now, row[0]))
+            self._execute(conn, "UPDATE pending SET last_seen = ? WHERE id = ?", (now, row[0]))
         return {"state": row[2], "id": row[0], "hostname": row[1], "machine_id": row[3]}
 
     def check_report(
@@ -597,7 +601,7 @@ class IdentityStore:
         product_uuid: Optional[str],
         now: float,
     ) -> Any:
-        key = self._x(
+        key = self._execute(
             conn,
             "SELECT machine_id, hostname, product_uuid FROM host_keys WHERE key_hash = ?",
             (key_hash,),
@@ -606,7 +610,9 @@ class IdentityStore:
             return Refusal("unknown-credential", "this credential is not valid here", [])
         key_mid, key_name, key_uuid = key
         mid = machine_id or ""
-        holder = self._x(conn, "SELECT machine_id FROM names WHERE name = ?", (name,)).fetchone()
+        holder = self._execute(
+            conn, "SELECT machine_id FROM names WHERE name = ?", (name,)
+        ).fetchone()
         if holder is not None and holder[0] != key_mid:
             why = f"{name} belongs to machine-id {holder[0]}"
         elif holder is None and mid != key_mid:
@@ -633,7 +639,7 @@ class IdentityStore:
                     now,
                 )
             if not key_uuid and product_uuid:  # learnt once: a clone is then told apart
-                self._x(
+                self._execute(
                     conn,
                     "UPDATE host_keys SET product_uuid = ? WHERE key_hash = ? "
                     "AND product_uuid IS NULL",
@@ -641,7 +647,9 @@ class IdentityStore:
                 )
             if mid == key_mid or not mid:  # no machine-id read: nothing to bind to
                 return ReportIdentity(key_mid, None)
-            if self._x(conn, "SELECT 1 FROM host_keys WHERE machine_id = ?", (mid,)).fetchone():
+            if self._execute(
+                conn, "SELECT 1 FROM host_keys WHERE machine_id = ?", (mid,)
+            ).fetchone():
                 why = f"machine-id {mid} is another enrolled host's"
             else:
                 # Its own name, its own hardware, a new machine-id: a re-imaged VM.
@@ -679,18 +687,18 @@ class IdentityStore:
     ) -> Optional[Dict[str, Any]]:
         """Inside ingest: a newer report than the key's binding moves the key, the name and
         the host row to the new machine-id, and says so once."""
-        bound = self._x(
+        bound = self._execute(
             conn, "SELECT bound_at FROM host_keys WHERE machine_id = ?", (old,)
         ).fetchone()
         if bound is None or observed < (bound[0] or 0):
             return None  # an older report (spooled before the change): history only
-        self._x(
+        self._execute(
             conn,
             "UPDATE host_keys SET machine_id = ?, bound_at = ? WHERE machine_id = ?",
             (new, observed, old),
         )
-        self._x(conn, "UPDATE names SET machine_id = ? WHERE machine_id = ?", (new, old))
-        self._x(
+        self._execute(conn, "UPDATE names SET machine_id = ? WHERE machine_id = ?", (new, old))
+        self._execute(
             conn,
             "UPDATE hosts SET machine_id = ? WHERE hostname = ? AND machine_id = ? AND NOT "
             "EXISTS (SELECT 1 FROM hosts h WHERE h.hostname = ? AND h.machine_id = ?)",

@@ -23,11 +23,12 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import psycopg
 
-from wire_preflight_collector.storage import IDENTITY_UPGRADE, SCHEMA_VERSION, SqlStore
+from wire_preflight_collector.store.base import IDENTITY_UPGRADE, SCHEMA_VERSION, Store
+from wire_preflight_collector.store.location import redact_url
 
 # Text the collector sorts by is compared byte by byte ("C"), as SQLite does, whatever the
 # database's locale: the page and the API list hosts in one order on both stores.
-_TABLES = """
+TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reports (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -83,7 +84,7 @@ CREATE TABLE IF NOT EXISTS host_keys (
 );
 """
 # Schema 5: each lower-cased host name held by one machine; claims on held names wait.
-_IDENTITY_TABLES = """
+IDENTITY_TABLES = """
 CREATE TABLE IF NOT EXISTS names (
     name TEXT COLLATE "C" PRIMARY KEY,
     machine_id TEXT COLLATE "C" NOT NULL,
@@ -106,13 +107,13 @@ CREATE TABLE IF NOT EXISTS pending (
     last_seen DOUBLE PRECISION NOT NULL
 )
 """
-_TABLES += _IDENTITY_TABLES
-# The PostgreSQL store was born at schema 4 (SQLite's numbering). _TABLES stays the current
+TABLES += IDENTITY_TABLES
+# The PostgreSQL store was born at schema 4 (SQLite's numbering). TABLES stays the current
 # schema (a new database starts there); later versions also add their upgrade here, keyed by
 # the version they produce, for databases made before them.
-_MIGRATIONS: Dict[int, str] = {
+MIGRATIONS: Dict[int, str] = {
     5: "ALTER TABLE host_keys ADD COLUMN IF NOT EXISTS bound_at DOUBLE PRECISION;"
-    + _IDENTITY_TABLES
+    + IDENTITY_TABLES
     + ";"
     + IDENTITY_UPGRADE,
 }
@@ -122,19 +123,19 @@ _FLEET_LOCK = 0x77697265  # "wire"
 _SETUP_LOCK = 0x77697266
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(Store):
     errors: Tuple[type, ...] = (psycopg.Error,)
 
     def __init__(self, url: str):
         self.url = url
-        self.where = _redact(url)
+        self.where = redact_url(url)
         self._local = threading.local()
         conn = self._connect()
         # Two collectors starting at once on an empty database: one creates, one waits.
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
-            # _TABLES is kept at the current schema: a new database starts at SCHEMA_VERSION.
-            self._set_up(conn, _TABLES, _MIGRATIONS, SCHEMA_VERSION)
+            # TABLES is kept at the current schema: a new database starts at SCHEMA_VERSION.
+            self._set_up(conn, TABLES, MIGRATIONS, SCHEMA_VERSION)
 
     def _connect(self) -> psycopg.Connection:
         """One connection per thread, opened again after the server or network dropped it."""
@@ -146,7 +147,7 @@ class PostgresStore(SqlStore):
 
     _sql_cache: Dict[str, str] = {}
 
-    def _x(self, conn: Any, sql: str, args: Tuple[Any, ...] = ()) -> Any:
+    def _execute(self, conn: Any, sql: str, args: Tuple[Any, ...] = ()) -> Any:
         # `?` never appears inside the collector's SQL text or literals; `%` neither.
         text = self._sql_cache.get(sql)
         if text is None:
@@ -161,12 +162,22 @@ class PostgresStore(SqlStore):
             if host is None:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_FLEET_LOCK,))
             else:
-                conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_FLEET_LOCK,))
-                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (host,))
+                # One round trip for both, taken in this order (a SELECT list is evaluated
+                # left to right): the fleet lock shared, then the host's.
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock_shared(%s), "
+                    "pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                    (_FLEET_LOCK, host),
+                )
             yield conn
-            # A transaction that wrote nothing has no id: it keeps readers' caches.
-            if _value(conn.execute("SELECT txid_current_if_assigned()").fetchone()) is not None:
-                self._bump_generation(conn)
+            # A transaction that wrote nothing has no id: it keeps readers' caches. One
+            # statement asks and bumps (a round trip less on every report).
+            conn.execute(
+                "INSERT INTO meta (key, value) SELECT 'generation', %s "
+                "WHERE txid_current_if_assigned() IS NOT NULL "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (os.urandom(8).hex(),),
+            )
 
     def integrity(self) -> str:
         """Every table reads back and every host's newest report exists. PostgreSQL checks its
@@ -214,15 +225,3 @@ def _value(row: Optional[Tuple[Any, ...]]) -> Any:
     if row is None:
         raise RuntimeError("PostgreSQL returned no row where one always comes")
     return row[0]
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    try:
-        from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-        params = conninfo_to_dict(url)
-        params.pop("password", None)
-        return make_conninfo("", **params)
-    except Exception:
-        return "the PostgreSQL database"
