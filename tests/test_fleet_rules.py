@@ -4,7 +4,7 @@ import json
 import os
 
 import pytest
-from conftest import classic_fleet, fixture_path, make_report
+from helpers import classic_fleet, fixture_path, make_report
 from wire_preflight import profiles
 from wire_preflight.fleet import document, inventory, rules
 from wire_preflight.fleet.summary import summarize

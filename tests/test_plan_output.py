@@ -2,7 +2,7 @@
 and counts in the singular where there is one."""
 
 import pytest
-from conftest import judge, one, with_changes
+from helpers import judge, one, with_changes
 from wire_preflight import plan, profiles
 from wire_preflight.render.tables import plan_lines
 from wire_preflight.units import count
