@@ -834,7 +834,7 @@ def inventory_interface(fleet: Fleet) -> List[Finding]:
         plan = match(host)
         interfaces = host.get("interfaces")
         if not plan or not plan.get("interface") or not isinstance(interfaces, dict):
-            continue  # nothing named, or a report from before interfaces were summarised
+            continue  # nothing named, or a report from before interfaces were summarized
         name = plan["interface"]
         variables = ", ".join(
             f"{var}={value}" for var, value in (plan.get("interfaces") or {}).items()
