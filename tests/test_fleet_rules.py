@@ -475,7 +475,7 @@ def test_a_bad_plan_is_said_once_when_the_fleet_follows_it(base_facts, tmp_path)
 def test_every_finding_judge_makes_is_a_registered_rule_of_its_own_id(base_facts):
     reports = classic_fleet(base_facts)
     made = {f["id"] for f in judge(reports, planned_classic())}
-    judged = {rule.id for rule in rules.RULES if rule.judge is not None}
+    judged = {rule.id for rule in rules.RULES if rule.function is not None}
     assert made <= judged
     assert {"role-count", "physical-spread", "inventory-missing"} <= made
 
@@ -483,7 +483,7 @@ def test_every_finding_judge_makes_is_a_registered_rule_of_its_own_id(base_facts
 def test_ids_are_unique_and_each_rule_says_who_makes_it():
     assert len(rules.rule_ids()) == len(set(rules.rule_ids()))
     for rule in rules.RULES:
-        assert (rule.judge is None) == (rule.made_by != "judge"), rule.id
+        assert (rule.function is None) == (rule.made_by != "judge"), rule.id
 
 
 def test_a_finding_with_an_unregistered_id_is_refused():

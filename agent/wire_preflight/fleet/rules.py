@@ -56,7 +56,7 @@ class Fleet(NamedTuple):
 class Rule(NamedTuple):
     id: str
     # The rule's function, or None for findings made outside judge(): `made_by` says where.
-    judge: Optional[Callable[[Fleet], List[Finding]]]
+    function: Optional[Callable[[Fleet], List[Finding]]]
     # Judged only with an inventory.
     needs_inventory: bool = False
     # Judged on the planned fleet too (with an inventory); a planned finding that says what
@@ -120,7 +120,7 @@ def judge(
     plan = planned_fleet(profile, planned) if planned is not None else None
     findings = []  # type: List[Finding]
     for rule in RULES:
-        if rule.judge is None or (rule.needs_inventory and planned is None):
+        if rule.function is None or (rule.needs_inventory and planned is None):
             continue
         found = run(rule, reported)
         if rule.planned_too and plan is not None:
@@ -133,8 +133,8 @@ def judge(
 
 def run(rule: Rule, fleet: Fleet) -> List[Finding]:
     """One rule's findings on a fleet."""
-    assert rule.judge is not None, rule.id
-    found = rule.judge(fleet._replace(rule=rule.id))
+    assert rule.function is not None, rule.id
+    found = rule.function(fleet._replace(rule=rule.id))
     for one in found:
         if one["id"] != rule.id:
             raise AssertionError(f"rule {rule.id} made a finding with id {one['id']!r}")
