@@ -167,7 +167,7 @@ def fleet_report(base, hosts, db):
     try:
         from wire_preflight_collector.store import open_store
     except ImportError:  # a collector from before the store package (a "before" run)
-        from wire_preflight_collector.storage import open_store
+        from wire_preflight_collector.store import open_store
 
     store = open_store(db)
     roles = ["cassandra", "minio", "elasticsearch", "kubernetes", "restund"]

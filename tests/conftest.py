@@ -1,63 +1,16 @@
-import contextlib
-import copy
+"""Pytest fixtures and hooks; the helpers tests import are in helpers.py."""
+
 import json
 import os
-import subprocess
-import sys
 
 import pytest
-
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
-GIB = 1024**3
-
-
-def fixture_path(*parts):
-    return os.path.join(FIXTURES, *parts)
-
-
-_NOT_RUN_WITHOUT_ROOT = []
-
-
-def require_root(what):
-    """Skip a test that needs root, loudly: the reason is in the skip list and again in a
-    banner at the end of the run, as tests/run-all does for a missing interpreter."""
-    if os.geteuid() != 0:
-        reason = f"!!! NOT TESTED without root: {what}"
-        _NOT_RUN_WITHOUT_ROOT.append(reason)
-        pytest.skip(reason)
-
-
-@contextlib.contextmanager
-def small_disk(tmp_path, size):
-    """A tmpfs of `size` (mount's size=, e.g. "4m") at tmp_path/disk: a disk a test can fill.
-    Needs root; unmounted after."""
-    require_root("mounting a small tmpfs as a full disk")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], check=True)
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
-
-
-def fill(disk):
-    """Write zeros into disk/filler until the disk is full; the filler's path."""
-    filler = disk / "filler"
-    with open(filler, "wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-                handle.flush()
-        except OSError:
-            pass
-    return filler
+from helpers import NOT_RUN_WITHOUT_ROOT, fixture_path
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _NOT_RUN_WITHOUT_ROOT:
+    if NOT_RUN_WITHOUT_ROOT:
         terminalreporter.section("tests that need root did NOT run", sep="!", red=True, bold=True)
-        for reason in sorted(set(_NOT_RUN_WITHOUT_ROOT)):
+        for reason in sorted(set(NOT_RUN_WITHOUT_ROOT)):
             terminalreporter.line(reason, red=True)
 
 
@@ -76,26 +29,6 @@ def base_facts():
         return json.load(handle)
 
 
-def with_changes(facts, **changes):
-    """A copy of facts with nested keys replaced, the path joined by `__` (keyword arguments
-    cannot hold dots): with_changes(facts, memory__installed_bytes=3 * GIB). DELETE removes."""
-    out = copy.deepcopy(facts)
-    for dotted, value in changes.items():
-        node = out
-        parts = dotted.split("__")
-        for part in parts[:-1]:
-            node = node[part]
-        if value is _DELETE:
-            node.pop(parts[-1], None)
-        else:
-            node[parts[-1]] = value
-    return out
-
-
-_DELETE = object()
-DELETE = _DELETE
-
-
 @pytest.fixture
 def run_cli(capsys):
     """Run the CLI in-process; returns (exit code, stdout, stderr)."""
@@ -108,124 +41,6 @@ def run_cli(capsys):
         return exited.value.code, out, err
 
     return run
-
-
-def run_process(*args, **kwargs):
-    """Run the installed entry point as a real process, as cron would."""
-    return subprocess.run(
-        [sys.executable, "-m", "wire_preflight", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        universal_newlines=True,
-        timeout=60,
-        **kwargs,
-    )
-
-
-def write_json(tmp_path, name, data):
-    path = tmp_path / name
-    path.write_text(json.dumps(data))
-    return str(path)
-
-
-def judge(facts, roles, profile="classic", sft_users=0, data_dirs=None, ignore=(), **context):
-    """Run every check on facts, as `check --facts` does, without touching any state: the one
-    helper every test_checks_*.py uses. Context fields (os_alternatives, target_ip, previous,
-    ...) pass through by keyword."""
-    from wire_preflight import checks, profiles, requirements
-
-    loaded = profiles.load(profile)
-    needs = requirements.needs_for(loaded, roles, sft_users, data_dirs)
-    alternatives = context.pop("os_alternatives", {})
-    ctx = checks.Context(facts, loaded, needs, alternatives, **context)
-    return checks.run(ctx, ignore)
-
-
-def results_for(results, check_id, role=None):
-    return [r for r in results if r.id == check_id and (role is None or r.role == role)]
-
-
-def one(results, check_id, role=None):
-    found = results_for(results, check_id, role)
-    assert len(found) == 1, found
-    return found[0]
-
-
-def make_report(
-    base,
-    hostname,
-    roles,
-    physical_host=None,
-    address=None,
-    machine_id=None,
-    mac=None,
-    failing=(),
-    product_uuid=None,
-    generated_at="2026-11-28T06:00:00Z",
-):
-    """A report as `check --json` prints it, for a host derived from the base facts."""
-    import hashlib
-    import uuid
-
-    facts = with_changes(base, hostname=hostname)
-    digest = hashlib.sha256(hostname.encode()).hexdigest()
-    facts["machine_id"] = machine_id or digest[:32]
-    facts["product_uuid"] = product_uuid or str(uuid.UUID(digest[:32]))
-    iface = facts["network"]["interfaces"][1]
-    iface["mac"] = mac or f"52:54:00:{digest[0:2]}:{digest[2:4]}:{digest[4:6]}"
-    address = address or f"192.168.{int(digest[:2], 16)}.{int(digest[2:4], 16) % 250 + 2}"
-    iface["addresses"][0]["address"] = address
-    facts["network"]["primary"]["address"] = address
-    checks = [
-        {
-            "id": c,
-            "role": roles[0],
-            "status": "fail",
-            "observed": None,
-            "expected": None,
-            "message": "failed",
-            "remedy": "",
-        }
-        for c in failing
-    ]
-    checks.append(
-        {
-            "id": "os",
-            "role": roles[0],
-            "status": "pass",
-            "observed": "ubuntu 18.04",
-            "expected": "ubuntu 18.04",
-            "message": "",
-            "remedy": "",
-        }
-    )
-    return {
-        "schema": "wire-preflight/report/1",
-        "report_id": str(uuid.uuid4()),
-        "agent_version": "0.1.0",
-        "generated_at": generated_at,
-        "hostname": hostname,
-        "roles": list(roles),
-        "profile": {"name": "classic", "path": ""},
-        "physical_host": physical_host,
-        "options": {},
-        "summary": {"exit_code": 3 if failing else 0},
-        "checks": checks,
-        "facts": facts,
-    }
-
-
-def classic_fleet(base, servers=("s1", "s2", "s3")):
-    """The seed plan's production fleet, one VM of each role per physical server."""
-    reports = []
-    for index, server in enumerate(servers, 1):
-        for role in ("cassandra", "minio", "elasticsearch", "kubernetes"):
-            reports.append(make_report(base, f"{role}{index}", [role], server))
-        if index <= 2:
-            reports.append(make_report(base, f"restund{index}", ["restund"], server))
-    reports.append(make_report(base, "admin", ["admin"], servers[0]))
-    reports.append(make_report(base, "assethost", ["asset"], servers[-1]))
-    return reports
 
 
 @pytest.fixture(scope="module")

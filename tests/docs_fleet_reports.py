@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from conftest import fixture_path, make_report
+from helpers import fixture_path, make_report
 
 
 def main(directory):

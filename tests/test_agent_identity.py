@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from conftest import fixture_path, run_process
+from helpers import fixture_path, run_process
 
 FACTS = fixture_path("facts-ubuntu1804-kvm-4g.json")
 EXIT_REFUSED = 5

@@ -8,7 +8,7 @@ import os
 import shutil
 
 import pytest
-from conftest import DELETE, fixture_path, judge, one, with_changes
+from helpers import DELETE, fixture_path, judge, one, with_changes
 from wire_preflight import profiles
 from wire_preflight.checks.kernel import module_state, requirement_state
 from wire_preflight.facts import modules

@@ -5,7 +5,7 @@ on every host, assets-headroom on the asset host, and time-sync on every role of
 import copy
 
 import pytest
-from conftest import judge, one, results_for
+from helpers import judge, one, results_for
 from wire_preflight import profiles
 from wire_preflight.model import ERROR, FAIL, PASS, SKIP, WARN
 

@@ -3,7 +3,7 @@
 import copy
 
 import pytest
-from conftest import GIB, judge, one, results_for, with_changes
+from helpers import GIB, judge, one, results_for, with_changes
 from wire_preflight.model import ERROR, FAIL, PASS, WARN
 
 

@@ -3,7 +3,7 @@
 import copy
 
 import pytest
-from conftest import fixture_path, judge, one, with_changes
+from helpers import fixture_path, judge, one, with_changes
 from wire_preflight.facts import netconfig
 from wire_preflight.model import ERROR, FAIL, PASS, SKIP, WARN
 

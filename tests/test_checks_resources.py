@@ -1,7 +1,7 @@
 """The size checks on facts of VMs provisioned exactly as the table says, and a step smaller."""
 
 import pytest
-from conftest import DELETE, GIB, judge, with_changes
+from helpers import DELETE, GIB, judge, with_changes
 from wire_preflight.model import ERROR, FAIL, PASS, WARN
 
 

@@ -1,7 +1,7 @@
 """os and hostname checks."""
 
 import pytest
-from conftest import judge, with_changes
+from helpers import judge, with_changes
 from wire_preflight.checks.system import hostname_problem, suggest_hostname
 from wire_preflight.model import FAIL, PASS, WARN
 from wire_preflight.profiles import Alternative

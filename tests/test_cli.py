@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import click
 import pytest
-from conftest import GIB, fixture_path, run_process, with_changes, write_json
+from helpers import GIB, fixture_path, run_process, with_changes, write_json
 
 FACTS = fixture_path("facts-ubuntu1804-kvm-4g.json")
 CHECK_FIELDS = {"id", "role", "status", "observed", "expected", "message", "remedy"}

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from conftest import classic_fleet, fixture_path, make_report, run_process
+from helpers import classic_fleet, fixture_path, make_report, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 requests = pytest.importorskip("requests")

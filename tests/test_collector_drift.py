@@ -9,7 +9,7 @@ import time
 import zlib
 
 import pytest
-from conftest import GIB, make_report, run_process
+from helpers import GIB, make_report, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 from collectorlib import Collector

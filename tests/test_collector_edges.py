@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from conftest import fill, make_report, require_root, run_process, small_disk
+from helpers import fill, make_report, require_root, run_process, small_disk
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 from collectorlib import ENROLL, TOKEN, Collector, free_port
@@ -338,7 +338,7 @@ def test_nul_is_bad_input_on_every_route_and_both_stores(any_store, base_facts):
 def test_the_agent_sets_a_refused_report_aside_instead_of_retrying(collector, tmp_path):
     """A report holding a NUL is refused (422) for good: the agent keeps it in rejected/ and
     sends nothing again on its next run."""
-    from conftest import fixture_path
+    from helpers import fixture_path
 
     with open(fixture_path("facts-ubuntu1804-kvm-4g.json")) as handle:
         facts = json.load(handle)

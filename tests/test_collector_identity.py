@@ -13,7 +13,7 @@ import time
 import uuid
 
 import pytest
-from conftest import fixture_path, make_report, require_root, run_process
+from helpers import fixture_path, make_report, require_root, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 requests = pytest.importorskip("requests")

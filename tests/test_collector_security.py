@@ -11,7 +11,7 @@ import time
 import zlib
 
 import pytest
-from conftest import make_report, require_root, run_process
+from helpers import make_report, require_root, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 requests = pytest.importorskip("requests")
@@ -365,7 +365,7 @@ def test_a_second_enrolment_of_one_machine_id_is_refused_until_an_admin_acts(col
 
 
 def test_the_agent_enrols_keeps_its_key_and_enrols_again_when_forgotten(collector, tmp_path):
-    from conftest import fixture_path
+    from helpers import fixture_path
 
     secret = tmp_path / "enroll"
     secret.write_text(ENROLL + "\n")

@@ -6,7 +6,7 @@ import json
 import re
 import socket
 
-from conftest import fixture_path, run_process
+from helpers import fixture_path, run_process
 from wire_preflight.delivery.flow import State
 
 TOKEN = "wp-admin-0123456789abcdef0123456789abcdef"

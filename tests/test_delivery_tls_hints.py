@@ -8,7 +8,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import fixture_path, run_process
+from helpers import fixture_path, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 pytest.importorskip("cryptography")

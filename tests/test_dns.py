@@ -5,7 +5,7 @@ import socket
 import threading
 
 import pytest
-from conftest import run_process
+from helpers import run_process
 
 dnslib = pytest.importorskip("dnslib")
 pytest.importorskip("dns", reason="the network extra (dnspython) is not installed")

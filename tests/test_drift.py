@@ -1,6 +1,6 @@
 """Drift between two snapshots of a host: pure functions."""
 
-from conftest import GIB, make_report
+from helpers import GIB, make_report
 from wire_preflight.fleet.drift import compare, on_report, snapshot
 
 

@@ -1,6 +1,6 @@
 """The disk check on a minimal chroot: no mount table, so no mount point or filesystem type."""
 
-from conftest import judge, one, with_changes
+from helpers import judge, one, with_changes
 from wire_preflight.model import PASS
 
 

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import fixture_path, with_changes, write_json
+from helpers import fixture_path, with_changes, write_json
 from wire_preflight.facts.load import load_facts
 from wire_preflight.model import InputError
 

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import GIB, fixture_path
+from helpers import GIB, fixture_path
 from wire_preflight.facts import network, resources, system
 
 

@@ -4,7 +4,7 @@ import json
 import os
 
 import pytest
-from conftest import classic_fleet, fixture_path, make_report
+from helpers import classic_fleet, fixture_path, make_report
 from wire_preflight import profiles
 from wire_preflight.fleet import document, inventory, rules
 from wire_preflight.fleet.summary import summarize
@@ -467,3 +467,33 @@ def test_a_bad_plan_is_said_once_when_the_fleet_follows_it(base_facts, tmp_path)
     failed = by_id(judge(reports, planned), "physical-spread", "fail")
     assert len(failed) == 1 and failed[0]["server"] == "server1"
     assert failed[0]["hosts"] == ["cassandra1", "cassandra3"]
+
+
+# -- the registry -------------------------------------------------------------------------------
+
+
+def test_every_finding_judge_makes_is_a_registered_rule_of_its_own_id(base_facts):
+    reports = classic_fleet(base_facts)
+    made = {f["id"] for f in judge(reports, planned_classic())}
+    judged = {rule.id for rule in rules.RULES if rule.function is not None}
+    assert made <= judged
+    assert {"role-count", "physical-spread", "inventory-missing"} <= made
+
+
+def test_ids_are_unique_and_each_rule_says_who_makes_it():
+    assert len(rules.rule_ids()) == len(set(rules.rule_ids()))
+    for rule in rules.RULES:
+        assert (rule.function is None) == (rule.made_by != "judge"), rule.id
+
+
+def test_a_finding_with_an_unregistered_id_is_refused():
+    with pytest.raises(AssertionError, match="unregistered"):
+        rules.finding("physical-sprad", "fail", "a typo in an id")
+
+
+def test_a_rule_that_makes_another_rules_finding_is_refused(base_facts):
+    hosts = [summarize(r) for r in classic_fleet(base_facts)]
+    fleet = rules.fleet_of(hosts, CLASSIC)
+    stray = rules.Rule("role-count", lambda f: [rules.finding("mtu", "pass", "not mine")])
+    with pytest.raises(AssertionError, match="role-count made a finding with id 'mtu'"):
+        rules.run(stray, fleet)

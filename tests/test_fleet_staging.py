@@ -4,7 +4,7 @@ inventory's interface variables, on the WIAB staging fleet (wire-server-deploy 6
 import json
 
 import pytest
-from conftest import FIXTURES, fixture_path, make_report
+from helpers import FIXTURES, fixture_path, make_report
 from wire_preflight import profiles
 from wire_preflight.facts import network
 from wire_preflight.fleet import inventory, rules

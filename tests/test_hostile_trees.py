@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 
 import pytest
-from conftest import require_root
+from helpers import require_root
 from nettree import link, write
 
 HANG_GUARD = 120  # seconds; a run that takes this long has hung

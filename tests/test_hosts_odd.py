@@ -4,7 +4,7 @@ the agent on broken machines (no default route, no `ip`)."""
 import json
 import os
 
-from conftest import judge, one, with_changes
+from helpers import judge, one, with_changes
 from nettree import link, write
 from wire_preflight import state
 from wire_preflight.facts import netconfig

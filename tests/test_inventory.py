@@ -1,7 +1,7 @@
 """wire-server-deploy inventories in both of ansible's formats."""
 
 import pytest
-from conftest import fixture_path
+from helpers import fixture_path
 from wire_preflight import profiles
 from wire_preflight.fleet import inventory
 from wire_preflight.model import InputError

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import FIXTURES
+from helpers import FIXTURES
 from wire_preflight.fleet import inventory
 from wire_preflight.model import InputError
 

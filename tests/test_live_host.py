@@ -4,7 +4,7 @@ import json
 import os
 
 import pytest
-from conftest import run_process
+from helpers import run_process
 from wire_preflight import checks, profiles
 from wire_preflight.model import STATUSES
 

@@ -1,7 +1,7 @@
 """Network configuration parsers on files in their real formats, including broken ones."""
 
 import pytest
-from conftest import fixture_path
+from helpers import fixture_path
 from wire_preflight import netresolve
 from wire_preflight.facts import netconfig
 

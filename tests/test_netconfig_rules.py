@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from conftest import judge, one, with_changes
+from helpers import judge, one, with_changes
 from nettree import link, write
 from wire_preflight import netmatch, netresolve
 from wire_preflight.facts import (

@@ -10,7 +10,7 @@ import sys
 import uuid
 
 import pytest
-from conftest import require_root
+from helpers import require_root
 
 ADDRESSES = [
     # (address/prefix, extra `ip addr add` arguments)

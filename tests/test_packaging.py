@@ -17,7 +17,7 @@ import sys
 import zipfile
 
 import pytest
-from conftest import fixture_path, require_root
+from helpers import fixture_path, require_root
 
 pytestmark = pytest.mark.packaging
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,7 +8,7 @@ import os
 import re
 
 import pytest
-from conftest import fixture_path, run_process
+from helpers import fixture_path, run_process
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 from collectorlib import CHROMIUM, NO_CHROMIUM, Collector, chromium
@@ -370,7 +370,7 @@ def test_a_check_new_within_the_history_read_says_since_when():
 
 
 def test_the_host_page_reads_a_bounded_history(tmp_path, base_facts):
-    from conftest import make_report
+    from helpers import make_report
     from wire_preflight_collector.history import HISTORY_REPORTS
 
     server = Collector(tmp_path).start()
@@ -391,7 +391,7 @@ def test_the_host_page_reads_a_bounded_history(tmp_path, base_facts):
 
 def _fill(db, base_facts, hosts, failing=0):
     """A database with `hosts` hosts, filled in-process (as the collector's ingest does)."""
-    from conftest import make_report
+    from helpers import make_report
     from wire_preflight_collector.store import open_store
 
     store = open_store(db)
@@ -495,7 +495,7 @@ def test_names_stay_whole_and_nothing_scrolls_the_page_at_any_width(fleet, tmp_p
 def test_a_fleet_of_cloned_vms_shows_a_bounded_findings_table(tmp_path, base_facts):
     """Clones share identities: one finding per shared value, each naming every clone. The
     table shows the first rows and says how to find the rest; long messages are cut."""
-    from conftest import make_report
+    from helpers import make_report
     from wire_preflight_collector.page import FINDINGS_SHOWN, MESSAGE_SHOWN
     from wire_preflight_collector.store import open_store
 

@@ -4,7 +4,7 @@ called directly, without the command line."""
 import json
 
 import pytest
-from conftest import GIB, fixture_path, with_changes, write_json
+from helpers import GIB, fixture_path, with_changes, write_json
 from wire_preflight import pipeline
 from wire_preflight.model import FAIL, InputError
 

@@ -2,7 +2,7 @@
 and counts in the singular where there is one."""
 
 import pytest
-from conftest import judge, one, with_changes
+from helpers import judge, one, with_changes
 from wire_preflight import profiles
 from wire_preflight.plan import vms as plan
 from wire_preflight.quantities import count

@@ -253,7 +253,7 @@ HOST_UNREADABLE = [
 
 @pytest.mark.parametrize("edit,message", HOST_UNREADABLE)
 def test_host_requirements_a_check_cannot_read_exit_2(tmp_path, run_cli, edit, message):
-    from conftest import fixture_path
+    from helpers import fixture_path
 
     old, new = edit.split("|")
     original = _components_text()

@@ -15,7 +15,7 @@ pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and it
 import requests
 import yaml
 from collectorlib import VIEWER, Collector, free_port
-from conftest import fill, make_report, small_disk
+from helpers import fill, make_report, small_disk
 from wire_preflight.model import STATUSES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -10,7 +10,7 @@ import time
 import uuid
 
 import pytest
-from conftest import require_root
+from helpers import require_root
 
 A_ADDR, ES_ADDR, CAS_ADDR, TURN_ADDR = (
     "192.168.77.1",
@@ -182,7 +182,7 @@ def test_ports_tells_open_refused_and_filtered(pair, tmp_path):
 
 def test_report_carries_reachability_to_the_fleet(tmp_path, base_facts):
     """The kept results join the next report; the fleet shows roles x roles."""
-    from conftest import write_json
+    from helpers import write_json
 
     state = tmp_path / "state"
     state.mkdir()

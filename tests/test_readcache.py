@@ -5,7 +5,7 @@ process made it, on both stores (a real PostgreSQL server, as in test_store.py).
 import time
 
 import pytest
-from conftest import make_report
+from helpers import make_report
 from test_store import open_db, wait_for
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 import yaml
-from conftest import fixture_path
+from helpers import fixture_path
 from wire_preflight import boundedyaml, safefile
 from wire_preflight.delivery import spool
 from wire_preflight.facts import files, netplan, system

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import fixture_path, run_process
+from helpers import fixture_path, run_process
 
 UNITS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "packaging")
 FACTS = fixture_path("facts-ubuntu1804-kvm-4g.json")

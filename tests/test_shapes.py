@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from conftest import fixture_path
+from helpers import fixture_path
 
 pytest.importorskip("pydantic", reason="the collector's models need Python >= 3.10")
 from pydantic import ValidationError

@@ -14,7 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from conftest import fixture_path, run_process
+from helpers import fixture_path, run_process
 
 FACTS = fixture_path("facts-ubuntu1804-kvm-4g.json")
 TOKEN = "spool-test-token-0123456789"

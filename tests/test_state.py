@@ -3,7 +3,7 @@
 import json
 import os
 
-from conftest import with_changes, write_json
+from helpers import with_changes, write_json
 
 
 def drift(run_cli, path, state_dir):

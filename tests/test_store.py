@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from conftest import make_report, with_changes
+from helpers import make_report, with_changes
 
 pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
 from collectorlib import TOKEN, Collector

@@ -8,7 +8,7 @@ import ssl
 import threading
 
 import pytest
-from conftest import run_process
+from helpers import run_process
 
 pytest.importorskip("cryptography", reason="the network extra (cryptography) is not installed")
 from cryptography import x509

@@ -3,7 +3,7 @@
 
 import json
 
-from conftest import FIXTURES, judge, one, with_changes
+from helpers import FIXTURES, judge, one, with_changes
 from wire_preflight import profiles
 from wire_preflight.fleet import inventory
 from wire_preflight.model import FAIL, PASS

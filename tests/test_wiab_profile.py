@@ -2,7 +2,7 @@
 firewall files in the formats ufw, systemd and iptables-persistent write."""
 
 import pytest
-from conftest import GIB, judge, one, with_changes
+from helpers import GIB, judge, one, with_changes
 from nettree import write
 from wire_preflight import profiles
 from wire_preflight.checks.firewall import ufw_allows

@@ -2,7 +2,7 @@
 ansible/inventory/offline/staging.yml at 682349dc), seven VMs on one physical machine."""
 
 import pytest
-from conftest import FIXTURES, GIB, judge, one, results_for, with_changes
+from helpers import FIXTURES, GIB, judge, one, results_for, with_changes
 from wire_preflight import profiles
 from wire_preflight.fleet import inventory
 from wire_preflight.model import ERROR, FAIL, PASS, SKIP, InputError

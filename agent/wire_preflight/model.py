@@ -70,7 +70,7 @@ class InputError(Exception):
     """Bad usage or a bad input file: one line for the user, exit code 2."""
 
 
-def summarise(results: List[CheckResult]) -> Dict[str, int]:
+def summarize(results: List[CheckResult]) -> Dict[str, int]:
     counts = {status: 0 for status in STATUSES}
     for result in results:
         counts[result.status] += 1
@@ -79,7 +79,7 @@ def summarise(results: List[CheckResult]) -> Dict[str, int]:
 
 def summary(results: List[CheckResult]) -> Dict[str, Any]:
     """Counts per status, the exit code and the verdict line: every JSON document's summary."""
-    out = dict(summarise(results))  # type: Dict[str, Any]
+    out = dict(summarize(results))  # type: Dict[str, Any]
     out["exit_code"] = exit_code(results)
     out["verdict"] = verdict(results)
     return out
@@ -96,7 +96,7 @@ def exit_code(results: List[CheckResult]) -> int:
 
 
 def verdict(results: List[CheckResult]) -> str:
-    counts = summarise(results)
+    counts = summarize(results)
     code = exit_code(results)
     parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     word = {EXIT_OK: "PASS", EXIT_WARN: "WARN", EXIT_FAIL: "FAIL"}[code]

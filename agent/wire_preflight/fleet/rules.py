@@ -4,10 +4,15 @@ the planned fleet from an inventory. Each returns findings:
     {"id", "status", "scope", "roles", "hosts", "message", "remedy"}
 
 `scope` is "reported" (what the agents said) or "planned" (what the inventory says).
+
+A finding's id is written once, in RULES. judge() hands each rule a Fleet bound to its id,
+and the rule makes its findings with `fleet.finding(...)`; judge() refuses a finding whose id
+is not the rule's. The findings made outside judge() (a report that could not be read, the
+collector's own) are registered too, and finding() refuses an id that is not.
 """
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from wire_preflight.model import FAIL, PASS, SKIP, WARN
 from wire_preflight.profiles import Profile
@@ -15,9 +20,52 @@ from wire_preflight.quantities import count
 
 if TYPE_CHECKING:
     from wire_preflight.shapes import Finding
+else:  # the TypedDict is for mypy; at run time (Python 3.6 too) a finding is a dict
+    Finding = Dict[str, Any]
 
 # Worst first: how findings are sorted and the fleet's verdict is chosen.
 ORDER = {FAIL: 0, WARN: 1, SKIP: 2, PASS: 3}
+
+
+class Fleet(NamedTuple):
+    """What a rule judges: the fleet as reported, or as an inventory plans it."""
+
+    # The reporting hosts (a host that did not say its physical server takes the
+    # inventory's physical_host).
+    hosts: List[Dict[str, Any]]
+    # The hosts as placed on physical servers: the reporting ones and, with an inventory,
+    # its planned hosts that have not reported yet, marked not_reporting.
+    placement: List[Dict[str, Any]]
+    profile: Profile
+    # The inventory's hosts (inventory.py), or None without an inventory.
+    planned: Optional[List[Dict[str, Any]]]
+    # The etcd members (etcd_members); None when the planned fleet has no etcd group.
+    etcd: Optional[List[Dict[str, Any]]]
+    scope: str = "reported"
+    # The id of the rule judging now: set by judge(), never by a rule.
+    rule: str = ""
+
+    def finding(
+        self,
+        status: str,
+        message: str,
+        roles: Iterable[str] = (),
+        hosts: Iterable[Optional[str]] = (),  # a host without a name is left out
+        remedy: str = "",
+    ) -> Finding:
+        return finding(self.rule, status, message, roles, hosts, remedy, self.scope)
+
+
+class Rule(NamedTuple):
+    id: str
+    # The rule's function, or None for findings made outside judge(): `made_by` says where.
+    function: Optional[Callable[[Fleet], List[Finding]]]
+    # Judged only with an inventory.
+    needs_inventory: bool = False
+    # Judged on the planned fleet too (with an inventory); a planned finding that says what
+    # a reported one says is given once.
+    planned_too: bool = False
+    made_by: str = "judge"
 
 
 def finding(
@@ -28,7 +76,10 @@ def finding(
     hosts: Iterable[Optional[str]] = (),  # a host without a name is left out
     remedy: str = "",
     scope: str = "reported",
-) -> "Finding":
+) -> Finding:
+    if rule not in RULE_IDS:
+        # A bug, not the fleet's state: the docs, the page and scripts go by these ids.
+        raise AssertionError(f"finding with unregistered rule id {rule!r}")
     return {
         "id": rule,
         "status": status,
@@ -40,13 +91,10 @@ def finding(
     }
 
 
-def judge(
+def fleet_of(
     hosts: List[Dict[str, Any]], profile: Profile, planned: Optional[List[Dict[str, Any]]] = None
-) -> List["Finding"]:
-    """Every rule over the reported fleet, and over the planned one when an inventory is given.
-
-    This is the one list of fleet rules; each finding's id names the rule that made it.
-    """
+) -> Fleet:
+    """The reported fleet as the rules judge it."""
     placement = hosts
     if planned is not None:
         hosts = fill_from_inventory(hosts, planned)
@@ -56,35 +104,47 @@ def judge(
         placement = hosts + [
             dict(planned_as_host(p), not_reporting=True) for p in not_reporting(hosts, planned)
         ]
-    etcd = etcd_members(hosts, planned)
-    findings = []
-    findings += role_count(placement, profile)
-    findings += physical_spread(placement, profile, etcd)
-    findings += etcd_odd(etcd, profile, planned is not None and any(p["etcd"] for p in planned))
-    findings += duplicate_identity(hosts)
-    findings += clock_skew(hosts, profile)
-    findings += host_checks(hosts)
-    findings += reachability(hosts)
-    findings += same_mtu(hosts, profile)
-    if planned is not None:
-        as_hosts = [planned_as_host(p) for p in planned]
-        said = {_same(f) for f in findings}
-        for found in role_count(as_hosts, profile, scope="planned") + physical_spread(
-            as_hosts,
-            profile,
-            [h for h, p in zip(as_hosts, planned) if p["etcd"]] or None,
-            scope="planned",
-        ):
+    return Fleet(hosts, placement, profile, planned, etcd_members(hosts, planned))
+
+
+def planned_fleet(profile: Profile, planned: List[Dict[str, Any]]) -> Fleet:
+    """The fleet as the inventory plans it, every host in its planned place."""
+    as_hosts = [planned_as_host(p) for p in planned]
+    etcd = [h for h, p in zip(as_hosts, planned) if p["etcd"]] or None
+    return Fleet(as_hosts, as_hosts, profile, planned, etcd, scope="planned")
+
+
+def judge(
+    hosts: List[Dict[str, Any]], profile: Profile, planned: Optional[List[Dict[str, Any]]] = None
+) -> List[Finding]:
+    """Every rule of RULES over the reported fleet, and over the planned one when an inventory
+    is given."""
+    reported = fleet_of(hosts, profile, planned)
+    plan = planned_fleet(profile, planned) if planned is not None else None
+    findings = []  # type: List[Finding]
+    for rule in RULES:
+        if rule.function is None or (rule.needs_inventory and planned is None):
+            continue
+        found = run(rule, reported)
+        if rule.planned_too and plan is not None:
             # Where the plan and the reporting fleet say the same, say it once.
-            if _same(found) not in said:
-                findings.append(found)
-        findings += inventory_rules(hosts, planned)
-        findings += inventory_hostname(hosts, planned, profile)
-        findings += inventory_interface(hosts, planned)
+            said = {_same(f) for f in found}
+            found += [f for f in run(rule, plan) if _same(f) not in said]
+        findings += found
     return sorted(findings, key=lambda f: (ORDER[f["status"]], f["id"]))
 
 
-def _same(found: "Finding") -> Any:
+def run(rule: Rule, fleet: Fleet) -> List[Finding]:
+    """One rule's findings on a fleet."""
+    assert rule.function is not None, rule.id
+    found = rule.function(fleet._replace(rule=rule.id))
+    for one in found:
+        if one["id"] != rule.id:
+            raise AssertionError(f"rule {rule.id} made a finding with id {one['id']!r}")
+    return found
+
+
+def _same(found: Finding) -> Any:
     """What makes two findings say the same thing, whatever their wording."""
     return (
         found["id"],
@@ -191,12 +251,11 @@ def _with_role(hosts: List[Dict[str, Any]], role: str) -> List[Dict[str, Any]]:
 # -- role-count ---------------------------------------------------------------------------------
 
 
-def role_count(
-    hosts: List[Dict[str, Any]], profile: Profile, scope: str = "reported"
-) -> List["Finding"]:
+def role_count(fleet: Fleet) -> List[Finding]:
+    hosts, profile = fleet.placement, fleet.profile
     out = []
     roles = _production_roles(hosts, profile)
-    if scope == "planned":
+    if fleet.scope == "planned":
         # An inventory lists only the roles its groups map to (the admin host runs ansible
         # and is not in it).
         roles = [r for r in roles if r in set(profile.inventory_groups.values())]
@@ -207,8 +266,7 @@ def role_count(
         labels = [_label(h) for h in sorted(members, key=lambda h: h["hostname"])]
         if len(members) < role.vms:
             out.append(
-                finding(
-                    "role-count",
+                fleet.finding(
                     FAIL,
                     "{}: {} of the {} VMs the plan asks for{}".format(
                         name,
@@ -219,20 +277,17 @@ def role_count(
                     [name],
                     names,
                     f"add {role.vms - len(members)} more {name} VM(s)",
-                    scope,
                 )
             )
         else:
             out.append(
-                finding(
-                    "role-count",
+                fleet.finding(
                     PASS,
                     "{}: {} (plan: {}){}".format(
                         name, count(len(members), "VM"), role.vms, _absent(members)
                     ),
                     [name],
                     names,
-                    scope=scope,
                 )
             )
     return out
@@ -283,19 +338,14 @@ def survives_loss(need: str, members: int, lost: int) -> bool:
     return left * 2 > members if need == "majority" else left >= 1
 
 
-def physical_spread(
-    hosts: List[Dict[str, Any]],
-    profile: Profile,
-    etcd: Optional[List[Dict[str, Any]]] = None,
-    scope: str = "reported",
-) -> List["Finding"]:
+def physical_spread(fleet: Fleet) -> List[Finding]:
+    hosts, profile, etcd = fleet.placement, fleet.profile, fleet.etcd
     if plans_one_machine(profile):
         # WIAB staging, the demo: there is no spread to judge, for etcd neither.
-        if scope != "reported" or not hosts:
+        if fleet.scope != "reported" or not hosts:
             return []
         return [
-            finding(
-                "physical-spread",
+            fleet.finding(
                 PASS,
                 "the profile plans one physical server and no quorum across servers: "
                 "nothing to spread",
@@ -309,14 +359,12 @@ def physical_spread(
     ]
     if unknown:
         out.append(
-            finding(
-                "physical-spread",
+            fleet.finding(
                 WARN,
                 f"{len(unknown)} host(s) did not say which physical server they run on; "
                 "they are left out of the spread",
                 hosts=unknown,
                 remedy="report with --physical-host NAME (or set physical_host in the inventory)",
-                scope=scope,
             )
         )
     placed = [h for h in hosts if h.get("physical_host")]
@@ -324,15 +372,13 @@ def physical_spread(
     minimum = profile.fleet.get("min_physical_servers", 0)
     if placed and len(servers) < minimum:
         out.append(
-            finding(
-                "physical-spread",
+            fleet.finding(
                 FAIL,
                 "{} physical server(s) ({}); the plan asks for at least {}".format(
                     len(servers), ", ".join(servers), minimum
                 ),
                 hosts=[h["hostname"] for h in placed],
                 remedy=f"spread the VMs over {minimum} physical servers",
-                scope=scope,
             )
         )
     groups = [
@@ -355,8 +401,7 @@ def physical_spread(
                     if need == "majority"
                     else f"no {role} is left"
                 )
-                found = finding(
-                    "physical-spread",
+                found = fleet.finding(
                     FAIL,
                     "losing physical server {} takes {} of {} {} VMs ({}): {}".format(
                         server,
@@ -369,19 +414,16 @@ def physical_spread(
                     [role],
                     lost,
                     "move one of {} to another physical server".format(", ".join(sorted(lost))),
-                    scope,
                 )
                 # The physical server whose loss breaks the quorum, for the page's boxes.
                 found["server"] = server
                 out.append(found)
     if placed and not problems:
         out.append(
-            finding(
-                "physical-spread",
+            fleet.finding(
                 PASS,
                 f"losing any one of {len(servers)} physical server(s) keeps every quorum",
                 hosts=[h["hostname"] for h in placed],
-                scope=scope,
             )
         )
     return out
@@ -411,11 +453,11 @@ def etcd_members(
     return _with_role(hosts, ETCD_HOST_ROLE)
 
 
-def etcd_odd(
-    members: List[Dict[str, Any]], profile: Profile, from_inventory: bool = False
-) -> List["Finding"]:
+def etcd_odd(fleet: Fleet) -> List[Finding]:
     """An odd number of etcd members, at least min_etcd: counted from the inventory's etcd
     group when there is one (hosts that have not reported yet included, and named)."""
+    profile, members = fleet.profile, fleet.etcd or []
+    from_inventory = fleet.planned is not None and any(p["etcd"] for p in fleet.planned)
     if not profile.fleet.get("etcd_odd", False):
         return []
     names = [h["hostname"] for h in members]
@@ -424,11 +466,10 @@ def etcd_odd(
     minimum = profile.fleet.get("min_etcd", 3)
     count = len(members)
     if count == 0:
-        return [finding("etcd-odd", SKIP, "no etcd members reported", ["etcd"])]
+        return [fleet.finding(SKIP, "no etcd members reported", ["etcd"])]
     if count % 2 == 0:
         return [
-            finding(
-                "etcd-odd",
+            fleet.finding(
                 FAIL,
                 f"{count} etcd members{where}: an even count tolerates no more "
                 f"failures than {count - 1} and can split evenly{absent}",
@@ -439,8 +480,7 @@ def etcd_odd(
         ]
     if count < minimum:
         return [
-            finding(
-                "etcd-odd",
+            fleet.finding(
                 FAIL,
                 f"{count} etcd member(s){where}; at least {minimum} are needed{absent}",
                 ["etcd"],
@@ -448,14 +488,15 @@ def etcd_odd(
                 f"add etcd members up to {minimum}",
             )
         ]
-    return [finding("etcd-odd", PASS, f"{count} etcd members{where}{absent}", ["etcd"], names)]
+    return [fleet.finding(PASS, f"{count} etcd members{where}{absent}", ["etcd"], names)]
 
 
 # -- duplicate-identity -------------------------------------------------------------------------
 
 
-def duplicate_identity(hosts: List[Dict[str, Any]]) -> List["Finding"]:
+def duplicate_identity(fleet: Fleet) -> List[Finding]:
     """The same hostname, machine-id, product_uuid, MAC or address on two hosts."""
+    hosts = fleet.hosts
     out = []
     fields = [
         ("hostname", lambda h: [h.get("hostname")]),
@@ -481,8 +522,7 @@ def duplicate_identity(hosts: List[Dict[str, Any]]) -> List["Finding"]:
                 for h in owners
             ]
             out.append(
-                finding(
-                    "duplicate-identity",
+                fleet.finding(
                     FAIL,
                     "{} {} is shared by {}".format(label, value, ", ".join(sorted(names))),
                     hosts=[h.get("hostname") for h in owners],
@@ -491,8 +531,7 @@ def duplicate_identity(hosts: List[Dict[str, Any]]) -> List["Finding"]:
             )
     if not out and hosts:
         out.append(
-            finding(
-                "duplicate-identity",
+            fleet.finding(
                 PASS,
                 "every host's hostname, machine-id, product_uuid, MACs and addresses are its own",
             )
@@ -514,15 +553,15 @@ def _identity_remedy(label: str) -> str:
 # -- clock-skew ---------------------------------------------------------------------------------
 
 
-def clock_skew(hosts: List[Dict[str, Any]], profile: Profile) -> List["Finding"]:
-    limit = profile.fleet.get("max_clock_skew_ms", 100) / 1000.0
+def clock_skew(fleet: Fleet) -> List[Finding]:
+    hosts = fleet.hosts
+    limit = fleet.profile.fleet.get("max_clock_skew_ms", 100) / 1000.0
     known = [h for h in hosts if (h.get("clock") or {}).get("offset_s") is not None]
     unknown = [h["hostname"] for h in hosts if (h.get("clock") or {}).get("offset_s") is None]
     out = []
     if unknown:
         out.append(
-            finding(
-                "clock-skew",
+            fleet.finding(
                 WARN,
                 f"{len(unknown)} host(s) gave no usable clock reading (not "
                 "synchronised, or no time facts)",
@@ -542,8 +581,7 @@ def clock_skew(hosts: List[Dict[str, Any]], profile: Profile) -> List["Finding"]
     )
     if spread > limit:
         out.append(
-            finding(
-                "clock-skew",
+            fleet.finding(
                 FAIL,
                 message,
                 hosts=[early["hostname"], late["hostname"]],
@@ -553,8 +591,7 @@ def clock_skew(hosts: List[Dict[str, Any]], profile: Profile) -> List["Finding"]
         )
     elif bound > limit:
         out.append(
-            finding(
-                "clock-skew",
+            fleet.finding(
                 WARN,
                 message
                 + f", but their NTP error bounds add up to {bound * 1000:.0f} ms: not proven",
@@ -563,20 +600,20 @@ def clock_skew(hosts: List[Dict[str, Any]], profile: Profile) -> List["Finding"]
             )
         )
     else:
-        out.append(finding("clock-skew", PASS, message, hosts=[h["hostname"] for h in known]))
+        out.append(fleet.finding(PASS, message, hosts=[h["hostname"] for h in known]))
     return out
 
 
 # -- the hosts' own checks ----------------------------------------------------------------------
 
 
-def host_checks(hosts: List[Dict[str, Any]]) -> List["Finding"]:
+def host_checks(fleet: Fleet) -> List[Finding]:
+    hosts = fleet.hosts
     out = []
     for host in sorted(hosts, key=lambda h: h.get("hostname") or ""):
         if host.get("failing"):
             out.append(
-                finding(
-                    "host-checks",
+                fleet.finding(
                     FAIL,
                     "{}: {} failed".format(host["hostname"], ", ".join(host["failing"])),
                     host.get("roles", []),
@@ -587,8 +624,7 @@ def host_checks(hosts: List[Dict[str, Any]]) -> List["Finding"]:
     warned = [h["hostname"] for h in hosts if h.get("warnings") and not h.get("failing")]
     if warned:
         out.append(
-            finding(
-                "host-checks",
+            fleet.finding(
                 WARN,
                 f"{len(warned)} host(s) with warnings only",
                 hosts=warned,
@@ -596,8 +632,7 @@ def host_checks(hosts: List[Dict[str, Any]]) -> List["Finding"]:
         )
     if hosts and not out:
         out.append(
-            finding(
-                "host-checks",
+            fleet.finding(
                 PASS,
                 "every host passes its own checks",
                 hosts=[h["hostname"] for h in hosts],
@@ -606,83 +641,93 @@ def host_checks(hosts: List[Dict[str, Any]]) -> List["Finding"]:
     return out
 
 
-# -- inventory ----------------------------------------------------------------------------------
+# -- inventory-unexpected, inventory-role, inventory-ip, inventory-missing ------------------
 
 
-def inventory_rules(hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]]) -> List["Finding"]:
-    match = planned_matcher(planned)
-    out = []
-    matched = {}  # type: Dict[str, Dict[str, Any]]
-    for host in hosts:
-        plan = match(host)
-        if plan is None:
-            out.append(
-                finding(
-                    "inventory-unexpected",
-                    WARN,
-                    "{} reported but is not in the inventory".format(host["hostname"]),
-                    host.get("roles", []),
-                    [host["hostname"]],
-                    "add it to the inventory, or retire it",
-                )
-            )
-            continue
-        matched[plan["name"]] = host
-        if plan["roles"] and set(plan["roles"]) != set(host.get("roles", [])):
-            out.append(
-                finding(
-                    "inventory-role",
-                    FAIL,
-                    "{} reports roles {} but the inventory's groups ({}) say {}".format(
-                        host["hostname"],
-                        ", ".join(host.get("roles", [])) or "none",
-                        ", ".join(plan["groups"]),
-                        ", ".join(plan["roles"]),
-                    ),
-                    plan["roles"],
-                    [host["hostname"]],
-                    "report with --role {}".format(" --role ".join(plan["roles"])),
-                )
-            )
-        ip = plan.get("ip")
-        if ip and ip not in (host.get("addresses") or []):
-            out.append(
-                finding(
-                    "inventory-ip",
-                    FAIL,
-                    "{}: the inventory's ip={} is not one of its addresses ({})".format(
-                        host["hostname"], ip, ", ".join(host.get("addresses") or []) or "none"
-                    ),
-                    plan["roles"],
-                    [host["hostname"]],
-                    "fix ip= in the inventory or the VM's address",
-                )
-            )
-    for plan in planned:
-        if plan["name"] not in matched and plan["roles"]:
-            out.append(
-                finding(
-                    "inventory-missing",
-                    FAIL,
-                    "{} ({}) is in the inventory but never reported".format(
-                        plan["name"], ", ".join(plan["roles"])
-                    ),
-                    plan["roles"],
-                    [plan["name"]],
-                    "run `wire-preflight report` on it (see packaging/)",
-                )
-            )
-    return out
+def _matched(fleet: Fleet) -> List[Tuple[Dict[str, Any], Dict[str, Any]]]:
+    """(reported host, its inventory entry) for every reported host the inventory lists."""
+    assert fleet.planned is not None
+    match = planned_matcher(fleet.planned)
+    pairs = [(host, match(host)) for host in fleet.hosts]
+    return [(host, plan) for host, plan in pairs if plan is not None]
+
+
+def inventory_unexpected(fleet: Fleet) -> List[Finding]:
+    assert fleet.planned is not None
+    match = planned_matcher(fleet.planned)
+    return [
+        fleet.finding(
+            WARN,
+            "{} reported but is not in the inventory".format(host["hostname"]),
+            host.get("roles", []),
+            [host["hostname"]],
+            "add it to the inventory, or retire it",
+        )
+        for host in fleet.hosts
+        if match(host) is None
+    ]
+
+
+def inventory_role(fleet: Fleet) -> List[Finding]:
+    return [
+        fleet.finding(
+            FAIL,
+            "{} reports roles {} but the inventory's groups ({}) say {}".format(
+                host["hostname"],
+                ", ".join(host.get("roles", [])) or "none",
+                ", ".join(plan["groups"]),
+                ", ".join(plan["roles"]),
+            ),
+            plan["roles"],
+            [host["hostname"]],
+            "report with --role {}".format(" --role ".join(plan["roles"])),
+        )
+        for host, plan in _matched(fleet)
+        if plan["roles"] and set(plan["roles"]) != set(host.get("roles", []))
+    ]
+
+
+def inventory_ip(fleet: Fleet) -> List[Finding]:
+    return [
+        fleet.finding(
+            FAIL,
+            "{}: the inventory's ip={} is not one of its addresses ({})".format(
+                host["hostname"], plan["ip"], ", ".join(host.get("addresses") or []) or "none"
+            ),
+            plan["roles"],
+            [host["hostname"]],
+            "fix ip= in the inventory or the VM's address",
+        )
+        for host, plan in _matched(fleet)
+        if plan.get("ip") and plan["ip"] not in (host.get("addresses") or [])
+    ]
+
+
+def inventory_missing(fleet: Fleet) -> List[Finding]:
+    assert fleet.planned is not None
+    return [
+        fleet.finding(
+            FAIL,
+            "{} ({}) is in the inventory but never reported".format(
+                plan["name"], ", ".join(plan["roles"])
+            ),
+            plan["roles"],
+            [plan["name"]],
+            "run `wire-preflight report` on it (see packaging/)",
+        )
+        for plan in not_reporting(fleet.hosts, fleet.planned)
+    ]
 
 
 # -- mtu ----------------------------------------------------------------------------------------
 
 
-def same_mtu(hosts: List[Dict[str, Any]], profile: Profile) -> List["Finding"]:
+def same_mtu(fleet: Fleet) -> List[Finding]:
     """Every host's primary interface has the same MTU (`[fleet] mtu` turns the rule on and
     says what a difference is). The value most hosts share is the reference and the others
     are named; when no value has a majority, every group is named."""
-    severity = profile.fleet.get("mtu")
+    hosts = fleet.hosts
+    severity = fleet.profile.fleet.get("mtu")
     if not severity:
         return []
     by_mtu = OrderedDict()  # type: Dict[int, List[str]]
@@ -700,8 +745,7 @@ def same_mtu(hosts: List[Dict[str, Any]], profile: Profile) -> List["Finding"]:
     if len(by_mtu) == 1:
         mtu = next(iter(by_mtu))
         return [
-            finding(
-                "mtu",
+            fleet.finding(
                 PASS,
                 f"the primary interfaces of all {known} hosts have MTU {mtu}{tail}",
                 hosts=by_mtu[mtu],
@@ -716,8 +760,7 @@ def same_mtu(hosts: List[Dict[str, Any]], profile: Profile) -> List["Finding"]:
     if len(by_mtu[top]) * 2 > known:
         odd = [name for mtu in ranked[1:] for name in by_mtu[mtu]]
         return [
-            finding(
-                "mtu",
+            fleet.finding(
                 severity,
                 "MTU {} where the other {} host(s) have {}{}".format(
                     "; ".join(named(m) for m in ranked[1:]), len(by_mtu[top]), top, tail
@@ -728,8 +771,7 @@ def same_mtu(hosts: List[Dict[str, Any]], profile: Profile) -> List["Finding"]:
             )
         ]
     return [
-        finding(
-            "mtu",
+        fleet.finding(
             severity,
             "no MTU is shared by most hosts: {}{}".format(
                 "; ".join(named(m) for m in ranked), tail
@@ -748,26 +790,24 @@ def _dns_name(name: Any) -> str:
     return str(name or "").rstrip(".").lower()
 
 
-def inventory_hostname(
-    hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]], profile: Profile
-) -> List["Finding"]:
+def inventory_hostname(fleet: Fleet) -> List[Finding]:
     """Each reporting host's hostname is its inventory name (`[fleet] inventory_hostname`
     turns the rule on: RabbitMQ's cluster, for one, names its nodes by hostname)."""
-    severity = profile.fleet.get("inventory_hostname")
+    severity = fleet.profile.fleet.get("inventory_hostname")
     if not severity:
         return []
-    match = planned_matcher(planned)
+    assert fleet.planned is not None
+    match = planned_matcher(fleet.planned)
     out = []
     judged = 0
-    for host in sorted(hosts, key=lambda h: h["hostname"]):
+    for host in sorted(fleet.hosts, key=lambda h: h["hostname"]):
         plan = match(host)
         if plan is None:
             continue  # inventory-unexpected says so
         judged += 1
         if _dns_name(host["hostname"]) != _dns_name(plan["name"]):
             out.append(
-                finding(
-                    "inventory-hostname",
+                fleet.finding(
                     severity,
                     "{} is {} in the inventory (matched by its address): the names differ".format(
                         host["hostname"], plan["name"]
@@ -779,8 +819,7 @@ def inventory_hostname(
             )
     if judged and not out:
         out.append(
-            finding(
-                "inventory-hostname",
+            fleet.finding(
                 PASS,
                 f"the hostnames of all {judged} reporting host(s) are their inventory names",
             )
@@ -788,18 +827,17 @@ def inventory_hostname(
     return out
 
 
-def inventory_interface(
-    hosts: List[Dict[str, Any]], planned: List[Dict[str, Any]]
-) -> List["Finding"]:
+def inventory_interface(fleet: Fleet) -> List[Finding]:
     """The interface the inventory says a host's services bind (cassandra_network_interface
     and the like) exists on it and carries an IPv4 address."""
-    match = planned_matcher(planned)
+    assert fleet.planned is not None
+    match = planned_matcher(fleet.planned)
     out = []
-    for host in sorted(hosts, key=lambda h: h["hostname"]):
+    for host in sorted(fleet.hosts, key=lambda h: h["hostname"]):
         plan = match(host)
         interfaces = host.get("interfaces")
         if not plan or not plan.get("interface") or not isinstance(interfaces, dict):
-            continue  # nothing named, or a report from before interfaces were summarised
+            continue  # nothing named, or a report from before interfaces were summarized
         name = plan["interface"]
         variables = ", ".join(
             f"{var}={value}" for var, value in (plan.get("interfaces") or {}).items()
@@ -814,8 +852,7 @@ def inventory_interface(
         else:
             continue
         out.append(
-            finding(
-                "inventory-interface",
+            fleet.finding(
                 FAIL,
                 f"{host['hostname']}: the inventory's {variables} {problem}",
                 plan["roles"],
@@ -831,10 +868,10 @@ def inventory_interface(
 _BLOCKED = ("filtered", "no-route", "error")
 
 
-def reachability(hosts: List[Dict[str, Any]]) -> List["Finding"]:
+def reachability(fleet: Fleet) -> List[Finding]:
     """The hosts' last `ports` runs: a path a role must use that a firewall blocks fails."""
     pairs = {}  # type: Dict[Any, Dict[str, List[str]]]
-    for host in hosts:
+    for host in fleet.hosts:
         for probe in host.get("reachability") or []:
             key = (probe.get("from_role"), probe.get("to_role"))
             cell = pairs.setdefault(key, {"blocked": [], "unsure": [], "hosts": []})
@@ -855,8 +892,7 @@ def reachability(hosts: List[Dict[str, Any]]) -> List["Finding"]:
         roles = [source, target]
         if cell["blocked"]:
             out.append(
-                finding(
-                    "reachability",
+                fleet.finding(
                     FAIL,
                     "{} -> {}: {}".format(source, target, "; ".join(cell["blocked"])),
                     roles,
@@ -866,8 +902,7 @@ def reachability(hosts: List[Dict[str, Any]]) -> List["Finding"]:
             )
         elif cell["unsure"]:
             out.append(
-                finding(
-                    "reachability",
+                fleet.finding(
                     WARN,
                     "{} -> {}: UDP unproven: {}".format(source, target, "; ".join(cell["unsure"])),
                     roles,
@@ -877,8 +912,7 @@ def reachability(hosts: List[Dict[str, Any]]) -> List["Finding"]:
             )
         else:
             out.append(
-                finding(
-                    "reachability",
+                fleet.finding(
                     PASS,
                     f"{source} -> {target}: every path open",
                     roles,
@@ -886,3 +920,36 @@ def reachability(hosts: List[Dict[str, Any]]) -> List["Finding"]:
                 )
             )
     return out
+
+
+# -- the registry -------------------------------------------------------------------------------
+
+RULES = (
+    Rule("role-count", role_count, planned_too=True),
+    Rule("physical-spread", physical_spread, planned_too=True),
+    Rule("etcd-odd", etcd_odd),
+    Rule("duplicate-identity", duplicate_identity),
+    Rule("clock-skew", clock_skew),
+    Rule("host-checks", host_checks),
+    Rule("reachability", reachability),
+    Rule("mtu", same_mtu),
+    Rule("inventory-unexpected", inventory_unexpected, needs_inventory=True),
+    Rule("inventory-role", inventory_role, needs_inventory=True),
+    Rule("inventory-ip", inventory_ip, needs_inventory=True),
+    Rule("inventory-missing", inventory_missing, needs_inventory=True),
+    Rule("inventory-hostname", inventory_hostname, needs_inventory=True),
+    Rule("inventory-interface", inventory_interface, needs_inventory=True),
+    # Made outside judge(): by the fleet document (fleet/document.py) from the reports it
+    # could not read, and by the collector from what only it sees.
+    Rule("report-invalid", None, made_by="fleet document"),
+    Rule("identity-conflict", None, made_by="collector"),
+    Rule("foreign-report", None, made_by="collector"),
+    Rule("cloned-key", None, made_by="collector"),
+    Rule("stale", None, made_by="collector"),
+    Rule("clock-offset", None, made_by="collector"),
+)
+RULE_IDS = frozenset(rule.id for rule in RULES)
+
+
+def rule_ids() -> List[str]:
+    return [rule.id for rule in RULES]
