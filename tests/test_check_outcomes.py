@@ -133,6 +133,18 @@ def minio_data(fstype="xfs", device="/dev/vdb"):
     return facts
 
 
+def without_kernel_module(name):
+    """A Kubernetes node whose kernel neither has nor can load `name`."""
+
+    def facts(base, tmp_path):
+        out = copy.deepcopy(sized_for_kubernetes(base, tmp_path))
+        gone = {"loaded": False, "builtin": False, "file": None, "loadable": False}
+        out["kernel_modules"]["modules"][name] = gone
+        return out
+
+    return facts
+
+
 def rotational(spinning):
     def facts(base, tmp_path):
         out = copy.deepcopy(base)
@@ -271,6 +283,8 @@ CASES = {
     ("br-netfilter", "fail"): tunable(
         "net.bridge.bridge-nf-call-iptables", 0, KUBERNETES, then=sized_for_kubernetes
     ),
+    ("calico-modules", "pass"): Case(KUBERNETES, sized_for_kubernetes),
+    ("calico-modules", "fail"): Case(KUBERNETES, without_kernel_module("xt_set")),
     ("thp", "pass"): tunable("transparent_hugepage.enabled", "never"),
     ("thp", "fail"): tunable("transparent_hugepage.enabled", "always"),
     ("zone-reclaim", "pass"): tunable("vm.zone_reclaim_mode", 0),

@@ -6,7 +6,6 @@ Where to find a check by its id:
     ip-static                                 -> checks/ip_static.py
     ip-range                                  -> checks/ip_range.py
     ip-drift                                  -> checks/ip_drift.py
-      (the node's address, for all three:        checks/address.py)
     host-firewall                             -> checks/firewall.py
     time-sync                                 -> checks/clock.py
     swap, vm-max-map-count, ip-forward,
@@ -24,6 +23,8 @@ Run by their own commands, not by `check` (not in the registry below):
     tls-names, tls-validity, tls-key,
     tls-chain, tls-federation                 -> checks/tls.py      (`wire-preflight tls`)
     reach                                     -> checks/reach.py    (`wire-preflight ports`)
+
+ip-static, ip-range and ip-drift judge the node's address, which checks/address.py finds.
 
 A check's id is written once, in REGISTRY (wire_preflight/registry.py). The runner hands each
 check a Context bound to its id, and the check makes its results with `context.result(...)`,
