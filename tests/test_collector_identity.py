@@ -22,9 +22,25 @@ from collectorlib import ENROLL, TOKEN, Collector, free_port  # noqa: E402
 REFUSAL = "X-Wire-Preflight-Refusal"
 
 
+def _collector(tmp_path, db, pending_expiry):
+    server = Collector(
+        tmp_path, "--stale-after", "2", "--pending-expiry", pending_expiry, db=db
+    ).start()
+    return server
+
+
 @pytest.fixture
 def collector(tmp_path, db):
-    server = Collector(tmp_path, "--stale-after", "2", "--pending-expiry", "3", db=db).start()
+    # Claims last the test's whole run: on a loaded machine a few agent processes took longer
+    # than a 3 s expiry, and the claim a test was about to reject had gone.
+    server = _collector(tmp_path, db, "600")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def expiring_collector(tmp_path, db):
+    server = _collector(tmp_path, db, "3")
     yield server
     server.stop()
 
@@ -120,8 +136,9 @@ def test_a_squatter_never_disturbs_the_holder_and_waits_for_an_admin(collector, 
 
 
 def test_made_up_enrolments_are_shown_and_expire_unless_their_vm_keeps_asking(
-    collector, base_facts
+    expiring_collector, base_facts
 ):
+    collector = expiring_collector
     mine = _report(base_facts)
     assert _enroll(collector, mine).status_code == 201
     keys = [
