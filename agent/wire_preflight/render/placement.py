@@ -1,4 +1,4 @@
-"""`plan --server`'s placement (server_plan.place_plan's document) as lines a person reads."""
+"""`plan --server`'s placement (plan.servers.place_plan's document) as lines a person reads."""
 
 from typing import Any, Dict, List
 
