@@ -8,6 +8,8 @@ import subprocess
 import sys
 from typing import Callable, List, Optional
 
+from wire_preflight.atomicfile import write_atomically
+
 UNITS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "units")
 SHIPPED_COMMAND = "/usr/bin/wire-preflight"
 
@@ -37,11 +39,7 @@ def _render(name: str, command: str, config: str) -> str:
 
 def _write(path: str, text: str, mode: int = 0o644) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    write_atomically(path, text, mode)
 
 
 def names_collector(path: str) -> bool:

@@ -5,7 +5,6 @@ crash mid-write leaves the previous state intact. A file that does not parse is 
 (never silently overwritten) and the run starts anew.
 """
 
-import contextlib
 import json
 import os
 import re
@@ -13,6 +12,7 @@ import time
 from typing import Any, Dict, Optional, Tuple
 
 from wire_preflight import safefile
+from wire_preflight.atomicfile import write_atomically
 
 SYSTEM_STATE_DIR = "/var/lib/wire-preflight"
 
@@ -83,22 +83,6 @@ def snapshot(facts: Dict[str, Any]) -> Dict[str, Any]:
             if a.get("scope") == "global"
         ),
     }
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Write beside path, fsync, rename over it: a reader (or a crash) sees the old file or
-    the new one, never half of one. No tempfile module: its import costs the agent 8 ms."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def save(state_dir: str, facts: Dict[str, Any]) -> Tuple[bool, str]:

@@ -15,7 +15,6 @@ well: the compressed file by MAX_COMPRESSED, what it unpacks to by MAX_UNPACKED 
 times its compressed size (a gzip bomb stops at the bound, not at the disk's end).
 """
 
-import contextlib
 import gzip
 import io
 import os
@@ -23,7 +22,7 @@ import tarfile
 import time
 from typing import Any, Dict, Iterable, List, Tuple
 
-from wire_preflight import safefile
+from wire_preflight import atomicfile, safefile
 from wire_preflight.bundle import TREE
 from wire_preflight.model import InputError
 
@@ -47,24 +46,11 @@ def write(path: str, entries: Iterable[Tuple[str, str, bytes, str]]) -> int:
     """Write (name, kind, data, link target) entries as a tar.gz at path; returns its size.
     kind: "file", "dir" or "link". The file is made 0600 and renamed into place."""
     now = int(time.time())
-    partial = path + ".partial"
-    fd = os.open(
-        partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600
-    )
-    try:
-        with os.fdopen(fd, "wb") as raw_file:
-            with gzip.GzipFile(fileobj=raw_file, mode="wb", mtime=now) as zipped, tarfile.open(
-                fileobj=zipped, mode="w|", format=tarfile.PAX_FORMAT
-            ) as tar:
-                for name, kind, data, target in entries:
-                    tar.addfile(*_info(name, kind, data, target, now))
-            raw_file.flush()
-            os.fsync(raw_file.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(partial)
-        raise
+    with atomicfile.replacing(path, binary=True, mode=0o600) as raw_file, gzip.GzipFile(
+        fileobj=raw_file, mode="wb", mtime=now
+    ) as zipped, tarfile.open(fileobj=zipped, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for name, kind, data, target in entries:
+            tar.addfile(*_info(name, kind, data, target, now))
     return os.path.getsize(path)
 
 
@@ -188,7 +174,6 @@ def _extract_one(tar: Any, member: Any, parts: List[str], destination: str, orig
     def refuse(why: str) -> Hostile:
         return Hostile(f"bundle {origin}: member {'/'.join(parts)!r} refused: {why}")
 
-    _no_link_on_the_way(destination, parts[:-1], refuse)
     target = os.path.join(destination, *parts)
     if member.isdir():
         _make_dirs(destination, parts, refuse)
@@ -216,14 +201,6 @@ def _extract_one(tar: Any, member: Any, parts: List[str], destination: str, orig
                 raise refuse("the archive ends inside it")
             out.write(chunk)
             left -= len(chunk)
-
-
-def _no_link_on_the_way(destination: str, parents: List[str], refuse: Any) -> None:
-    path = destination
-    for part in parents:
-        path = os.path.join(path, part)
-        if os.path.islink(path):
-            raise refuse("it would be written through a symbolic link")
 
 
 def _make_dirs(destination: str, parts: List[str], refuse: Any) -> None:

@@ -18,8 +18,8 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from wire_preflight import safefile
+from wire_preflight.atomicfile import write_atomically
 from wire_preflight.delivery import send
-from wire_preflight.state import write_atomically
 
 DEFAULT_LIMIT = 288  # a day of reports every five minutes
 MAX_FAULTS = 12  # an hour of runs every five minutes
