@@ -78,6 +78,56 @@ _DELETE = object()
 DELETE = _DELETE
 
 
+def minio_facts(base, data_disk="/dev/vdb", fstype="xfs"):
+    """The captured VM as a MinIO host: 2 GiB, its data on data_disk formatted fstype."""
+    facts = with_changes(base, memory__installed_bytes=2 * GIB)
+    root = dict(facts["disks"][0], path="/")
+    data = dict(
+        facts["disks"][0],
+        path="/var/lib/minio-server1",
+        mountpoint="/var/lib/minio",
+        device=data_disk,
+        disk=data_disk,
+        fstype=fstype,
+        total_bytes=int(400e9 * 0.99),
+        free_bytes=int(390e9),
+    )
+    facts["disks"] = [root, data]
+    return facts
+
+
+# ufw's files as it writes them: ufw.conf enabled, /etc/default/ufw dropping input, and
+# user.rules holding one `### tuple ###` comment per rule added with `ufw allow`.
+UFW_ON = "ENABLED=yes\nLOGLEVEL=low\n"
+UFW_DEFAULT_DROP = 'IPV6=yes\nDEFAULT_INPUT_POLICY="DROP"\nDEFAULT_OUTPUT_POLICY="ACCEPT"\n'
+
+
+def ufw_user_rules(*tuples):
+    body = "".join(f"\n### tuple ### {t}\n-A ufw-user-input -j ACCEPT\n" for t in tuples)
+    return (
+        "*filter\n:ufw-user-input - [0:0]\n### RULES ###\n" + body + "\n### END RULES ###\nCOMMIT\n"
+    )
+
+
+def demo_facts(base, tmp_path, files):
+    """The captured VM sized for the wiab profile (the demo VM), its firewall read by the
+    agent's reader from files ({host path: text}) written under tmp_path."""
+    from nettree import write
+    from wire_preflight.facts import firewall
+
+    facts = with_changes(
+        base,
+        os__version_id="24.04",
+        cpu__logical_count=16,
+        memory__installed_bytes=32 * GIB,
+        memory__total_bytes=31 * GIB,
+    )
+    facts["disks"] = [dict(base["disks"][0], path="/", total_bytes=250 * GIB, free_bytes=240 * GIB)]
+    facts["tunables"]["net.ipv4.ip_forward"] = {"value": 1, "file": "/proc/sys/net/ipv4/ip_forward"}
+    facts["firewall"] = firewall.collect(write(tmp_path, files))
+    return facts
+
+
 def run_process(*args, **kwargs):
     """Run the installed entry point as a real process, as cron would."""
     return subprocess.run(

@@ -13,10 +13,18 @@ import copy
 from typing import Any, Callable, Dict, NamedTuple, Tuple
 
 import pytest
-from helpers import GIB, judge, results_for, with_changes
-from nettree import write
+from helpers import (
+    GIB,
+    UFW_DEFAULT_DROP,
+    UFW_ON,
+    demo_facts,
+    judge,
+    minio_facts,
+    results_for,
+    ufw_user_rules,
+    with_changes,
+)
 from wire_preflight import checks, profiles
-from wire_preflight.facts import firewall
 from wire_preflight.model import FAIL, PASS, WARN
 
 
@@ -114,23 +122,7 @@ def kubernetes_tools(missing=()):
 
 
 def minio_data(fstype="xfs", device="/dev/vdb"):
-    def facts(base, tmp_path):
-        out = with_changes(base, memory__installed_bytes=2 * GIB)
-        root = dict(base["disks"][0], path="/")
-        data = dict(
-            base["disks"][0],
-            path="/var/lib/minio-server1",
-            mountpoint="/var/lib/minio",
-            device=device,
-            disk=device,
-            fstype=fstype,
-            total_bytes=int(400e9 * 0.99),
-            free_bytes=int(390e9),
-        )
-        out["disks"] = [root, data]
-        return out
-
-    return facts
+    return lambda base, tmp_path: minio_facts(base, device, fstype)
 
 
 def without_kernel_module(name):
@@ -182,39 +174,14 @@ def assets(free_gb, held_gb):
     return facts
 
 
-UFW_ON = "ENABLED=yes\nLOGLEVEL=low\n"
-UFW_DROP = 'IPV6=yes\nDEFAULT_INPUT_POLICY="DROP"\nDEFAULT_OUTPUT_POLICY="ACCEPT"\n'
-
-
-def ufw_allowing(*tuples):
-    body = "".join(f"\n### tuple ### {t}\n-A ufw-user-input -j ACCEPT\n" for t in tuples)
-    return (
-        "*filter\n:ufw-user-input - [0:0]\n### RULES ###\n" + body + "\n### END RULES ###\nCOMMIT\n"
-    )
-
-
 def demo_vm_with_ufw(*tuples):
-    """The demo VM sized for the wiab profile, its firewall files read by the agent's reader;
-    without tuples, a VM without ufw."""
-
-    def facts(base, tmp_path):
-        out = with_changes(
-            base,
-            os__version_id="24.04",
-            cpu__logical_count=16,
-            memory__installed_bytes=32 * GIB,
-            memory__total_bytes=31 * GIB,
-        )
-        out["disks"] = [dict(base["disks"][0], path="/", total_bytes=250 * GIB)]
-        files = {
-            "/etc/ufw/ufw.conf": UFW_ON,
-            "/etc/default/ufw": UFW_DROP,
-            "/etc/ufw/user.rules": ufw_allowing(*tuples),
-        }
-        out["firewall"] = firewall.collect(write(tmp_path, files if tuples else {}))
-        return out
-
-    return facts
+    """The demo VM sized for the wiab profile; without tuples, a VM without ufw."""
+    files = {
+        "/etc/ufw/ufw.conf": UFW_ON,
+        "/etc/default/ufw": UFW_DEFAULT_DROP,
+        "/etc/ufw/user.rules": ufw_user_rules(*tuples),
+    }
+    return lambda base, tmp_path: demo_facts(base, tmp_path, files if tuples else {})
 
 
 DEMO_PORTS = (

@@ -3,7 +3,7 @@
 import copy
 
 import pytest
-from helpers import GIB, judge, one, results_for, with_changes
+from helpers import GIB, judge, minio_facts, one, results_for, with_changes
 from wire_preflight.model import ERROR, FAIL, PASS, WARN
 
 
@@ -168,23 +168,6 @@ def test_tools(base_facts):
     facts["tools"]["nsenter"] = None
     result = one(judge(facts, ["kubernetes"]), "tools")
     assert result.status == FAIL and "util-linux" in result.remedy
-
-
-def minio_facts(base, data_disk="/dev/vdb", fstype="xfs"):
-    facts = with_changes(base, memory__installed_bytes=2 * GIB)
-    root = dict(facts["disks"][0], path="/")
-    data = dict(
-        facts["disks"][0],
-        path="/var/lib/minio-server1",
-        mountpoint="/var/lib/minio",
-        device=data_disk,
-        disk=data_disk,
-        fstype=fstype,
-        total_bytes=int(400e9 * 0.99),
-        free_bytes=int(390e9),
-    )
-    facts["disks"] = [root, data]
-    return facts
 
 
 @pytest.mark.parametrize(

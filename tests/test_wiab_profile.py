@@ -2,44 +2,27 @@
 firewall files in the formats ufw, systemd and iptables-persistent write."""
 
 import pytest
-from helpers import GIB, judge, one, with_changes
-from nettree import write
+from helpers import (
+    GIB,
+    UFW_DEFAULT_DROP,
+    UFW_ON,
+    demo_facts,
+    judge,
+    one,
+    ufw_user_rules,
+    with_changes,
+)
 from wire_preflight import profiles
 from wire_preflight.checks.firewall import ufw_allows
 from wire_preflight.facts import firewall
 from wire_preflight.model import FAIL, PASS, WARN
 
-UFW_ON = "ENABLED=yes\nLOGLEVEL=low\n"
-DEFAULT_DROP = 'IPV6=yes\nDEFAULT_INPUT_POLICY="DROP"\nDEFAULT_OUTPUT_POLICY="ACCEPT"\n'
-
-
-def rules(*tuples):
-    body = "".join(f"\n### tuple ### {t}\n-A ufw-user-input -j ACCEPT\n" for t in tuples)
-    return (
-        "*filter\n:ufw-user-input - [0:0]\n### RULES ###\n" + body + "\n### END RULES ###\nCOMMIT\n"
-    )
-
-
-ALL_OPEN = rules(
+ALL_OPEN = ufw_user_rules(
     "allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in",
     "allow tcp 80,443 0.0.0.0/0 any 0.0.0.0/0 in",
     "allow any 3478 0.0.0.0/0 any 0.0.0.0/0 in comment=7475726e",
     "allow udp 32768:65535 0.0.0.0/0 any 0.0.0.0/0 in",
 )
-
-
-def demo_facts(base, tmp_path, files):
-    facts = with_changes(
-        base,
-        os__version_id="24.04",
-        cpu__logical_count=16,
-        memory__installed_bytes=32 * GIB,
-        memory__total_bytes=31 * GIB,
-    )
-    facts["disks"] = [dict(base["disks"][0], path="/", total_bytes=250 * GIB, free_bytes=240 * GIB)]
-    facts["tunables"]["net.ipv4.ip_forward"] = {"value": 1, "file": "/proc/sys/net/ipv4/ip_forward"}
-    facts["firewall"] = firewall.collect(write(tmp_path, files))
-    return facts
 
 
 def test_wiab_profile_numbers_and_source():
@@ -84,8 +67,8 @@ def test_ufw_enabled_without_the_ports_fails_naming_them(base_facts, tmp_path):
         tmp_path,
         {
             "/etc/ufw/ufw.conf": UFW_ON,
-            "/etc/default/ufw": DEFAULT_DROP,
-            "/etc/ufw/user.rules": rules("allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in"),
+            "/etc/default/ufw": UFW_DEFAULT_DROP,
+            "/etc/ufw/user.rules": ufw_user_rules("allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in"),
         },
     )
     result = one(judge(facts, ["wiab"], profile="wiab"), "host-firewall")
@@ -100,7 +83,7 @@ def test_ufw_enabled_with_every_port_allowed_warns(base_facts, tmp_path):
         tmp_path,
         {
             "/etc/ufw/ufw.conf": UFW_ON,
-            "/etc/default/ufw": DEFAULT_DROP,
+            "/etc/default/ufw": UFW_DEFAULT_DROP,
             "/etc/ufw/user.rules": ALL_OPEN,
         },
     )
@@ -207,8 +190,8 @@ def test_ufw_enabled_with_a_trailing_comment_is_enabled(base_facts, tmp_path):
         tmp_path,
         {
             "/etc/ufw/ufw.conf": "ENABLED=yes # ufw enable\n",
-            "/etc/default/ufw": DEFAULT_DROP,
-            "/etc/ufw/user.rules": rules("allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in"),
+            "/etc/default/ufw": UFW_DEFAULT_DROP,
+            "/etc/ufw/user.rules": ufw_user_rules("allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in"),
         },
     )
     assert facts["firewall"]["ufw"]["enabled"] is True
