@@ -217,7 +217,42 @@ def test_network_commands_do_not_need_the_main_cli():
     assert out.split() == ["False", "dns"]
     from wire_preflight.cli.main import cli
 
-    assert {"dns", "tls", "ports", "listen"} <= set(cli.commands)
+    assert {"dns", "tls", "ports", "listen"} <= set(cli.list_commands(click.Context(cli)))
+
+
+def test_check_imports_no_other_commands_module(tmp_path):
+    """Cron runs `check` (and `report`) on every VM: the modules of the commands it does not
+    run (network, fleet, and what they pull in) are not imported, yet `--help` lists them."""
+    probe = (
+        "import sys\n"
+        "from wire_preflight.cli.main import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = [m for m in ('wire_preflight.cli.fleet', 'wire_preflight.cli.network',"
+        " 'wire_preflight.delivery.flow') if m in sys.modules]\n"
+        "sys.stderr.write('LOADED ' + ' '.join(loaded) + '\\n')\n"
+    )
+    argv = [sys.executable, "-c", probe, "check", "--role", "cassandra", "--facts", FACTS]
+    argv += ["--json", "--state-dir", str(tmp_path)]
+    done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert json.loads(done.stdout)["roles"] == ["cassandra"]
+    assert done.stderr.decode().splitlines()[-1].strip() == "LOADED"
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    listed = [
+        line.split()[0]
+        for line in done.stdout.decode().split("Commands:")[1].splitlines()
+        if line.startswith("  ") and not line.startswith("   ")
+    ]
+    assert {"dns", "tls", "ports", "listen", "fleet", "bundle", "check", "report"} <= set(listed)
+    assert done.stderr.decode().split() == [
+        "LOADED",
+        "wire_preflight.cli.fleet",
+        "wire_preflight.cli.network",
+    ]
 
 
 def _classic_with(tmp_path, old, new):
@@ -307,7 +342,9 @@ def all_commands():
     from wire_preflight.cli.main import cli
 
     def walk(group, path):
-        for name, command in sorted(group.commands.items()):
+        ctx = click.Context(group)  # through click: it loads the commands imported when used
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
             yield (*path, name), command
             if isinstance(command, click.Group):
                 yield from walk(command, (*path, name))
@@ -323,7 +360,8 @@ def test_help_summaries_are_whole(run_cli):
         assert code == 0
         listed = " ".join(out.split("Commands:")[1].split())
         assert "..." not in listed, path
-        for sub in command.commands.values():
+        ctx = click.Context(command)
+        for sub in (command.get_command(ctx, name) for name in command.list_commands(ctx)):
             first = " ".join(sub.help.strip().split("\n\n")[0].split())
             assert first in listed, (path, sub.name)
 

@@ -43,8 +43,11 @@ SECTIONS = sections()
 
 
 def command_tree(group, path=()):
-    """(command path, click command) for every command and subcommand, depth first."""
-    for name, command in sorted(group.commands.items()):
+    """(command path, click command) for every command and subcommand, depth first (asked
+    through click, which loads the commands `wire-preflight` imports only when used)."""
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         yield (*path, name), command
         if isinstance(command, click.Group):
             yield from command_tree(command, (*path, name))

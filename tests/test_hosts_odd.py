@@ -4,6 +4,7 @@ the agent on broken machines (no default route, no `ip`)."""
 import json
 import os
 
+import pytest
 from helpers import judge, one, with_changes
 from nettree import link, write
 from wire_preflight import state
@@ -189,3 +190,59 @@ def test_live_facts_without_ip_on_path(run_cli, monkeypatch, tmp_path):
     assert facts["network"] is None
     assert "apt install iproute2" in facts["errors"]["network"]
     assert os.path.isdir("/sys/class/net")  # the live readers still ran
+
+
+def _fake_ip(tmp_path, monkeypatch, script):
+    """An `ip` of our own on the agent's lookup: a shell script given the same arguments."""
+    from wire_preflight.facts import programs
+
+    fake = tmp_path / "ip"
+    fake.write_text("#!/bin/sh\n" + script)
+    fake.chmod(0o755)
+    monkeypatch.setattr(programs, "which", lambda name: str(fake) if name == "ip" else None)
+
+
+def test_both_ip_calls_run_side_by_side(tmp_path, monkeypatch):
+    """The addresses' call waits for the routes' call to have started: it answers only if
+    both run at once (one after the other, it would give up and fail)."""
+    from wire_preflight.facts import network
+
+    flag = tmp_path / "routes-started"
+    _fake_ip(
+        tmp_path,
+        monkeypatch,
+        f'if [ "$2" = route ]; then touch {flag}; echo "[]"; exit 0; fi\n'
+        f"for i in $(seq 50); do [ -e {flag} ] && break; sleep 0.1; done\n"
+        f'[ -e {flag} ] || {{ echo "routes never started" >&2; exit 1; }}\n'
+        """echo '[{"ifname": "ens3", "ifindex": 2, "addr_info": [{"family": "inet", """
+        """"local": "192.168.122.21", "prefixlen": 24, "scope": "global"}]}]'\n""",
+    )
+    facts = network.collect()
+    assert [i["name"] for i in facts["interfaces"]] == ["ens3"]
+    assert facts["default_routes"] == []
+
+
+def test_a_failing_ip_is_the_network_area_error_and_leaves_no_process(tmp_path, monkeypatch):
+    from wire_preflight.facts import network
+
+    _fake_ip(
+        tmp_path,
+        monkeypatch,
+        'if [ "$2" = addr ]; then echo "Cannot talk to rtnetlink" >&2; exit 1; fi\nsleep 30\n',
+    )
+    calls = network.IpCalls()
+    routes = calls.running[network.DEFAULT_ROUTES]
+    with pytest.raises(OSError) as raised:
+        network.collect(calls)
+    assert str(raised.value) == "[Errno 1] ip addr show failed: Cannot talk to rtnetlink"
+    assert calls.running == {} and routes.returncode is not None  # killed and reaped
+
+
+def test_live_facts_collect_the_network_through_a_fake_ip(tmp_path, monkeypatch):
+    """facts.collect starts the calls before the other areas and reads them in its own."""
+    from wire_preflight import facts
+
+    _fake_ip(tmp_path, monkeypatch, 'echo "not json"\n')
+    collected = facts.collect(["/"])
+    assert collected["network"] is None
+    assert collected["errors"]["network"].startswith("could not parse: ")

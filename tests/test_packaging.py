@@ -350,6 +350,10 @@ def test_deb_installs_into_a_scratch_root_and_runs(deb, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ii  wire-preflight" in run(["dpkg", "--root", str(root), "-l"]).stdout
     installed = str(root / "usr/bin/wire-preflight")
+    with open(installed) as handle:
+        # Started without the site module (bench/README.md: the launcher's start); the runs
+        # below prove the agent needs nothing from dist-packages.
+        assert handle.readline().split() == ["#!/usr/bin/python3", "-IS"]
     check = run(
         [
             installed,

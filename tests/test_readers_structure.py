@@ -25,7 +25,8 @@ ALLOWED = {
     ("boundedyaml.py", "load", "yaml.load"): "parses text a caller read with safefile",
     ("profiles/__init__.py", "builtin_names", "os.listdir"): "the package's own profiles",
     ("profiles/__init__.py", "os_alternatives", "open"): "the package's own profiles",
-    ("profiles/__init__.py", "os_alternatives", "_toml.load"): "the package's own profiles",
+    ("profiles/parsed.py", "build", "os.listdir"): "the package's own profiles, when their "
+    "parsed copy is written (parsed.write)",
     ("delivery/spool.py", "_entries", "os.listdir"): "the spool directory (0700) the agent made; "
     "each entry is then read with safefile",
     ("fleet/load.py", "from_directory", "os.walk"): "--from DIR of saved reports; os.walk "

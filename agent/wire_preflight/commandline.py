@@ -157,8 +157,14 @@ def full_summaries(group: "click.Group") -> None:
     """Each subcommand's summary in `--help` is its docstring's first paragraph, whole: click
     would cut it at about 45 characters with "..."."""
     for command in group.commands.values():
-        if not command.short_help and command.help:
-            first = command.help.strip().split("\n\n")[0]
-            command.short_help = " ".join(first.split())
-        if isinstance(command, click.Group):
-            full_summaries(command)
+        full_summary(command)
+
+
+def full_summary(command: "click.Command") -> None:
+    """full_summaries() for one command (and its subcommands): for a command a group loads
+    only when it is asked for."""
+    if not command.short_help and command.help:
+        first = command.help.strip().split("\n\n")[0]
+        command.short_help = " ".join(first.split())
+    if isinstance(command, click.Group):
+        full_summaries(command)

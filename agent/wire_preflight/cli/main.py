@@ -1,13 +1,16 @@
 """The `wire-preflight` command line: it parses options, calls the pipeline (pipeline.py) and
 the other pure parts, and prints what they return (render/, fleet/render.py). The network
 commands (dns, tls, ports, listen) are in network.py, `fleet` and its subcommands in
-fleet.py; the options they share are in options.py.
+fleet.py, `bundle` in bundle/command.py; the options they share are in options.py. Those
+are imported only when they run or `--help` lists them (LazyGroup): cron runs `check` and
+`report` on every VM, which need none of them.
 
 click, not typer: typer 0.29 (the release pip picks on Python 3.10+) pulls in pydantic-core,
 rich and shellingham, a compiled dependency per interpreter for a single-file agent that must
 run on four Pythons, and importing it costs about 40 ms more than click (bench/README.md).
 """
 
+import importlib
 import os
 import sys
 from typing import Any, Dict, List, Optional
@@ -15,7 +18,6 @@ from typing import Any, Dict, List, Optional
 import click
 
 from wire_preflight import __version__
-from wire_preflight.cli import fleet, network
 from wire_preflight.cli.options import (
     check_options,
     collector_access_options,
@@ -28,6 +30,7 @@ from wire_preflight.commandline import (
     error_line,
     file_option,
     full_summaries,
+    full_summary,
     profile_option,
     read_token,
 )
@@ -35,23 +38,42 @@ from wire_preflight.delivery.spool import DEFAULT_LIMIT as DEFAULT_SPOOL_LIMIT
 from wire_preflight.model import EXIT_FAIL, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands named in `lazy` ("name" -> "module:attribute") are imported
+    the first time click asks for them: to run one, or to list its summary in `--help`
+    (click's documented pattern for lazily loaded subcommands)."""
+
+    def __init__(self, *args: Any, lazy: Optional[Dict[str, str]] = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> List[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            full_summary(command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "dns": "wire_preflight.cli.network:dns",
+        "tls": "wire_preflight.cli.network:tls",
+        "ports": "wire_preflight.cli.network:ports",
+        "listen": "wire_preflight.cli.network:listen",
+        "fleet": "wire_preflight.cli.fleet:fleet",
+        "bundle": "wire_preflight.bundle.command:bundle",
+    },
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="wire-preflight")
 def cli() -> None:
     """Check VMs against Wire's installation plan, one host or a whole fleet."""
-
-
-for _command in (network.dns, network.tls, network.ports, network.listen, fleet.fleet):
-    cli.add_command(_command)
-
-
-def _add_bundle() -> None:
-    from wire_preflight.bundle.command import bundle
-
-    cli.add_command(bundle)
-
-
-_add_bundle()
 
 
 @cli.command()

@@ -49,6 +49,8 @@ def collect(
         "collected_at_epoch": time.time(),
     }  # type: Dict[str, Any]
     errors = {}  # type: Dict[str, str]
+    # iproute2 answers in its own processes while the areas before it are read.
+    ip_calls = network.IpCalls()
     areas = [
         ("hostname", system.hostname),
         ("machine_id", lambda: system.machine_id(root)),
@@ -61,7 +63,7 @@ def collect(
         ("hardware_virtualization", lambda: cpuinfo.hardware_virtualization(root)),
         ("memory", lambda: resources.memory(root)),
         ("disks", lambda: disks.for_paths(sorted(set(disk_paths)))),
-        ("network", network.collect),
+        ("network", lambda: network.collect(ip_calls)),
         ("network_config", lambda: netconfig.collect(root)),
         ("firewall", lambda: firewall.collect(root)),
         ("tunables", lambda: tunables.collect(root)),
@@ -73,9 +75,12 @@ def collect(
         ("apt", lambda: apt.collect(root)),
         ("assets", lambda: assets.usage(root)),
     ]
-    with files.budget():
-        for key, reader in areas:
-            _collect_one(facts, errors, key, reader)
+    try:
+        with files.budget():
+            for key, reader in areas:
+                _collect_one(facts, errors, key, reader)
+    finally:
+        ip_calls.close()  # an area that raised before the network's: no process left behind
     facts["errors"] = errors
     return facts
 

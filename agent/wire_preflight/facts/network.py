@@ -8,7 +8,7 @@ the kernel's address flags (`dynamic`) and lifetimes, which psutil and netifaces
 import errno
 import json
 import subprocess
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from wire_preflight import safefile
 from wire_preflight.facts import programs
@@ -20,39 +20,77 @@ INFINITE_LIFETIME = 4294967295  # the kernel's INFINITY_LIFE_TIME: a permanent a
 
 
 IP_MISSING = "iproute2's `ip` command is not installed (install it: apt install iproute2)"
+ADDRESSES = ("addr", "show")
+DEFAULT_ROUTES = ("route", "show", "default")
 
 
-def collect() -> "NetworkFacts":
-    ip = programs.which("ip")
-    if ip is None:
-        raise FileNotFoundError(errno.ENOENT, IP_MISSING)
-    interfaces = parse_addresses(_ip_json(ip, ["addr", "show"]))
+class IpCalls:
+    """Both `ip -j` calls, started at once: they run in their own processes while the agent
+    reads its other facts (facts.collect starts them first), and collect() waits for them.
+    A failure to start is kept and raised by collect(), where the network area's errors go."""
+
+    def __init__(self) -> None:
+        self.error = None  # type: Optional[OSError]
+        self.running = {}  # type: Dict[Tuple[str, ...], subprocess.Popen[str]]
+        ip = programs.which("ip")
+        if ip is None:
+            self.error = FileNotFoundError(errno.ENOENT, IP_MISSING)
+            return
+        try:
+            for args in (ADDRESSES, DEFAULT_ROUTES):
+                self.running[args] = subprocess.Popen(
+                    [ip, "-j", *args],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    universal_newlines=True,
+                )
+        except OSError as exc:
+            self.error = exc
+            self.close()
+
+    def json(self, args: Tuple[str, ...]) -> Any:
+        """What `ip -j ARGS` printed, parsed (ValueError when it is not JSON); OSError when it
+        failed. Waits 10 s at most, as long as before the calls ran side by side."""
+        if self.error is not None:
+            raise self.error
+        process = self.running.pop(args)
+        try:
+            out, err = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
+        if process.returncode != 0:
+            raise OSError(
+                process.returncode, "ip {} failed: {}".format(" ".join(args), err.strip())
+            )
+        return json.loads(out or "[]")
+
+    def close(self) -> None:
+        """Reap what was started and not asked for (the routes, when the addresses failed)."""
+        for process in self.running.values():
+            process.kill()
+            process.communicate()
+        self.running.clear()
+
+
+def collect(calls: Optional[IpCalls] = None) -> "NetworkFacts":
+    calls = calls or IpCalls()
     try:
-        routes = parse_routes(_ip_json(ip, ["route", "show", "default"]))
-    except ValueError:
-        # iproute2 before 4.17 (Ubuntu 18.04) prints routes as text even with -j;
-        # the kernel's own table in /proc/net/route says the same for IPv4.
-        routes = parse_proc_route(safefile.read_text("/proc/net/route", safefile.LARGE))
+        interfaces = parse_addresses(calls.json(ADDRESSES))
+        try:
+            routes = parse_routes(calls.json(DEFAULT_ROUTES))
+        except ValueError:
+            # iproute2 before 4.17 (Ubuntu 18.04) prints routes as text even with -j;
+            # the kernel's own table in /proc/net/route says the same for IPv4.
+            routes = parse_proc_route(safefile.read_text("/proc/net/route", safefile.LARGE))
+    finally:
+        calls.close()
     return {
         "interfaces": interfaces,
         "default_routes": routes,
         "primary": primary_address(interfaces, routes),
     }
-
-
-def _ip_json(ip: str, args: List[str]) -> Any:
-    done = subprocess.run(
-        [ip, "-j", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        universal_newlines=True,
-        timeout=10,
-    )
-    if done.returncode != 0:
-        raise OSError(
-            done.returncode, "ip {} failed: {}".format(" ".join(args), done.stderr.strip())
-        )
-    return json.loads(done.stdout or "[]")
 
 
 def parse_addresses(links: List[Dict[str, Any]]) -> List["InterfaceFacts"]:

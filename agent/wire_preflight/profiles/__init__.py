@@ -8,17 +8,11 @@ fails with one clear line instead of a traceback.
 """
 
 import os
-import sys
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from wire_preflight.model import InputError
-from wire_preflight.profiles import schema
+from wire_preflight.profiles import parsed, schema
 from wire_preflight.registry import host_rule_shapes
-
-if sys.version_info >= (3, 11):
-    import tomllib as _toml
-else:  # pragma: no cover - exercised on the older interpreters in CI
-    import tomli as _toml
 
 BUILTIN_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PROFILE = "classic"
@@ -118,7 +112,7 @@ def load(name_or_path: Optional[str] = None) -> Profile:
         data = _read_toml(path)
     except OSError as exc:
         raise InputError(f"cannot read profile {path}: {exc.strerror}") from None
-    except (_toml.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # the parser's TOMLDecodeError, or UnicodeDecodeError
         raise InputError(f"profile {path} is not valid TOML: {exc}") from None
     except RecursionError:
         raise InputError(f"profile {path} is not valid TOML: nested too deeply") from None
@@ -130,7 +124,14 @@ def _read_toml(path: str) -> Dict[str, Any]:
     most: a FIFO or /dev/zero given as --profile is refused, not waited on)."""
     from wire_preflight import safefile
 
-    return _toml.loads(safefile.read_bytes(path, safefile.CONFIG).decode("utf-8"))
+    return _parse_toml(path, safefile.read_bytes(path, safefile.CONFIG).decode("utf-8"))
+
+
+def _parse_toml(path: str, text: str) -> Dict[str, Any]:
+    """A built-in file as it was parsed when the package was built (profiles/parsed.py),
+    any other or changed file by the TOML parser."""
+    cached = parsed.lookup(path, text)
+    return cached if cached is not None else parsed.toml_module().loads(text)
 
 
 def _fail(path: str, field: str, problem: str) -> InputError:
@@ -307,10 +308,11 @@ def os_alternatives() -> Dict[str, Alternative]:
         # Only the [os] table and the role names: validating whole profiles (and their host
         # requirements) here would double the agent's TOML parsing on every host whose
         # release differs.
+        path = os.path.join(BUILTIN_DIR, name + ".toml")
         try:
-            with open(os.path.join(BUILTIN_DIR, name + ".toml"), "rb") as handle:
-                data = _toml.load(handle)
-        except (OSError, _toml.TOMLDecodeError):
+            with open(path, "rb") as handle:
+                data = _parse_toml(path, handle.read().decode("utf-8"))
+        except (OSError, ValueError):  # unreadable, not UTF-8, not TOML
             continue
         table = data.get("os") or {}
         roles = data.get("roles")
@@ -361,7 +363,7 @@ def _load_host_file(profile_path: str, name: str) -> Tuple[str, Dict[str, Any]]:
         )
     try:
         host = _read_toml(path)
-    except (OSError, _toml.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: TOMLDecodeError, UnicodeDecodeError
         raise InputError(f"host requirements {path}: {exc}") from None
     except RecursionError:
         raise InputError(f"host requirements {path}: nested too deeply") from None
