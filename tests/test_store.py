@@ -124,8 +124,14 @@ def test_late_report_does_not_replace_newer(db, base_facts):
     late = report_at(base_facts, "minio1", 0)
     late["generated_at"], late["sent_at"] = "2026-11-28T06:00:00Z", 1795932600.0
     store.ingest(newer, received_at=2000.0)
+    store.mark_stale(now=3000.0, stale_after=500.0)  # silent long enough: stale
+    assert store.host("minio1")["stale"]
     store.ingest(late, received_at=2001.0)  # spooled 10 minutes, arrives after
     assert store.host("minio1")["latest"]["report_id"] == "minio1-1"
+    # ...but it says the host is alive: seen when it arrived, no longer stale
+    host = store.summaries()[0][0]
+    assert (host["last_seen"], host["stale"]) == (2001.0, False)
+    assert host["generated_at"] == "2026-11-28T06:10:00Z"  # the newer report's summary
 
 
 def test_host_keys(db):
