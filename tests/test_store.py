@@ -240,6 +240,43 @@ def test_reports_waiting_for_the_lock_commit_together(db, base_facts):
     assert store.host("minio8")["latest"]["report_id"] == "minio8-1"
 
 
+def test_a_statement_failing_unread_in_a_batch_fails_its_report_alone(db):
+    """A report's statement that fails without its answer being read (PostgreSQL sends such
+    statements on with the next one, in pipeline mode) fails that report, inside its own
+    savepoint: what it wrote before is gone, the reports around it in the batch are stored."""
+    store = open_db(db)
+    outcomes = {}
+
+    def writes(key, fail):
+        def write(conn):
+            store._execute(conn, "INSERT INTO meta (key, value) VALUES (?, 'v')", (key,))
+            if fail:  # NOT NULL: refused by both databases; the answer is never read
+                store._execute(conn, "INSERT INTO meta (key, value) VALUES ('bad', NULL)")
+            return key
+
+        return write
+
+    def send(key, fail):
+        try:
+            outcomes[key] = store._write_report(key, writes(key, fail))
+        except Exception as exc:
+            outcomes[key] = exc
+
+    keys = [("first", False), ("failing", True), ("last", False)]
+    with store._group._lock:  # one batch for all three, in this order
+        threads = []
+        for queued, (key, fail) in enumerate(keys, 1):
+            threads.append(threading.Thread(target=send, args=(key, fail)))
+            threads[-1].start()
+            wait_for(lambda: len(store._group._waiting) == queued)  # noqa: B023
+    for thread in threads:
+        thread.join()
+    assert outcomes["first"] == "first" and outcomes["last"] == "last"
+    assert isinstance(outcomes["failing"], store.errors)
+    rows = store._query("SELECT key FROM meta WHERE value = 'v' ORDER BY key").fetchall()
+    assert [row[0] for row in rows] == ["first", "last"]
+
+
 def test_batches_of_two_collectors_sharing_hosts_all_commit(db, base_facts):
     """Two stores on one database (two collectors), each committing one batch of reports of
     the same hosts, queued in opposite orders and let go at once: every report is stored,
