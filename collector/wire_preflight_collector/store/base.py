@@ -1,5 +1,6 @@
 """What both stores share: the tables' meaning, the SQL of every read and write, and how a
-report is split and packed. One transaction per report.
+report is split and packed. Each report is stored whole or not at all (in its own transaction,
+or its own savepoint of a transaction shared with the reports waiting beside it).
 
 - `reports`: every report, compressed. Its facts are split: the part that does not change from
   run to run (hardware, addresses, configuration), with the check results, is stored once per
@@ -337,8 +338,8 @@ class Store(IdentityStore):
 
     def _write_report(self, host: str, write: Callable[[Any], Any]) -> Any:
         """write(conn) in a write transaction for `host`'s report, committed before this
-        returns; an exception it raises leaves nothing of it stored. The SQLite store commits
-        the reports that wait for its lock together (sqlite.py)."""
+        returns; an exception it raises leaves nothing of it stored. Both stores commit the
+        reports that wait for the writer together (groupcommit.py)."""
         with self._write(host) as conn:
             return write(conn)
 
