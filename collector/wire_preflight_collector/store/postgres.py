@@ -192,19 +192,16 @@ class PostgresStore(Store):
             # In one statement, left to right: the fleet lock, then the hosts' in name order,
             # so two collectors' batches that share hosts take them in one order (no deadlock).
             conn.execute(_batch_locks(len(hosts)), (_FLEET_LOCK, *hosts))
-            # Pipeline mode: a statement whose answer nobody reads goes out with the next one
-            # that is read (four round trips a report instead of seven, each of which waited
-            # for the GIL on its way back). psycopg syncs before a savepoint's block ends, so
-            # an error of the report's statements is raised inside it and rolls back only it.
-            with conn.pipeline():
-                for job in jobs:
-                    try:
-                        with conn.transaction():  # a savepoint: rolled back alone on an error
-                            job.result = job.write(conn)
-                    except Exception as exc:
-                        job.error = exc
-                        if conn.broken:  # the whole transaction is gone
-                            raise
+            # One round trip a statement: psycopg's pipeline mode (four a report instead of
+            # seven) measured no faster here (bench/README.md), so it is not used.
+            for job in jobs:
+                try:
+                    with conn.transaction():  # a savepoint: rolled back alone on an error
+                        job.result = job.write(conn)
+                except Exception as exc:
+                    job.error = exc
+                    if conn.broken:  # the whole transaction is gone
+                        raise
             _bump_if_written(conn)
 
     def integrity(self) -> str:
