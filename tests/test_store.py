@@ -124,8 +124,14 @@ def test_late_report_does_not_replace_newer(db, base_facts):
     late = report_at(base_facts, "minio1", 0)
     late["generated_at"], late["sent_at"] = "2026-11-28T06:00:00Z", 1795932600.0
     store.ingest(newer, received_at=2000.0)
+    store.mark_stale(now=3000.0, stale_after=500.0)  # silent long enough: stale
+    assert store.host("minio1")["stale"]
     store.ingest(late, received_at=2001.0)  # spooled 10 minutes, arrives after
     assert store.host("minio1")["latest"]["report_id"] == "minio1-1"
+    # ...but it says the host is alive: seen when it arrived, no longer stale
+    host = store.summaries()[0][0]
+    assert (host["last_seen"], host["stale"]) == (2001.0, False)
+    assert host["generated_at"] == "2026-11-28T06:10:00Z"  # the newer report's summary
 
 
 def test_host_keys(db):
@@ -170,27 +176,35 @@ def test_ingest_leaves_the_callers_report_as_it_was(db, base_facts):
     assert store.host("minio1")["latest"] == report
 
 
-def test_reports_waiting_for_the_lock_commit_together(tmp_path, base_facts):
-    """SQLite: reports that queue while a transaction holds the lock are stored in one
-    transaction (one fsync), each in its own savepoint: a report whose id another host's
-    report has, and a host key's report it may not send, fail alone; the refusal's event
-    is kept; every other report is stored."""
-    from wire_preflight_collector.store import SqliteStore, hash_key
+def test_reports_waiting_for_the_lock_commit_together(db, base_facts):
+    """Reports that queue while a batch holds the lock are stored in one transaction (one
+    durable commit), each in its own savepoint: a report whose id another host's report has,
+    and a host key's report it may not send, fail alone; the refusal's event is kept; every
+    other report is stored."""
+    from wire_preflight_collector.store import hash_key
     from wire_preflight_collector.store.identity import ReportIdTaken, ReportRefused
 
-    store = SqliteStore(str(tmp_path / "together.db"))
+    store = open_db(db)
     store.ingest(report_at(base_facts, "minio0", 0), received_at=1.0)
     mid = "f" * 32
     store.enroll(mid, "minio9", base_facts.get("product_uuid"), hash_key("k9"), now=1.0)
-    commits = []
-    connect = store._connect
+    batches, commits = [], []
+    write_together = store._group._write_together
 
-    def counting_connect():
-        conn = connect()
-        conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
-        return conn
+    def counting_batches(jobs):
+        batches.append(len(jobs))
+        write_together(jobs)
 
-    store._connect = counting_connect
+    store._group._write_together = counting_batches
+    if not db.startswith("postgresql"):  # SQLite: count the commits it runs, too
+        connect = store._connect
+
+        def counting_connect():
+            conn = connect()
+            conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+            return conn
+
+        store._connect = counting_connect
     taken = report_at(base_facts, "minio77", 0)
     taken["report_id"] = "minio0-0"  # another host's report has this id
     reports = [report_at(base_facts, f"minio{i}", 1) for i in range(1, 9)] + [taken]
@@ -204,14 +218,16 @@ def test_reports_waiting_for_the_lock_commit_together(tmp_path, base_facts):
         except Exception as exc:
             outcomes[report["report_id"]] = exc
 
-    with store._write_lock:  # a transaction in progress: every report waits for it
+    with store._group._lock:  # a batch in progress: every report waits for it
         threads = [threading.Thread(target=send, args=job) for job in jobs]
         for thread in threads:
             thread.start()
-        wait_for(lambda: len(store._waiting) == len(jobs))
+        wait_for(lambda: len(store._group._waiting) == len(jobs))
     for thread in threads:
         thread.join()
-    assert commits == ["COMMIT"], "one transaction for all of them"
+    assert batches == [len(jobs)], "one batch for all of them"
+    if not db.startswith("postgresql"):
+        assert commits == ["COMMIT"], "one transaction for all of them"
     assert isinstance(outcomes.pop("minio0-0"), ReportIdTaken)
     refused = outcomes.pop("minio8-2")
     assert isinstance(refused, ReportRefused)
@@ -222,6 +238,99 @@ def test_reports_waiting_for_the_lock_commit_together(tmp_path, base_facts):
     kept = [e["id"] for e in store.events(hostname="minio9", kind="foreign-report")]
     assert kept == [e["id"] for e in refused.refusal.events]
     assert store.host("minio8")["latest"]["report_id"] == "minio8-1"
+
+
+def test_a_statement_failing_unread_in_a_batch_fails_its_report_alone(db):
+    """A report's statement that fails without its answer being read (PostgreSQL sends such
+    statements on with the next one, in pipeline mode) fails that report, inside its own
+    savepoint: what it wrote before is gone, the reports around it in the batch are stored."""
+    store = open_db(db)
+    outcomes = {}
+
+    def writes(key, fail):
+        def write(conn):
+            store._execute(conn, "INSERT INTO meta (key, value) VALUES (?, 'v')", (key,))
+            if fail:  # NOT NULL: refused by both databases; the answer is never read
+                store._execute(conn, "INSERT INTO meta (key, value) VALUES ('bad', NULL)")
+            return key
+
+        return write
+
+    def send(key, fail):
+        try:
+            outcomes[key] = store._write_report(key, writes(key, fail))
+        except Exception as exc:
+            outcomes[key] = exc
+
+    keys = [("first", False), ("failing", True), ("last", False)]
+    with store._group._lock:  # one batch for all three, in this order
+        threads = []
+        for queued, (key, fail) in enumerate(keys, 1):
+            threads.append(threading.Thread(target=send, args=(key, fail)))
+            threads[-1].start()
+            wait_for(lambda: len(store._group._waiting) == queued)  # noqa: B023
+    for thread in threads:
+        thread.join()
+    assert outcomes["first"] == "first" and outcomes["last"] == "last"
+    assert isinstance(outcomes["failing"], store.errors)
+    rows = store._query("SELECT key FROM meta WHERE value = 'v' ORDER BY key").fetchall()
+    assert [row[0] for row in rows] == ["first", "last"]
+
+
+def test_batches_of_two_collectors_sharing_hosts_all_commit(db, base_facts):
+    """Two stores on one database (two collectors), each committing one batch of reports of
+    the same hosts, queued in opposite orders and let go at once: every report is stored,
+    none fails (on PostgreSQL each batch locks its hosts in name order, so the two cannot
+    deadlock), and each host's newest report is the later one."""
+    first, second = open_db(db), open_db(db)
+    hosts = [f"minio{i}" for i in range(8)]
+    failures = []
+
+    def send(store, name, number):
+        try:
+            store.ingest(report_at(base_facts, name, number), received_at=1000.0 + number)
+        except Exception as exc:
+            failures.append(exc)
+
+    for round_ in range(3):
+        threads = []
+        for number, (store, names) in enumerate(((first, hosts), (second, hosts[::-1]))):
+            store._group._lock.acquire()  # a batch in progress: these queue behind it
+            for queued, name in enumerate(names, 1):
+                thread = threading.Thread(target=send, args=(store, name, 2 * round_ + number))
+                thread.start()
+                threads.append(thread)
+                wait_for(lambda: len(store._group._waiting) == queued)  # noqa: B023
+        blocker = _hold_host_lock(db, "minio3")  # both batches stop half-way through
+        first._group._lock.release()
+        second._group._lock.release()
+        if blocker is not None:
+            wait_for(lambda: _lock_waiters(blocker) == 2)  # noqa: B023
+            blocker.close()  # each would want what the other holds, were the orders not one
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert first.count() == 3 * 2 * len(hosts)
+    for name in hosts:
+        assert second.host(name)["latest"]["report_id"] == f"{name}-5"
+
+
+def _hold_host_lock(db, hostname):
+    """PostgreSQL: another session holding a host's advisory lock (the store's key for it)
+    until it is closed; None on SQLite (one writer, no host locks)."""
+    if not db.startswith("postgresql"):
+        return None
+    import psycopg
+
+    conn = psycopg.connect(db)
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (hostname,))
+    return conn
+
+
+def _lock_waiters(conn):
+    return conn.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    ).fetchone()[0]
 
 
 # -- retention -------------------------------------------------------------------------------

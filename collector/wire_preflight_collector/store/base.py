@@ -1,5 +1,6 @@
 """What both stores share: the tables' meaning, the SQL of every read and write, and how a
-report is split and packed. One transaction per report.
+report is split and packed. Each report is stored whole or not at all (in its own transaction,
+or its own savepoint of a transaction shared with the reports waiting beside it).
 
 - `reports`: every report, compressed. Its facts are split: the part that does not change from
   run to run (hardware, addresses, configuration), with the check results, is stored once per
@@ -337,8 +338,8 @@ class Store(IdentityStore):
 
     def _write_report(self, host: str, write: Callable[[Any], Any]) -> Any:
         """write(conn) in a write transaction for `host`'s report, committed before this
-        returns; an exception it raises leaves nothing of it stored. The SQLite store commits
-        the reports that wait for its lock together (sqlite.py)."""
+        returns; an exception it raises leaves nothing of it stored. Both stores commit the
+        reports that wait for the writer together (groupcommit.py)."""
         with self._write(host) as conn:
             return write(conn)
 
@@ -415,17 +416,9 @@ class Store(IdentityStore):
         newer = previous is None or observed >= (previous[2] or 0)
         found = drift.on_report(known, snapshot, newer, free_warn_fraction)
         events += [self._event(conn, hostname, *event, at=received_at) for event in found]
-        # A spooled report delivered late must not replace a newer one.
         self._execute(
             conn,
-            "INSERT INTO hosts (hostname, machine_id, last_report, generated_at, "
-            "last_seen, observed_at, summary, snapshot, stale) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) "
-            "ON CONFLICT (hostname, machine_id) DO UPDATE SET "
-            "last_report = excluded.last_report, generated_at = excluded.generated_at, "
-            "summary = excluded.summary, last_seen = excluded.last_seen, "
-            "observed_at = excluded.observed_at, snapshot = excluded.snapshot, stale = 0 "
-            "WHERE excluded.observed_at >= coalesce(hosts.observed_at, 0)",
+            _UPSERT_HOST,
             (
                 hostname,
                 row_mid,
@@ -436,13 +429,6 @@ class Store(IdentityStore):
                 json.dumps(summary, allow_nan=False),
                 json.dumps(snapshot, allow_nan=False),
             ),
-        )
-        # A late report still says the host is alive.
-        self._execute(
-            conn,
-            "UPDATE hosts SET last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END, "
-            "stale = 0 WHERE hostname = ? AND machine_id = ?",
-            (received_at, received_at, hostname, row_mid),
         )
         return True, events
 
@@ -821,6 +807,25 @@ class Store(IdentityStore):
 
     def oldest_report(self) -> Optional[float]:
         return self._query("SELECT min(received_at) FROM reports").fetchone()[0]
+
+
+# A host's row after a report: the report's summary and snapshot when it is the newest (a
+# spooled report delivered late must not replace a newer one), and either way the host is
+# alive: last_seen moves forward and the row is not stale. One statement (it was an upsert
+# and an update: a round trip less on PostgreSQL, for every report).
+_NEWER = "excluded.observed_at >= coalesce(hosts.observed_at, 0)"
+_UPSERT_HOST = (
+    "INSERT INTO hosts (hostname, machine_id, last_report, generated_at, "
+    "last_seen, observed_at, summary, snapshot, stale) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) "
+    "ON CONFLICT (hostname, machine_id) DO UPDATE SET "
+    + ", ".join(
+        f"{column} = CASE WHEN {_NEWER} THEN excluded.{column} ELSE hosts.{column} END"
+        for column in ("last_report", "generated_at", "summary", "observed_at", "snapshot")
+    )
+    + f", last_seen = CASE WHEN {_NEWER} OR excluded.last_seen >= hosts.last_seen "
+    "THEN excluded.last_seen ELSE hosts.last_seen END, stale = 0"
+)
 
 
 def _loads(text: Any) -> Any:

@@ -2,10 +2,8 @@
 
 A report is acknowledged only after its commit is on disk, so neither SIGKILL nor a power cut
 loses an acknowledged report. One fsync per report made SQLite's ingest wait on the disk, one
-report after the other (bench/README.md): so the reports that arrive while a transaction
-commits wait for it together, and the next of them to get the lock stores them all in one
-transaction, each in its own savepoint (a report refused or failing leaves nothing of itself
-and nothing changes for the others), and one commit acknowledges them all.
+report after the other (bench/README.md): so reports are committed in groups (groupcommit.py),
+under the same lock as every other write.
 """
 
 import contextlib
@@ -14,6 +12,7 @@ import threading
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from wire_preflight_collector.store.base import IDENTITY_UPGRADE, Store
+from wire_preflight_collector.store.groupcommit import GroupCommit, Job
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -120,8 +119,7 @@ class SqliteStore(Store):
         self.where = path
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        self._waiting: List[_Job] = []  # reports for the next transaction
-        self._waiting_lock = threading.Lock()
+        self._group = GroupCommit(self._write_lock, self._write_together)
         with self._write() as conn:
             # TABLES is schema 1: a new file starts there and takes every migration.
             self._set_up(conn, TABLES, MIGRATIONS, 1)
@@ -154,23 +152,10 @@ class SqliteStore(Store):
             conn.execute("COMMIT")
 
     def _write_report(self, host: str, write: Callable[[Any], Any]) -> Any:
-        job = _Job(write)
-        with self._waiting_lock:
-            self._waiting.append(job)
-        with self._write_lock:
-            # Whoever holds the lock first stores every report waiting by then: when this
-            # one's turn comes, an earlier holder may have committed it already.
-            if not job.done:
-                with self._waiting_lock:
-                    jobs, self._waiting = self._waiting, []
-                self._write_together(jobs)
-        if job.error is not None:
-            raise job.error
-        return job.result
+        return self._group.write(host, write)
 
-    def _write_together(self, jobs: List["_Job"]) -> None:
-        """One transaction for `jobs`, each in a savepoint; done (result or error) once the
-        commit is on disk or the transaction is rolled back."""
+    def _write_together(self, jobs: List[Job]) -> None:
+        """One transaction for `jobs`, each in a savepoint (groupcommit.py)."""
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -188,17 +173,10 @@ class SqliteStore(Store):
             if conn.total_changes != changes:  # a write that changed nothing keeps caches
                 self._bump_generation(conn)
             conn.execute("COMMIT")
-        except BaseException as exc:
+        except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            failure = exc if isinstance(exc, Exception) else RuntimeError("the write stopped")
-            for job in jobs:  # nothing of any of them is stored
-                job.result = None
-                job.error = job.error or failure
             raise
-        finally:
-            for job in jobs:
-                job.done = True
 
     def integrity(self) -> str:
         """SQLite's full integrity check: reads every page, so an admin asks for it."""
@@ -215,15 +193,3 @@ class SqliteStore(Store):
             conn.execute("PRAGMA journal_mode=WAL")
         finally:
             conn.close()
-
-
-class _Job:
-    """A report waiting for a transaction: its write, and what became of it."""
-
-    __slots__ = ("done", "error", "result", "write")
-
-    def __init__(self, write: Callable[[Any], Any]):
-        self.write = write
-        self.done = False
-        self.result: Any = None
-        self.error: Optional[Exception] = None
