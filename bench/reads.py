@@ -78,8 +78,12 @@ def measure(source, db, base, args, directory):
     port = free_port()
     argv = [sys.executable, "-m", "wire_preflight_collector", "serve", "--db", db]
     argv += ["--port", str(port), "--token-file", token_file]
-    log = open(os.path.join(directory, "collector.log"), "w+")
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    with open(os.path.join(directory, "collector.log"), "w+") as log:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        return run_against(proc, log, port, source, base, args)
+
+
+def run_against(proc, log, port, source, base, args):
     try:
         for _ in range(400):
             try:

@@ -98,10 +98,10 @@ class PerGeneration:
             held = self._values.get(name)  # another reader may have just made it
             if held is not None and held.key == current:
                 return held
-            if held is not None and key is None and held.cost >= self.cheap:
-                if time.monotonic() - held.made < self.lag:  # made while this reader waited
-                    self._schedule(name, compute, self.lag)
-                    return held
+            just_made = held is not None and time.monotonic() - held.made < self.lag
+            if just_made and key is None and held.cost >= self.cheap:  # while this one waited
+                self._schedule(name, compute, self.lag)
+                return held
             return self._make(name, compute, current)
 
     def _lock(self, name: str) -> threading.Lock:
