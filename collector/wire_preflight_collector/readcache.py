@@ -13,8 +13,8 @@ wait for one judgement instead of each making their own.
 
 Under steady ingest every report changes the token. Judging 5,000 hosts takes most of a second
 of CPU in the collector's one interpreter, and holding the GIL that long beside ingest is what
-slowed reports; so a value that is costly to make (CHEAP seconds or more) is made again at most
-once per LAG seconds: within LAG of its making, a reader after a change gets the held value and
+slowed reports; so a value that is costly to make (CHEAP seconds of CPU or more) is made again at
+most once per LAG seconds: within LAG of its making, a reader after a change gets the held value and
 one background thread makes it anew once LAG has passed. A reader never gets a value made more
 than BOUND seconds ago while the store has changed since (it waits for the judgement under way
 instead), and a read LAG or more after the last judgement, with none under way, waits for a
@@ -26,13 +26,16 @@ import threading
 import time
 from typing import Any, Callable, Dict, NamedTuple, Optional
 
-# Seconds between two judgements of a costly value while the store keeps changing.
-LAG = 5.0
+# Seconds between two judgements of a costly value while the store keeps changing: at 5,000
+# hosts 2 s and 5 s still let 4 page readers double a report's latency (bench/README.md).
+LAG = 10.0
 # The oldest a value may be when the store has changed since it was made; past it a reader
 # waits for the judgement under way (one that takes longer than BOUND - LAG).
-BOUND = 10.0
-# A value made in less than this is made again on the first read after each change.
-CHEAP = 0.05
+BOUND = 20.0
+# A value made in less CPU time than this is made again on the first read after each change.
+# CPU, not wall time: what holds the GIL beside ingest, and what a loaded machine or a
+# database's round trips do not inflate (a small fleet must stay read-after-write).
+CHEAP = 0.1
 
 
 class Held(NamedTuple):
@@ -40,7 +43,7 @@ class Held(NamedTuple):
     value: Any
     made: float  # monotonic time when its making started: it shows the store as of then
     made_at: float  # the same, as Unix time, to show people
-    cost: float  # seconds its making took
+    cost: float  # CPU seconds its making took in this interpreter
 
 
 class PerGeneration:
@@ -109,9 +112,9 @@ class PerGeneration:
             return self._locks.setdefault(name, threading.Lock())
 
     def _make(self, name: str, compute: Callable[[], Any], key: str) -> Held:
-        started, started_at = time.monotonic(), time.time()
+        started, started_at, cpu = time.monotonic(), time.time(), time.thread_time()
         value = compute()
-        held = Held(key, value, started, started_at, time.monotonic() - started)
+        held = Held(key, value, started, started_at, time.thread_time() - cpu)
         self._values[name] = held
         return held
 
