@@ -101,11 +101,13 @@ class PerGeneration:
             held = self._values.get(name)  # another reader may have just made it
             if held is not None and held.key == current:
                 return held
-            just_made = held is not None and time.monotonic() - held.made < self.lag
-            if just_made and key is None and held.cost >= self.cheap:  # while this one waited
+            if held is not None and key is None and self._just_made(held):  # while it waited
                 self._schedule(name, compute, self.lag)
                 return held
             return self._make(name, compute, current)
+
+    def _just_made(self, held: Held) -> bool:
+        return held.cost >= self.cheap and time.monotonic() - held.made < self.lag
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_lock:
