@@ -1,6 +1,7 @@
 """The fleet as the collector judges it: the agent's fleet rules over the stored summaries, plus
 what only the collector knows (identity events, stale hosts, clocks far from its own). Held
-per store generation: every reader shares one judgement until the store changes."""
+per store generation: every reader shares one judgement until the store changes (and, under
+steady ingest, for up to readcache.LAG seconds after)."""
 
 from typing import Any, Dict, List
 
@@ -8,11 +9,18 @@ from wire_preflight.fleet import document, rules
 from wire_preflight.model import FAIL, WARN
 
 from wire_preflight_collector.context import Collector
+from wire_preflight_collector.readcache import Held
 
 
 def held_fleet(app: Collector) -> Dict[str, Any]:
     """The judged fleet, shared by every reader until the store changes: do not modify."""
-    return app.judged.get("fleet", lambda: judge_fleet(app))
+    return fleet_view(app).value
+
+
+def fleet_view(app: Collector) -> Held:
+    """held_fleet() with its key and when it was judged: what is derived from it (the JSON,
+    the page, /metrics) is held per its key, so made once per judgement."""
+    return app.judged.held("fleet", lambda: judge_fleet(app))
 
 
 def judge_fleet(app: Collector) -> Dict[str, Any]:

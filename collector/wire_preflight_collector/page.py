@@ -232,9 +232,11 @@ def render(
     planned: Optional[List[Dict[str, Any]]] = None,
     query: Optional[hostlist.Query] = None,
     pending: Optional[List[Dict[str, Any]]] = None,
+    judged_at: Optional[float] = None,
 ) -> str:
     """The fleet page. `doc` is the judged fleet (the one place it comes from is the caller's
-    fleet document), `drift` what read_drift returned, `query` the GET form's fields."""
+    fleet document), `drift` what read_drift returned, `query` the GET form's fields,
+    `judged_at` when `doc` was judged (said on the page when a second or more before now)."""
     planned = planned or []
     query = query or hostlist.Query()
     missing_names = _missing_hosts(doc["findings"])
@@ -266,6 +268,12 @@ def render(
             drift_shown=DRIFT_SHOWN,
             pending=pending or [],
             generated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
+            # Under steady ingest the judgement may be a few seconds behind the page.
+            judged=(
+                time.strftime("%H:%M:%S UTC", time.gmtime(judged_at))
+                if judged_at is not None and now - judged_at >= 1
+                else None
+            ),
             ago=lambda seen: _ago(now - seen) if seen else "never",
             cell=_cell_lookup(doc.get("reachability") or {}),
             script=RELOAD_SCRIPT,

@@ -1,5 +1,6 @@
 """What the read endpoints compute from the whole store (the judged fleet, its JSON, the
-metrics), computed once per change of the store rather than once per request.
+metrics, the page), computed once per change of the store rather than once per request, and
+under steady ingest at most once per LAG seconds.
 
 The key is the store's generation token (`Store.generation`): every write transaction that
 changes a row replaces it, in the same transaction, so a write by another collector process on
@@ -9,50 +10,145 @@ when the stale-watcher marks them (a write), so that too changes the token. A va
 (the page's "2 min ago") is given a max_age: past it, readers still get the held value at once
 while one thread makes it anew. Judging runs outside every store lock; readers asking at once
 wait for one judgement instead of each making their own.
+
+Under steady ingest every report changes the token. Judging 5,000 hosts takes most of a second
+of CPU in the collector's one interpreter, and holding the GIL that long beside ingest is what
+slowed reports; so a value that is costly to make (CHEAP seconds of CPU or more) is made again at
+most once per LAG seconds: within LAG of its making, a reader after a change gets the held value and
+one background thread makes it anew once LAG has passed. A reader never gets a value made more
+than BOUND seconds ago while the store has changed since (it waits for the judgement under way
+instead), and a read LAG or more after the last judgement, with none under way, waits for a
+judgement of the store as it is: after a quiet spell, reads show the latest state. A value
+cheap to make (a small fleet) is made again on the first read after every change, as before.
 """
 
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional
+
+# Seconds between two judgements of a costly value while the store keeps changing: at 5,000
+# hosts 2 s and 5 s still let 4 page readers double a report's latency (bench/README.md).
+LAG = 10.0
+# The oldest a value may be when the store has changed since it was made; past it a reader
+# waits for the judgement under way (one that takes longer than BOUND - LAG).
+BOUND = 20.0
+# A value made in less CPU time than this is made again on the first read after each change.
+# CPU, not wall time: what holds the GIL beside ingest, and what a loaded machine or a
+# database's round trips do not inflate (a small fleet must stay read-after-write).
+CHEAP = 0.1
+
+
+class Held(NamedTuple):
+    key: str  # the generation token (or the caller's key) the value was made for
+    value: Any
+    made: float  # monotonic time when its making started: it shows the store as of then
+    made_at: float  # the same, as Unix time, to show people
+    cost: float  # CPU seconds its making took in this interpreter
 
 
 class PerGeneration:
-    def __init__(self, generation: Callable[[], str]):
+    def __init__(
+        self,
+        generation: Callable[[], str],
+        lag: float = LAG,
+        bound: float = BOUND,
+        cheap: float = CHEAP,
+    ):
         self._generation = generation
-        self._values: Dict[str, Tuple[str, Any, float]] = {}
+        self.lag, self.bound, self.cheap = lag, bound, cheap
+        self._values: Dict[str, Held] = {}
         self._locks: Dict[str, threading.Lock] = {}
+        self._scheduled: Dict[str, bool] = {}
         self._locks_lock = threading.Lock()
 
-    def get(self, name: str, compute: Callable[[], Any], max_age: Optional[float] = None) -> Any:
-        """compute()'s value for the store as it is now, computed again only after a write
-        (and, with max_age, in the background once the held value is older than that)."""
-        generation = self._generation()
+    def get(
+        self,
+        name: str,
+        compute: Callable[[], Any],
+        max_age: Optional[float] = None,
+        key: Optional[str] = None,
+    ) -> Any:
+        """compute()'s value for the store as it is now (see the module's docstring for how
+        far behind it may be); with max_age, made anew in the background once older than that
+        though nothing changed; with key, held per that key instead of the store's token (a
+        value derived from a held one: made once per value it derives from)."""
+        return self.held(name, compute, max_age, key).value
+
+    def held(
+        self,
+        name: str,
+        compute: Callable[[], Any],
+        max_age: Optional[float] = None,
+        key: Optional[str] = None,
+    ) -> Held:
+        """get()'s value with when it was made."""
+        current = self._generation() if key is None else key
         held = self._values.get(name)
         lock = self._lock(name)
-        if held is not None and held[0] == generation:
-            too_old = max_age is not None and time.monotonic() - held[2] > max_age
+        if held is not None and held.key == current:
+            too_old = max_age is not None and time.monotonic() - held.made > max_age
             if too_old and lock.acquire(blocking=False):  # else a refresh is under way
-                threading.Thread(
-                    target=self._refresh, args=(name, compute, generation, lock), daemon=True
-                ).start()
-            return held[1]
+                self._start(self._refresh, name, compute, current, lock)
+            return held
+        if held is not None and key is None and held.cost >= self.cheap:
+            age = time.monotonic() - held.made
+            if age < self.lag:
+                self._schedule(name, compute, self.lag - age)
+                return held
+            if age < self.bound and lock.locked():  # a judgement is under way
+                return held
         with lock:
-            held = self._values.get(name)  # another reader may have just computed it
-            if held is not None and held[0] == generation:
-                return held[1]
-            return self._store(name, generation, compute())
+            held = self._values.get(name)  # another reader may have just made it
+            if held is not None and held.key == current:
+                return held
+            if held is not None and key is None and self._just_made(held):  # while it waited
+                self._schedule(name, compute, self.lag)
+                return held
+            return self._make(name, compute, current)
+
+    def _just_made(self, held: Held) -> bool:
+        return held.cost >= self.cheap and time.monotonic() - held.made < self.lag
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_lock:
             return self._locks.setdefault(name, threading.Lock())
 
-    def _store(self, name: str, generation: str, value: Any) -> Any:
-        self._values[name] = (generation, value, time.monotonic())
-        return value
+    def _make(self, name: str, compute: Callable[[], Any], key: str) -> Held:
+        started, started_at, cpu = time.monotonic(), time.time(), time.thread_time()
+        value = compute()
+        held = Held(key, value, started, started_at, time.thread_time() - cpu)
+        self._values[name] = held
+        return held
 
-    def _refresh(self, name: str, compute: Callable[[], Any], generation: str, lock: Any) -> None:
+    def _start(self, target: Callable[..., None], *args: Any) -> None:
+        threading.Thread(target=target, args=args, daemon=True).start()
+
+    def _schedule(self, name: str, compute: Callable[[], Any], delay: float) -> None:
+        """One background judgement of `name` after `delay` seconds (none if one waits)."""
+        with self._locks_lock:
+            if self._scheduled.get(name):
+                return
+            self._scheduled[name] = True
+        timer = threading.Timer(delay, self._catch_up, args=(name, compute))
+        timer.daemon = True
+        timer.start()
+
+    def _catch_up(self, name: str, compute: Callable[[], Any]) -> None:
+        lock = self._lock(name)
+        with self._locks_lock:
+            self._scheduled[name] = False
+        with lock:
+            try:
+                current = self._generation()
+                held = self._values.get(name)
+                if held is None or held.key != current:
+                    self._make(name, compute, current)
+            except Exception:  # the database went away: the next reader makes it, and sees why
+                self._values.pop(name, None)
+
+    def _refresh(self, name: str, compute: Callable[[], Any], key: str, lock: Any) -> None:
         try:
-            self._store(name, generation, compute())
+            self._make(name, compute, key)
         except Exception:  # the database went away: the next reader computes, and sees why
             self._values.pop(name, None)
         finally:

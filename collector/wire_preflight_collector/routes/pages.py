@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from wire_preflight_collector import auth
-from wire_preflight_collector.fleetview import held_fleet
+from wire_preflight_collector.fleetview import fleet_view
 from wire_preflight_collector.headers import SECURITY_HEADERS
 from wire_preflight_collector.routes.common import App, scope
 
@@ -26,22 +26,25 @@ def page(request: Request, app: App) -> HTMLResponse:
     except hostlist.QueryError as exc:
         raise HTTPException(400, str(exc)) from None
 
+    view = fleet_view(app)
+
     def make() -> str:
         return render(
-            held_fleet(app),
+            view.value,
             read_drift(app.store),
             time.time(),
             app.settings.planned,
             query,
             app.store.pending(),
+            judged_at=view.made_at,
         )
 
     if query != hostlist.Query():
         return _page(make())  # a search: from the held judgement, rendered for it alone
     # Its "generated" time and "2 min ago"s move with the clock: once it is PAGE_MAX_AGE
     # old it is made anew in the background (readers meanwhile get the held one, whose
-    # "generated" says when it was made); any write makes it anew at once.
-    return _page(app.judged.get("page", make, max_age=PAGE_MAX_AGE))
+    # "generated" says when it was made); each new judgement of the fleet makes it anew.
+    return _page(app.judged.get("page", make, max_age=PAGE_MAX_AGE, key=view.key))
 
 
 @pages.get("/hosts/{hostname}", response_class=HTMLResponse)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from wire_preflight.fleet.drift import EVENT_KINDS
 
 from wire_preflight_collector import auth
-from wire_preflight_collector.fleetview import held_fleet
+from wire_preflight_collector.fleetview import fleet_view
 from wire_preflight_collector.routes.common import App, json_response, scope
 
 log = logging.getLogger("wire_preflight_collector")
@@ -37,7 +37,8 @@ def healthz(app: App) -> JSONResponse:
 @readers.get("/api/v1/fleet")
 def get_fleet(app: App) -> Response:
     # A Response, not a dict: FastAPI's generic encoder takes seconds on 10,000 hosts.
-    body = app.judged.get("fleet.json", lambda: json_response(held_fleet(app)).body)
+    view = fleet_view(app)
+    body = app.judged.get("fleet.json", lambda: json_response(view.value).body, key=view.key)
     return Response(body, media_type="application/json")
 
 
@@ -76,8 +77,9 @@ def get_metrics(app: App) -> Response:
 
     # The fleet's part is held until the store changes; the error count moves without a
     # write (a write that failed), so it is added to each answer.
+    view = fleet_view(app)
     body = app.judged.get(
-        "metrics", lambda: render(app.store, held_fleet(app), app.settings.profile)
+        "metrics", lambda: render(app.store, view.value, app.settings.profile), key=view.key
     )
     body += render_store_errors(app.store_errors)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
