@@ -180,6 +180,37 @@ def test_no_reader_gets_a_view_older_than_the_bound_while_one_is_judged():
         assert answers == [expected]  # past the bound: the reader waited for the new view
 
 
+def test_after_show_changes_now_the_next_read_is_of_the_store_as_it_is():
+    token, make = ["g1"], Maker()
+    held = costly(token, lag=3600)
+    assert held.get("fleet", make) == 1
+    token[0] = "g2"
+    assert held.get("fleet", make) == 1  # a report: behind, within the lag
+    token[0] = "g3"
+    held.show_changes_now()  # an admin's change
+    assert held.get("fleet", make) == 2 and make.made == 2
+    token[0] = "g4"  # reports after it lag again
+    assert held.get("fleet", make) == 2
+
+
+def test_a_judgement_begun_before_an_admin_change_is_not_served_behind_it():
+    token, make = ["g1"], Maker()
+    held = costly(token, lag=3600)
+    assert held.get("fleet", make) == 1
+    token[0] = "g2"
+    make.gate = threading.Event()
+    judging = threading.Thread(target=held.get, args=("fleet", make, 0.0), daemon=True)
+    # A refresh of g1's value (max_age 0) is under way when the admin's change lands.
+    token[0] = "g1"
+    judging.start()
+    assert make.started.wait(60)
+    token[0] = "g3"
+    held.show_changes_now()
+    make.gate.set()
+    judging.join(60)
+    assert held.get("fleet", make) == 3  # not the value begun before the change
+
+
 def test_a_derived_value_is_made_once_per_value_it_derives_from():
     token, make, render = ["g1"], Maker(), Maker()
     held = costly(token, lag=3600)
@@ -249,6 +280,30 @@ def test_fleet_reads_lag_behind_ingest_but_a_host_page_shows_its_latest_report(
     wait_for(lambda: fleet_names() == {"minio1", "minio2"})
     assert "minio2" in pages.page(request_for("/"), app).body.decode()
     assert 'hostname="minio2"' in reads.get_metrics(app).body.decode()
+
+
+def test_an_admin_change_shows_in_the_next_fleet_read_despite_the_lag(tmp_path, base_facts):
+    from wire_preflight import profiles
+    from wire_preflight_collector.context import Collector as App
+    from wire_preflight_collector.context import Settings
+    from wire_preflight_collector.readcache import PerGeneration
+    from wire_preflight_collector.routes import admin, reads
+    from wire_preflight_collector.store import open_store
+
+    store = open_store(str(tmp_path / "c.db"))
+    app = App(Settings(store, "t" * 20, profiles.load("classic")))
+    app.judged = PerGeneration(store.generation, lag=3600, cheap=0.0)
+
+    def fleet_names():
+        return {h["hostname"] for h in json.loads(reads.get_fleet(app).body)["hosts"]}
+
+    for name in ("minio1", "minio2"):
+        assert store.ingest(report(base_facts, name))[0]
+    assert fleet_names() == {"minio1", "minio2"}
+    assert store.ingest(report(base_facts, "minio3"))[0]
+    assert fleet_names() == {"minio1", "minio2"}  # a report: behind, within the lag
+    assert admin.forget("minio1", app)["hostname"] == "minio1"
+    assert fleet_names() == {"minio2", "minio3"}  # the admin's change, and all before it
 
 
 def test_the_page_says_how_far_its_judgement_is_behind(tmp_path, base_facts):

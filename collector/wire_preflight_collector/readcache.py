@@ -60,6 +60,8 @@ class PerGeneration:
         self._locks: Dict[str, threading.Lock] = {}
         self._scheduled: Dict[str, bool] = {}
         self._locks_lock = threading.Lock()
+        # Values whose making started before this may not be served behind the store.
+        self._not_before = 0.0
 
     def get(
         self,
@@ -90,7 +92,7 @@ class PerGeneration:
             if too_old and lock.acquire(blocking=False):  # else a refresh is under way
                 self._start(self._refresh, name, compute, current, lock)
             return held
-        if held is not None and key is None and held.cost >= self.cheap:
+        if held is not None and key is None and self._may_lag(held):
             age = time.monotonic() - held.made
             if age < self.lag:
                 self._schedule(name, compute, self.lag - age)
@@ -107,7 +109,16 @@ class PerGeneration:
             return self._make(name, compute, current)
 
     def _just_made(self, held: Held) -> bool:
-        return held.cost >= self.cheap and time.monotonic() - held.made < self.lag
+        return self._may_lag(held) and time.monotonic() - held.made < self.lag
+
+    def _may_lag(self, held: Held) -> bool:
+        return held.cost >= self.cheap and held.made >= self._not_before
+
+    def show_changes_now(self) -> None:
+        """The next read of each value shows the store as it is from now on, however costly
+        its making: an admin who forgets or accepts a host expects the next read to show it
+        (reports, arriving all the time, may lag)."""
+        self._not_before = time.monotonic()
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_lock:

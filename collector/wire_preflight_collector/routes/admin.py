@@ -17,6 +17,7 @@ admins = APIRouter(dependencies=[scope(auth.ADMIN, write=True)])
 def accept(hostname: str, app: App) -> Dict[str, Any]:
     """Accept the host's current state as its baseline: its open drift events close."""
     closed = app.store.accept(hostname.lower())
+    app.judged.show_changes_now()
     if closed is None:
         raise HTTPException(404, f"no report from a host named {hostname!r}")
     return {"hostname": hostname, "closed_events": closed}
@@ -28,6 +29,7 @@ def rekey(hostname: str, app: App) -> Dict[str, Any]:
     the recorded machine (same machine-id and product_uuid) or to the VM that presents the
     one-time `enroll_code` returned here (`wire-preflight report --enroll-code CODE`)."""
     done = app.store.rekey(hostname)
+    app.judged.show_changes_now()
     if done is None:
         raise HTTPException(404, f"nothing is known of a host named {hostname!r}")
     return done
@@ -40,6 +42,7 @@ def decide(app: App, decision: str, pending_id: int = FastPath(ge=1, lt=2**63)) 
     if decision not in ("approve", "reject"):
         raise HTTPException(404, "decide with /approve or /reject")
     outcome = app.store.decide(pending_id, decision == "approve")
+    app.judged.show_changes_now()
     if outcome is None:
         raise HTTPException(404, f"no pending enrolment {pending_id}")
     if isinstance(outcome, Refusal):
@@ -52,6 +55,7 @@ def decide(app: App, decision: str, pending_id: int = FastPath(ge=1, lt=2**63)) 
 def forget(hostname: str, app: App) -> Dict[str, Any]:
     """Remove a host: its reports, its summary and its key (its events stay, closed)."""
     removed = app.store.forget(hostname)
+    app.judged.show_changes_now()
     if removed is None:
         raise HTTPException(404, f"nothing is known of a host named {hostname!r}")
     return {"hostname": hostname, **removed}
