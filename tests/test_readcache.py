@@ -163,6 +163,7 @@ def test_no_reader_gets_a_view_older_than_the_bound_while_one_is_judged():
         assert held.get("fleet", make) == 1
         token[0] = "g2"
         make.gate = threading.Event()
+        make.started.clear()  # set by the first making: wait for the judgement's own start
         judging = threading.Thread(target=held.get, args=("fleet", make), daemon=True)
         judging.start()
         answers = []
@@ -199,6 +200,7 @@ def test_a_judgement_begun_before_an_admin_change_is_not_served_behind_it():
     assert held.get("fleet", make) == 1
     token[0] = "g2"
     make.gate = threading.Event()
+    make.started.clear()  # set by the first making: wait for the refresh's own start below
     judging = threading.Thread(target=held.get, args=("fleet", make, 0.0), daemon=True)
     # A refresh of g1's value (max_age 0) is under way when the admin's change lands.
     token[0] = "g1"
