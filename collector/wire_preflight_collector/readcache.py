@@ -22,9 +22,10 @@ judgement of the store as it is: after a quiet spell, reads show the latest stat
 cheap to make (a small fleet) is made again on the first read after every change, as before.
 """
 
+import contextlib
 import threading
 import time
-from typing import Any, Callable, Dict, NamedTuple, Optional
+from typing import Any, Callable, Dict, Iterator, NamedTuple, Optional
 
 # Seconds between two judgements of a costly value while the store keeps changing: at 5,000
 # hosts 2 s and 5 s still let 4 page readers double a report's latency (bench/README.md).
@@ -90,7 +91,9 @@ class PerGeneration:
         if held is not None and held.key == current:
             too_old = max_age is not None and time.monotonic() - held.made > max_age
             if too_old and lock.acquire(blocking=False):  # else a refresh is under way
-                self._start(self._refresh, name, compute, current, lock)
+                threading.Thread(
+                    target=self._refresh, args=(name, compute, current, lock), daemon=True
+                ).start()
             return held
         if held is not None and key is None and self._may_lag(held):
             age = time.monotonic() - held.made
@@ -131,9 +134,6 @@ class PerGeneration:
         self._values[name] = held
         return held
 
-    def _start(self, target: Callable[..., None], *args: Any) -> None:
-        threading.Thread(target=target, args=args, daemon=True).start()
-
     def _schedule(self, name: str, compute: Callable[[], Any], delay: float) -> None:
         """One background judgement of `name` after `delay` seconds (none if one waits)."""
         with self._locks_lock:
@@ -148,19 +148,24 @@ class PerGeneration:
         lock = self._lock(name)
         with self._locks_lock:
             self._scheduled[name] = False
-        with lock:
-            try:
-                current = self._generation()
-                held = self._values.get(name)
-                if held is None or held.key != current:
-                    self._make(name, compute, current)
-            except Exception:  # the database went away: the next reader makes it, and sees why
-                self._values.pop(name, None)
+        with lock, self._dropped_on_failure(name):
+            current = self._generation()
+            held = self._values.get(name)
+            if held is None or held.key != current:
+                self._make(name, compute, current)
 
     def _refresh(self, name: str, compute: Callable[[], Any], key: str, lock: Any) -> None:
         try:
-            self._make(name, compute, key)
-        except Exception:  # the database went away: the next reader computes, and sees why
-            self._values.pop(name, None)
+            with self._dropped_on_failure(name):
+                self._make(name, compute, key)
         finally:
             lock.release()
+
+    @contextlib.contextmanager
+    def _dropped_on_failure(self, name: str) -> Iterator[None]:
+        """A making in the background that fails (the database went away) drops the held
+        value: the next reader makes it, and sees why."""
+        try:
+            yield
+        except Exception:
+            self._values.pop(name, None)
