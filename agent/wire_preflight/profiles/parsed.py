@@ -86,9 +86,8 @@ def build(directory: str = HERE) -> Dict[str, Any]:
 
 
 def write(directory: str = HERE) -> str:
+    from wire_preflight.atomicfile import write_atomically
+
     path = os.path.join(directory, CACHE)
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(build(directory), handle, indent=1, sort_keys=True)
-        handle.write("\n")
-    os.replace(path + ".tmp", path)
+    write_atomically(path, json.dumps(build(directory), indent=1, sort_keys=True) + "\n")
     return path
