@@ -73,7 +73,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_collector(directory, port, db):
+def start_collector(directory, port, db, workers=1):
     token_file = os.path.join(directory, "token")
     with open(token_file, "w") as handle:
         handle.write(TOKEN)
@@ -90,6 +90,8 @@ def start_collector(directory, port, db):
             str(port),
             "--token-file",
             token_file,
+            # only when asked: a collector from before --workers can still be measured
+            *(["--workers", str(workers)] if workers > 1 else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -104,13 +106,6 @@ def start_collector(directory, port, db):
             time.sleep(0.05)
     proc.kill()
     raise SystemExit("the collector did not start")
-
-
-def cpu_seconds(pid):
-    """User + system CPU time a process has used so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tree_cpu_seconds(root):
@@ -160,7 +155,8 @@ def ingest(base, senders, total, port, pid=None, server_pid=None):
         thread.start()
     barrier.wait()
     started = time.perf_counter()
-    cpu_before = cpu_seconds(pid) if pid else None
+    # the collector's process and its workers (serve --workers)
+    cpu_before = tree_cpu_seconds(pid) if pid else None
     own_before = own_cpu_seconds()
     server_before = tree_cpu_seconds(server_pid) if server_pid else 0.0
     for thread in threads:
@@ -168,7 +164,7 @@ def ingest(base, senders, total, port, pid=None, server_pid=None):
     elapsed = time.perf_counter() - started
     # The collector's CPU time per report: what a loaded machine changes least. On 2 cores
     # the senders and PostgreSQL share it, so their CPU a report is shown too.
-    cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / total if pid else None
+    cpu_ms = (tree_cpu_seconds(pid) - cpu_before) * 1000 / total if pid else None
     own_ms = (own_cpu_seconds() - own_before) * 1000 / total
     server_ms = (tree_cpu_seconds(server_pid) - server_before) * 1000 / total if server_pid else 0
     body_kib = statistics.mean(len(b) for b in bodies) / 1024
@@ -254,7 +250,7 @@ def one_store(name, base, args, directory, new_db, server_pid=None):
     results = {}
     db = new_db("ingest")
     port = free_port()
-    proc = start_collector(directory, port, db)
+    proc = start_collector(directory, port, db, args.workers)
     try:
         results.update(ingest(base, args.senders, args.reports, port, proc.pid, server_pid))
     finally:
@@ -281,6 +277,9 @@ def main():
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--reports", type=int, default=3000)
     parser.add_argument("--hosts", type=int, default=10000)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="the collector's serve --workers (ingest only)"
+    )
     parser.add_argument(
         "--ingest-only", action="store_true", help="skip the fleet report (while iterating)"
     )

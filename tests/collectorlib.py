@@ -111,11 +111,15 @@ class Collector:
             stdout=self.log,
             stderr=self.log,
         )
-        # The port is bound before the database opens: ready once the app has started too.
-        deadline = time.time() + 20
+        # The port is bound before the database opens: ready once the app has started too,
+        # in every worker (serve --workers N).
+        workers = (
+            int(self.extra[self.extra.index("--workers") + 1]) if "--workers" in self.extra else 1
+        )
+        deadline = time.time() + 20 * workers
         while time.time() < deadline:
             assert self.proc.poll() is None, self.read_log()
-            if "Application startup complete" in self.read_log()[earlier:]:
+            if self.read_log()[earlier:].count("Application startup complete") >= workers:
                 if self.command:  # elsewhere (another namespace): its log is the word
                     return self
                 try:

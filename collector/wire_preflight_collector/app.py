@@ -38,10 +38,11 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        watcher = threading.Thread(
-            target=_watch_stale, args=(collector, stop), name="stale-watch", daemon=True
-        )
-        watcher.start()
+        if settings.chores:  # one process of a collector marks hosts stale (workers.py)
+            watcher = threading.Thread(
+                target=_watch_stale, args=(collector, stop), name="stale-watch", daemon=True
+            )
+            watcher.start()
         if settings.webhook:
             settings.webhook.start()
         yield
@@ -64,7 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
         # A full disk or a locked database is the world's doing: 503 tells an agent to spool
         # and retry, and the transaction was rolled back, so nothing half-written remains.
         log.error("database error on %s %s: %s", request.method, request.url.path, exc)
-        collector.store_errors.record()
+        collector.shared.count_store_error()
         if request.method not in ("GET", "HEAD"):
             collector.write_health.write_failed(exc)
         # The cause (paths, the database's host and user) goes to the log, not to the caller.
@@ -95,7 +96,7 @@ def _watch_stale(collector: Collector, stop: threading.Event) -> None:
             collector.scan_stale()
             failures = 0
         except Exception as exc:  # a full disk, a locked database: try again later
-            collector.store_errors.record()
+            collector.shared.count_store_error()
             failures = min(failures + 1, 6)
             log.warning("stale-watch: %s (retrying)", exc)
 

@@ -139,6 +139,14 @@ def cli() -> None:
     metavar="SECONDS",
     help="A pending enrolment whose key is not presented for this long expires.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, defaults.MAX_WORKERS),
+    default=1,
+    show_default=True,
+    help="Processes serving the port: more store more reports a second where cores are "
+    "free (docs/collector.md).",
+)
 def serve(
     db_path: str,
     host: str,
@@ -160,6 +168,7 @@ def serve(
     keep_reports: str,
     prune_every: float,
     pending_expiry: float,
+    workers: int,
 ) -> None:
     """Receive reports and serve the fleet report, its API and its page."""
     from wire_preflight import profiles
@@ -168,7 +177,9 @@ def serve(
     from wire_preflight_collector import server
     from wire_preflight_collector.app import Settings, create_app
     from wire_preflight_collector.retention import Pruner, parse_keep
+    from wire_preflight_collector.shared import Shared
     from wire_preflight_collector.webhook import Webhook, check_url
+    from wire_preflight_collector.workers import Supervisor
 
     keep = parse_keep(keep_reports)
     if webhook:
@@ -205,19 +216,6 @@ def serve(
     if inventory_file:
         planned = inventory.planned_for(inventory.load(inventory_file), profile)
     store = _open_store(db_path)
-    hook = Webhook(webhook) if webhook else None
-    settings = Settings(
-        store,
-        secrets["--token-file"],
-        profile,
-        planned,
-        max_body,
-        stale_after,
-        hook,
-        viewer_token=secrets.get("--viewer-token-file"),
-        enroll_secret=secrets.get("--enroll-secret-file"),
-        pending_expiry=pending_expiry,
-    )
     log = logging.getLogger("wire_preflight_collector")
     if not tls:
         log.warning(
@@ -230,17 +228,57 @@ def serve(
         log.info("no --enroll-secret-file: agents can only report with the admin token")
     if keep is None:
         log.info("--keep-reports forever: no report is ever deleted")
-    else:
-        Pruner(store, keep, prune_every).start()
-    server.run(
-        create_app(settings),
-        sock,
-        tls_cert,
-        tls_key,
-        max_connections,
-        header_timeout,
-        max_connections_per_address,
-    )
+    shared = Shared()
+
+    def serve_as(index: int, listening: Any, store: Any) -> None:
+        """Worker `index`'s part, on its socket and its own database connections."""
+        settings = Settings(
+            store,
+            secrets["--token-file"],
+            profile,
+            planned,
+            max_body,
+            stale_after,
+            Webhook(webhook) if webhook else None,
+            viewer_token=secrets.get("--viewer-token-file"),
+            enroll_secret=secrets.get("--enroll-secret-file"),
+            pending_expiry=pending_expiry,
+            shared=shared,
+            workers=workers,
+            chores=index == 0,
+        )
+        if keep is not None and index == 0:
+            Pruner(store, keep, prune_every).start()
+        server.run(
+            create_app(settings),
+            listening,
+            tls_cert,
+            tls_key,
+            max_connections,
+            header_timeout,
+            max_connections_per_address,
+            workers,
+        )
+
+    if workers == 1:
+        serve_as(0, sock, store)
+        return
+    # The schema is set up once, here; each worker opens the database again after the fork.
+    store.close()
+    sock.close()  # it proved the port free; the workers' sockets share it (workers.py)
+    sockets = [server.bind(host, port, reuse_port=True) for _ in range(workers)]
+    log.info("starting %d workers on port %d", workers, port)
+
+    def worker(index: int, listening: Any) -> int:
+        try:
+            serve_as(index, listening, _open_store(db_path))
+        except InputError as exc:  # the database, gone since the start: one line, as above
+            click.echo(input_error_line(exc), err=True)
+            return 2
+        return 0
+
+    supervisor = Supervisor(workers, worker, lambda: server.bind(host, port, reuse_port=True))
+    sys.exit(supervisor.run(sockets))
 
 
 @cli.command()
@@ -420,6 +458,10 @@ def read_secret(path: str, option: str) -> str:
 full_summaries(cli)
 
 
+def input_error_line(exc: InputError) -> str:
+    return f"wire-preflight-collector: error: {exc}"
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     try:
@@ -428,7 +470,7 @@ def main() -> None:
         click.echo(error_line(exc, "wire-preflight-collector"), err=True)
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
     except InputError as exc:
-        click.echo(f"wire-preflight-collector: error: {exc}", err=True)
+        click.echo(input_error_line(exc), err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         sys.exit(130)

@@ -12,3 +12,4 @@ KEEP_REPORTS = "30d"
 # enough that it costs nothing.
 PRUNE_EVERY = 300.0
 PENDING_EXPIRY = 86400.0  # a pending enrolment whose key is not presented for a day expires
+MAX_WORKERS = 64  # processes of one collector (`serve --workers`): past any admin host's cores

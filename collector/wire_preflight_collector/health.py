@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Any, Awaitable, Callable, Dict, Optional
 
+from wire_preflight_collector.shared import Shared
+
 log = logging.getLogger("wire_preflight_collector")
 
 MIN_FREE_BYTES = 1024 * 1024
@@ -28,25 +30,21 @@ PROBE_LOCK_NAME = "healthz write probe"
 
 
 class WriteHealth:
-    def __init__(self, store: Any, probe_seconds: float = PROBE_SECONDS):
+    def __init__(self, store: Any, shared: Shared, probe_seconds: float = PROBE_SECONDS):
         self.store = store
+        # The last real write's outcome is every process's (shared.py): the next write may
+        # land in another process of the collector.
+        self._shared = shared
         self.probe_seconds = probe_seconds
-        self._lock = threading.Lock()
-        self._failed_at = None  # type: Optional[float]
-        self._failure = ""
-        self._succeeded_at = None  # type: Optional[float]
         self._probe_lock = threading.Lock()
         self._probed_at = None  # type: Optional[float]
         self._probe_failure = None  # type: Optional[str]
 
     def write_failed(self, exc: BaseException) -> None:
-        with self._lock:
-            self._failed_at = time.monotonic()
-            self._failure = type(exc).__name__
+        self._shared.write_failed(time.monotonic(), type(exc).__name__)
 
     def write_succeeded(self) -> None:
-        with self._lock:
-            self._succeeded_at = time.monotonic()
+        self._shared.write_succeeded(time.monotonic())
 
     def problem(self) -> Optional[str]:
         """None when the store can write; else why not, in words safe to show anyone (the
@@ -54,15 +52,13 @@ class WriteHealth:
         low = self._low_disk()
         if low:
             return low
-        with self._lock:
-            failed, succeeded = self._failed_at, self._succeeded_at
-        if failed is not None and (succeeded is None or failed > succeeded):
+        failed, succeeded, failure = self._shared.last_writes()
+        if failed and failed > succeeded:
             return (
-                f"the last write failed ({self._failure}): reports are refused (503) until "
-                "one is stored"
+                f"the last write failed ({failure}): reports are refused (503) until one is stored"
             )
-        latest = max(x for x in (failed, succeeded, -1e18) if x is not None)
-        if time.monotonic() - latest < self.probe_seconds:
+        latest = max(failed, succeeded)
+        if latest and time.monotonic() - latest < self.probe_seconds:
             return None  # a real write answered recently
         return self._probe()
 

@@ -1,24 +1,9 @@
 """GET /metrics: the fleet in Prometheus' text format, named as node_exporter names things
 (`_timestamp_seconds`, `_total`, one gauge per state with the state as a label)."""
 
-import threading
 from typing import Any, Dict, Iterator, List
 
 from wire_preflight.fleet.drift import EVENT_KINDS
-
-
-class StoreErrors:
-    """Database errors since the collector started (a full disk, a read-only or locked
-    database): requests answered 503 and stale scans that failed. The counter an alert needs
-    to see a collector that still answers but cannot store."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.count = 0
-
-    def record(self) -> None:
-        with self._lock:
-            self.count += 1
 
 
 def render(
@@ -109,8 +94,10 @@ def _count_findings(findings: List[Dict[str, Any]]) -> Dict[Any, int]:
     return counts
 
 
-def render_store_errors(store_errors: StoreErrors) -> bytes:
-    """The store's error counter on its own, so the fleet's part can be held between writes."""
+def render_store_errors(count: int) -> bytes:
+    """The store's error counter on its own, so the fleet's part can be held between writes.
+    The counter an alert needs to see a collector that still answers but cannot store
+    (shared.py counts it for every process of the collector)."""
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.core import CounterMetricFamily
 
@@ -121,7 +108,7 @@ def render_store_errors(store_errors: StoreErrors) -> bytes:
                 "Database errors since the collector started: requests answered 503 "
                 "(reports the agents spool and resend) and stale scans that failed.",
             )
-            errors.add_metric([], store_errors.count)
+            errors.add_metric([], count)
             yield errors
 
     registry = CollectorRegistry()

@@ -27,6 +27,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterator, NamedTuple, Optional
 
+from wire_preflight_collector.shared import Shared
+
 # Seconds between two judgements of a costly value while the store keeps changing: at 5,000
 # hosts 2 s and 5 s still let 4 page readers double a report's latency (bench/README.md).
 LAG = 10.0
@@ -54,6 +56,7 @@ class PerGeneration:
         lag: float = LAG,
         bound: float = BOUND,
         cheap: float = CHEAP,
+        shared: Optional[Shared] = None,
     ):
         self._generation = generation
         self.lag, self.bound, self.cheap = lag, bound, cheap
@@ -61,8 +64,9 @@ class PerGeneration:
         self._locks: Dict[str, threading.Lock] = {}
         self._scheduled: Dict[str, bool] = {}
         self._locks_lock = threading.Lock()
-        # Values whose making started before this may not be served behind the store.
-        self._not_before = 0.0
+        # Values whose making started before the last admin change may not be served behind
+        # the store; the change may have been made in another process (shared.py).
+        self._shared = shared or Shared()
 
     def get(
         self,
@@ -115,13 +119,13 @@ class PerGeneration:
         return self._may_lag(held) and time.monotonic() - held.made < self.lag
 
     def _may_lag(self, held: Held) -> bool:
-        return held.cost >= self.cheap and held.made >= self._not_before
+        return held.cost >= self.cheap and held.made >= self._shared.admin_changed_at
 
     def show_changes_now(self) -> None:
         """The next read of each value shows the store as it is from now on, however costly
         its making: an admin who forgets or accepts a host expects the next read to show it
         (reports, arriving all the time, may lag)."""
-        self._not_before = time.monotonic()
+        self._shared.admin_changed(time.monotonic())
 
     def _lock(self, name: str) -> threading.Lock:
         with self._locks_lock:

@@ -24,6 +24,7 @@ import errno
 import ipaddress
 import itertools
 import logging
+import os
 import resource
 import socket
 from http import HTTPStatus
@@ -34,6 +35,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from wire_preflight.model import InputError
 
 from wire_preflight_collector.defaults import HEADER_SECONDS, MAX_CONNECTIONS
+from wire_preflight_collector.workers import per_worker
 
 MAX_HEADER_BYTES = 32 * 1024
 KEEP_ALIVE_SECONDS = 5
@@ -257,9 +259,11 @@ def new_loop() -> asyncio.AbstractEventLoop:
     return _loop_class()()
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     """The listening socket, bound before anything else starts: a busy port is one line and
-    exit 2 (InputError), never a startup message followed by a bind error."""
+    exit 2 (InputError), never a startup message followed by a bind error. With reuse_port,
+    one of the sockets of a collector's workers (workers.py); bind the port once without it
+    first, so that a port another collector's workers hold is refused as busy."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -268,6 +272,8 @@ def bind(host: str, port: int) -> socket.socket:
         raise InputError(f"--host {host}: {exc.strerror}") from None
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind(address)
         sock.listen(2048)
@@ -290,8 +296,10 @@ def run(
     max_connections: int = MAX_CONNECTIONS,
     header_seconds: float = HEADER_SECONDS,
     per_address: Optional[int] = None,
+    workers: int = 1,
 ) -> None:
-    """Serve on `sock` (from bind()) until stopped."""
+    """Serve on `sock` (from bind()) until stopped; as one of `workers` processes, with that
+    share of the connection bounds (workers.py)."""
     import sys
 
     import uvicorn
@@ -302,6 +310,8 @@ def run(
     # Each connection holds one descriptor; keep room for the database, logs and the loop.
     max_connections = max(1, min(max_connections, files - 64))
     per_address = min(per_address or per_address_default(max_connections), max_connections)
+    max_connections = per_worker(max_connections, workers)
+    per_address = min(per_worker(per_address, workers), max_connections)
     _HANDSHAKE_SECONDS[0] = header_seconds
     host, port = sock.getsockname()[:2]
     config = uvicorn.Config(
@@ -322,12 +332,13 @@ def run(
     )
     accesslog.install()
     log.info(
-        "listening on %s://%s:%d (at most %d connections, %d from one address)",
+        "listening on %s://%s:%d (at most %d connections, %d from one address%s)",
         "https" if tls_cert else "http",
         f"[{host}]" if ":" in host else host,
         port,
         max_connections,
         per_address,
+        f"; in this worker of {workers}, pid {os.getpid()}" if workers > 1 else "",
     )
     server = uvicorn.Server(config)
     server.run(sockets=[sock])

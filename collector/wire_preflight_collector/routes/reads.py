@@ -81,7 +81,7 @@ def get_metrics(app: App) -> Response:
     body = app.judged.get(
         "metrics", lambda: render(app.store, view.value, app.settings.profile), key=view.key
     )
-    body += render_store_errors(app.store_errors)
+    body += render_store_errors(app.shared.store_errors)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

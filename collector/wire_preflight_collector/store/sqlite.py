@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from wire_preflight_collector.store.base import IDENTITY_UPGRADE, Store
 from wire_preflight_collector.store.groupcommit import GroupCommit, Job
+from wire_preflight_collector.store.writelock import WriterTurns
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -109,8 +110,8 @@ ALTER TABLE host_keys ADD COLUMN bound_at REAL;
 
 
 class SqliteStore(Store):
-    """The SQLite store: one file, WAL, writes serialised by one lock per process and
-    SQLite's own lock (BEGIN IMMEDIATE) between processes."""
+    """The SQLite store: one file, WAL, writes serialised by a thread lock in a process, a
+    lock file between processes (store/writelock.py) and SQLite's own (BEGIN IMMEDIATE)."""
 
     errors: Tuple[type, ...] = (sqlite3.Error,)
 
@@ -118,6 +119,7 @@ class SqliteStore(Store):
         self.path = path
         self.where = path
         self._write_lock = threading.Lock()
+        self._turns = WriterTurns(path)
         self._local = threading.local()
         self._group = GroupCommit(self._write_lock, self._write_together)
         with self._write() as conn:
@@ -139,7 +141,7 @@ class SqliteStore(Store):
     def _write(self, host: Optional[str] = None) -> Iterator[sqlite3.Connection]:
         """One write transaction: committed whole, or rolled back whole on any error."""
         conn = self._connect()
-        with self._write_lock:
+        with self._write_lock, self._turns.turn():
             conn.execute("BEGIN IMMEDIATE")
             changes = conn.total_changes
             try:
@@ -156,7 +158,10 @@ class SqliteStore(Store):
 
     def _write_together(self, jobs: List[Job]) -> None:
         """One transaction for `jobs`, each in a savepoint (groupcommit.py)."""
-        conn = self._connect()
+        with self._turns.turn():
+            self._write_jobs(self._connect(), jobs)
+
+    def _write_jobs(self, conn: sqlite3.Connection, jobs: List[Job]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
             changes = conn.total_changes

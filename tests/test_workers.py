@@ -1,0 +1,346 @@
+"""`serve --workers N`: several collector processes on one port (workers.py), attacked and
+killed as a running server is."""
+
+import logging
+import multiprocessing
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the collector needs Python >= 3.10 and its extras")
+import psutil
+import requests
+from collectorlib import TOKEN, Collector
+from helpers import fill, make_report, small_disk
+from wire_preflight_collector.readcache import PerGeneration
+from wire_preflight_collector.shared import Shared
+from wire_preflight_collector.throttle import LIMIT
+from wire_preflight_collector.workers import QUICK_EXITS, Supervisor, per_worker
+
+
+def workers_of(collector):
+    return collector_children(collector.proc.pid)
+
+
+def collector_children(pid):
+    return sorted(child.pid for child in psutil.Process(pid).children())
+
+
+def established(pid, port):
+    return [
+        conn
+        for conn in psutil.Process(pid).net_connections(kind="tcp")
+        if conn.status == psutil.CONN_ESTABLISHED and conn.laddr.port == port
+    ]
+
+
+def wait_for(condition, what, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def fleet_hosts(collector):
+    fleet = collector.get("/api/v1/fleet").json()
+    return {host["hostname"] for host in fleet["hosts"]}
+
+
+def test_connections_spread_over_the_workers_and_every_report_is_stored(tmp_path, base_facts):
+    collector = Collector(tmp_path, "--workers", "2").start()
+    try:
+        workers = workers_of(collector)
+        assert len(workers) == 2, workers
+        # 20 connections held open at once: the kernel spreads them by their ports, so both
+        # workers hold some (all 20 in one would happen once in 2**19 runs).
+        sessions = []
+        for n in range(20):
+            session = requests.Session()
+            answer = session.post(
+                collector.url + "/api/v1/reports",
+                json=make_report(base_facts, f"spread{n}", ["cassandra"]),
+                headers={"Authorization": "Bearer " + TOKEN},
+                timeout=10,
+            )
+            assert answer.status_code == 201, answer.text
+            sessions.append(session)
+        held = {pid: len(established(pid, collector.port)) for pid in workers}
+        assert all(held.values()) and sum(held.values()) == 20, held
+        # Every report any worker acknowledged is in the one store, whichever worker reads it.
+        for _ in range(4):
+            assert fleet_hosts(collector) == {f"spread{n}" for n in range(20)}
+        for session in sessions:
+            session.close()
+    finally:
+        collector.stop()
+    assert collector.proc.returncode == 0
+
+
+def test_a_worker_killed_mid_ingest_is_started_again_and_nothing_acknowledged_is_lost(
+    tmp_path, base_facts
+):
+    collector = Collector(tmp_path, "--workers", "2").start()
+    acknowledged, stop = [], threading.Event()
+
+    def send(sender):
+        n = 0
+        while not stop.is_set():
+            name = f"s{sender}-{n}"
+            try:
+                answer = collector.post(make_report(base_facts, name, ["cassandra"]), timeout=10)
+            except requests.ConnectionError:
+                continue  # the killed worker's connection: the agent spools and sends again
+            if answer.status_code == 201:
+                acknowledged.append(name)
+            n += 1
+
+    senders = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+    try:
+        for thread in senders:
+            thread.start()
+        wait_for(lambda: len(acknowledged) >= 20, "reports before the kill")
+        before = workers_of(collector)
+        os.kill(before[0], signal.SIGKILL)
+        after = wait_for(
+            lambda: (lambda now: now if len(now) == 2 and before[0] not in now else None)(
+                workers_of(collector)
+            ),
+            "the killed worker's replacement",
+        )
+        assert before[1] in after
+        count = len(acknowledged)
+        wait_for(lambda: len(acknowledged) >= count + 20, "reports after the restart")
+        stop.set()
+        for thread in senders:
+            thread.join()
+        assert set(acknowledged) <= fleet_hosts(collector)
+        log = collector.read_log()
+        assert f"(pid {before[0]}) was killed by signal 9: starting it again" in log, log
+        # The replacement serves: it holds the port like the other.
+        listening = {
+            conn.pid
+            for conn in psutil.net_connections(kind="tcp")
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == collector.port
+        }
+        assert listening == set(after), (listening, after)
+    finally:
+        stop.set()
+        collector.stop()
+
+
+def test_sigterm_stops_every_worker_and_frees_the_port(tmp_path):
+    collector = Collector(tmp_path, "--workers", "3").start()
+    workers = workers_of(collector)
+    assert len(workers) == 3
+    collector.stop(signal.SIGTERM)
+    assert collector.proc.returncode == 0, collector.read_log()
+    for pid in workers:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", collector.port))  # raises if any worker still holds it
+
+
+def test_a_port_another_collectors_workers_hold_is_refused_as_busy(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = Collector(tmp_path / "a", "--workers", "2").start()
+    try:
+        second = Collector(tmp_path / "b", "--workers", "2")
+        with pytest.raises(AssertionError) as refused:
+            second.start(port=first.port)
+        assert "cannot listen on 127.0.0.1" in str(refused.value), refused.value
+        assert second.proc.wait(timeout=20) == 2
+    finally:
+        first.stop()
+
+
+def test_wrong_credentials_spread_over_workers_are_throttled_as_one_process_would(tmp_path):
+    collector = Collector(tmp_path, "--workers", "2").start()
+    try:
+        answers = []
+        for _ in range(LIMIT + 1):
+            # A new connection each time, as an attacker spreading over the workers would.
+            answers.append(
+                collector.get("/api/v1/fleet", token="wrong-token-0123456789").status_code
+            )
+        assert set(answers) <= {403, 429}, answers
+        # Each worker allows LIMIT // 2: together never more than LIMIT wrong guesses.
+        assert answers.count(403) <= LIMIT
+        assert 429 in answers, answers
+        # The right credential is never slowed.
+        assert collector.get("/api/v1/fleet").status_code == 200
+    finally:
+        collector.stop()
+
+
+def test_store_errors_and_write_health_read_the_same_from_every_worker(tmp_path, base_facts):
+    with small_disk(tmp_path, "2m") as disk:
+        collector = Collector(tmp_path, "--workers", "2", db=str(disk / "collector.db")).start()
+        try:
+            assert collector.post(make_report(base_facts, "h0", ["cassandra"])).status_code == 201
+            fill(disk)
+            refused = sum(
+                collector.post(make_report(base_facts, f"h{n}", ["cassandra"])).status_code == 503
+                # An odd number: two workers counting each their own could not agree.
+                for n in range(1, 6)
+            )
+            assert refused, "the full disk took a report"
+            counts = {
+                re.search(
+                    r"^wire_preflight_store_errors_total (\S+)$",
+                    collector.get("/metrics").text,
+                    re.M,
+                ).group(1)
+                for _ in range(12)  # new connections: both workers answer some
+            }
+            assert len(counts) == 1 and float(counts.pop()) >= refused
+        finally:
+            collector.stop()
+
+
+def _in_a_forked_process(target):
+    process = multiprocessing.get_context("fork").Process(target=target)
+    process.start()
+    process.join(20)
+    assert process.exitcode == 0
+
+
+def test_an_admin_change_in_one_process_is_not_served_behind_in_another():
+    shared = Shared()
+    # A value costly enough to lag (cheap=0: any), made before the other process's change.
+    cache = PerGeneration(lambda: generation[0], lag=60, bound=120, cheap=0, shared=shared)
+    generation = ["1"]
+    assert cache.get("fleet", lambda: "as of 1") == "as of 1"
+    generation[0] = "2"
+    assert cache.get("fleet", lambda: "as of 2") == "as of 1"  # lags, within LAG
+    time.sleep(0.01)
+    _in_a_forked_process(lambda: PerGeneration(lambda: "2", shared=shared).show_changes_now())
+    assert cache.get("fleet", lambda: "as of 2") == "as of 2"
+
+
+def test_the_shared_values_are_one_across_processes():
+    shared = Shared()
+    shared.count_store_error()
+    _in_a_forked_process(lambda: (shared.count_store_error(), shared.write_failed(7.0, "DiskFull")))
+    assert shared.store_errors == 2
+    assert shared.last_writes() == (7.0, 0.0, "DiskFull")
+
+
+def test_bounds_split_over_workers_never_add_up_to_more():
+    for total in (1, 7, 8, 30, 100, 1000):
+        for workers in (1, 2, 3, 4, 64):
+            each = per_worker(total, workers)
+            assert each >= 1
+            assert each * workers <= total or each == 1
+
+
+def _supervise(serve, count=2):
+    """Supervisor.run in this process (it forks real workers) on throwaway sockets."""
+
+    def new_socket():
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        return sock
+
+    return Supervisor(count, serve, new_socket).run([new_socket() for _ in range(count)])
+
+
+def test_a_worker_that_cannot_start_stops_the_collector_with_its_status(tmp_path):
+    starts = tmp_path / "starts"
+
+    def refuse(index, sock):
+        with open(starts, "a") as handle:
+            handle.write(f"{index}\n")
+        return 2  # what serve's worker answers to a database it cannot open
+
+    assert _supervise(refuse) == 2
+    # Started again after each exit, until one of them exited QUICK_EXITS times.
+    assert starts.read_text().count("0\n") + starts.read_text().count("1\n") >= QUICK_EXITS
+
+
+def test_a_worker_that_crashes_is_logged_and_its_status_is_the_collectors(capfd):
+    def crash(index, sock):
+        raise RuntimeError("a bug")
+
+    log = logging.getLogger("wire_preflight_collector")
+    to_stderr = logging.StreamHandler()  # as `serve` logs (cli.main's basicConfig)
+    log.addHandler(to_stderr)
+    try:
+        assert _supervise(crash, count=1) == 1
+    finally:
+        log.removeHandler(to_stderr)
+    err = capfd.readouterr().err
+    assert "worker 0 failed" in err and "RuntimeError: a bug" in err, err
+
+
+def test_sqlite_writers_of_two_processes_take_turns_through_the_lock_file(tmp_path, base_facts):
+    from wire_preflight_collector.store import open_store
+
+    db = str(tmp_path / "c.db")
+    store = open_store(db)
+    fork = multiprocessing.get_context("fork")
+    holding, release = fork.Event(), fork.Event()
+
+    def other_process_writes():
+        other = open_store(db)  # its own connections and its own lock file descriptor
+        with other._write_lock, other._turns.turn():
+            holding.set()
+            release.wait(30)
+
+    process = fork.Process(target=other_process_writes)
+    process.start()
+    assert holding.wait(30)
+    done = threading.Event()
+    thread = threading.Thread(
+        target=lambda: (store.ingest(make_report(base_facts, "h1", ["cassandra"])), done.set())
+    )
+    thread.start()
+    # The other process's turn holds this one's report back...
+    assert not done.wait(0.5)
+    assert store.count() == 0
+    release.set()
+    process.join(30)
+    # ...and it is stored once the turn is let go.
+    thread.join(30)
+    assert done.is_set() and store.count() == 1
+    assert os.stat(db + "-writer").st_mode & 0o777 == 0o600
+
+
+def test_a_lock_file_that_cannot_be_opened_is_a_database_error(tmp_path, base_facts):
+    import sqlite3
+
+    from wire_preflight_collector.store import open_store
+
+    db = str(tmp_path / "c.db")
+    store = open_store(db)
+    os.unlink(db + "-writer")
+    os.mkdir(db + "-writer")  # what a broken install could leave: not a file it can open
+    store._turns._fd = None
+    with pytest.raises(sqlite3.OperationalError, match="cannot open the writers' lock"):
+        store.ingest(make_report(base_facts, "h1", ["cassandra"]))
+    assert store.count() == 0
+
+
+def test_a_worker_that_cannot_open_the_database_again_stops_the_collector_in_one_line(tmp_path):
+    (tmp_path / "data").mkdir()
+    collector = Collector(tmp_path, "--workers", "2", db=str(tmp_path / "data" / "c.db")).start()
+    try:
+        # The running workers keep their open database; a worker started now cannot open it.
+        os.rename(tmp_path / "data", tmp_path / "moved")
+        os.kill(workers_of(collector)[1], signal.SIGKILL)
+        assert collector.proc.wait(timeout=60) == 2
+        log = collector.read_log()
+        assert f"wire-preflight-collector: error: --db {tmp_path}/data/c.db: directory" in log, log
+        assert "Traceback" not in log, log
+        assert f"exited with 2 {QUICK_EXITS} times" in log, log
+    finally:
+        collector.stop()
