@@ -344,3 +344,12 @@ def test_a_worker_that_cannot_open_the_database_again_stops_the_collector_in_one
         assert f"exited with 2 {QUICK_EXITS} times" in log, log
     finally:
         collector.stop()
+
+
+def test_an_in_memory_database_leaves_no_lock_file(tmp_path, monkeypatch, base_facts):
+    from wire_preflight_collector.store.sqlite import SqliteStore
+
+    monkeypatch.chdir(tmp_path)
+    store = SqliteStore(":memory:")
+    store.ingest(make_report(base_facts, "h1", ["cassandra"]))
+    assert os.listdir(tmp_path) == []

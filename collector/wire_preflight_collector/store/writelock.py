@@ -21,13 +21,17 @@ from typing import Iterator, Optional
 
 class WriterTurns:
     def __init__(self, database: str):
-        self.path = database + "-writer"
+        # SQLite's in-memory database is one connection's own: no other process writes it.
+        self.path = None if database in ("", ":memory:") else database + "-writer"
         self._fd: Optional[int] = None
         self._pid: Optional[int] = None
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
         """This process's turn to write; call it with the store's thread lock held."""
+        if self.path is None:
+            yield
+            return
         fd = self._file()
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
@@ -36,6 +40,7 @@ class WriterTurns:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _file(self) -> int:
+        assert self.path is not None
         # After a fork the inherited descriptor is the parent's open file, and so its flock:
         # each process opens its own.
         if self._fd is None or self._pid != os.getpid():
