@@ -55,6 +55,8 @@ from wire_preflight_collector.store.identity import (
 if TYPE_CHECKING:
     from wire_preflight.shapes import DriftSnapshot, HostSummary
 
+    from wire_preflight_collector.store.groupcommit import GroupCommit
+
 SCHEMA_VERSION = 5
 
 # Schema 5: host names compare lower-case (DNS names are case-insensitive) and each is held by
@@ -179,6 +181,7 @@ class Store(IdentityStore):
     errors: Tuple[type, ...] = ()
     where = ""
     _local: threading.local  # each store's own: this thread's connection (conn)
+    _group: "GroupCommit"  # each store's own: its reports' transactions (groupcommit.py)
 
     def _write(self, host: Optional[str] = None) -> Any:
         """A context manager: one write transaction, yielding its connection. `host` names the
@@ -340,8 +343,7 @@ class Store(IdentityStore):
         """write(conn) in a write transaction for `host`'s report, committed before this
         returns; an exception it raises leaves nothing of it stored. Both stores commit the
         reports that wait for the writer together (groupcommit.py)."""
-        with self._write(host) as conn:
-            return write(conn)
+        return self._group.write(host, write)
 
     def _store_report(
         self,

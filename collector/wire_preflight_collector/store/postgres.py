@@ -22,7 +22,7 @@ import os
 import shutil
 import subprocess
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import psycopg
 
@@ -179,9 +179,6 @@ class PostgresStore(Store):
                 )
             yield conn
             _bump_if_written(conn)
-
-    def _write_report(self, host: str, write: Callable[[Any], Any]) -> Any:
-        return self._group.write(host, write)
 
     def _write_together(self, jobs: List[Job]) -> None:
         """One transaction for `jobs`, each in a savepoint (groupcommit.py), under the fleet

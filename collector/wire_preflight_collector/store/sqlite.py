@@ -9,7 +9,7 @@ under the same lock as every other write.
 import contextlib
 import sqlite3
 import threading
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from wire_preflight_collector.store.base import IDENTITY_UPGRADE, Store
 from wire_preflight_collector.store.groupcommit import GroupCommit, Job
@@ -152,9 +152,6 @@ class SqliteStore(Store):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-
-    def _write_report(self, host: str, write: Callable[[Any], Any]) -> Any:
-        return self._group.write(host, write)
 
     def _write_together(self, jobs: List[Job]) -> None:
         """One transaction for `jobs`, each in a savepoint (groupcommit.py)."""
