@@ -5,6 +5,7 @@ process made it, on both stores (a real PostgreSQL server, as in test_store.py).
 import json
 import threading
 import time
+from email.utils import parsedate_to_datetime
 
 import pytest
 from helpers import make_report
@@ -270,6 +271,13 @@ def test_fleet_reads_lag_behind_ingest_but_a_host_page_shows_its_latest_report(
     assert fleet_names() == {"minio1"}  # the held judgement: behind, within the lag
     assert "minio2" not in pages.page(request_for("/"), app).body.decode()
     assert "minio2" not in reads.get_metrics(app).body.decode()
+    # Both say when their judgement read the store, as HTTP says a representation's age.
+    judged = parsedate_to_datetime(reads.get_fleet(app).headers["last-modified"]).timestamp()
+    assert judged == int(app.judged.held("fleet", lambda: None).made_at)
+    assert (
+        reads.get_metrics(app).headers["last-modified"]
+        == reads.get_fleet(app).headers["last-modified"]
+    )
     # A host's own page and the API's host read the store: the newest report, at once.
     host = pages.host_page("minio2", request_for("/hosts/minio2"), app)
     assert host.status_code == 200 and "minio2" in host.body.decode()

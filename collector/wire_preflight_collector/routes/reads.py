@@ -2,7 +2,8 @@
 /metrics; and /healthz, which anyone may poll."""
 
 import logging
-from typing import Optional
+from email.utils import formatdate
+from typing import Dict, Optional
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, Response
@@ -39,7 +40,7 @@ def get_fleet(app: App) -> Response:
     # A Response, not a dict: FastAPI's generic encoder takes seconds on 10,000 hosts.
     view = fleet_view(app)
     body = app.judged.get("fleet.json", lambda: json_response(view.value).body, key=view.key)
-    return Response(body, media_type="application/json")
+    return Response(body, media_type="application/json", headers=as_of(view.made_at))
 
 
 @readers.get("/api/v1/hosts/{hostname}")
@@ -82,7 +83,13 @@ def get_metrics(app: App) -> Response:
         "metrics", lambda: render(app.store, view.value, app.settings.profile), key=view.key
     )
     body += render_store_errors(app.shared.store_errors)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+    return Response(body, media_type=CONTENT_TYPE_LATEST, headers=as_of(view.made_at))
+
+
+def as_of(made_at: float) -> Dict[str, str]:
+    """When the judgement these fleet reads come from read the store (readcache.py: under
+    steady ingest up to its LAG behind), as HTTP says how old a representation is."""
+    return {"Last-Modified": formatdate(made_at, usegmt=True)}
 
 
 @readers.get("/api/v1/enrollments")
