@@ -62,7 +62,7 @@ def spread(seconds):
     return f"{statistics.median(seconds) * 1000:.0f} / {p90 * 1000:.0f} ms"
 
 
-def measure(source, db, base, args, directory):
+def measure(source, db, base, args, directory, workers=1):
     import subprocess
 
     env = dict(os.environ)
@@ -78,6 +78,7 @@ def measure(source, db, base, args, directory):
     port = free_port()
     argv = [sys.executable, "-m", "wire_preflight_collector", "serve", "--db", db]
     argv += ["--port", str(port), "--token-file", token_file]
+    argv += ["--workers", str(workers)] if workers > 1 else []  # a checkout from before it too
     with open(os.path.join(directory, "collector.log"), "w+") as log:
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=log)
         return run_against(proc, log, port, source, base, args)
@@ -136,6 +137,12 @@ def main():
     parser.add_argument("--posts", type=int, default=600)
     parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--source", action="append", help="a checkout (default: this one)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        action="append",
+        help="serve --workers; given more than once, each source is measured with each",
+    )
     args = parser.parse_args()
     from wire_preflight_collector.store import open_store
 
@@ -151,11 +158,12 @@ def main():
             store.ingest(report_for(base, f"node{i}", i, (roles[i % 5],), f"server{i % 50}"))
         store.close()
         print(f"filled {args.hosts} hosts in {time.perf_counter() - started:.0f} s", flush=True)
-        for number, source in enumerate(args.source or [None]):
+        runs = [(s, w) for s in args.source or [None] for w in args.workers or [1]]
+        for number, (source, workers) in enumerate(runs):
             db = os.path.join(directory, f"run{number}.db")
             shutil.copy(filled, db)
-            name = source or "this checkout"
-            columns[name] = measure(source, db, base, args, directory)
+            name = (source or "this checkout") + (f", --workers {workers}" if workers > 1 else "")
+            columns[name] = measure(source, db, base, args, directory, workers)
             print(name, json.dumps(columns[name], indent=1), flush=True)
     names = list(columns)
     rows = list(columns[names[0]])

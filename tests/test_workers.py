@@ -353,3 +353,22 @@ def test_an_in_memory_database_leaves_no_lock_file(tmp_path, monkeypatch, base_f
     store = SqliteStore(":memory:")
     store.ingest(make_report(base_facts, "h1", ["cassandra"]))
     assert os.listdir(tmp_path) == []
+
+
+def test_workers_stop_when_the_parent_is_killed(tmp_path):
+    collector = Collector(tmp_path, "--workers", "2").start()
+    workers = workers_of(collector)
+    collector.proc.kill()  # SIGKILL: the parent cannot pass anything on
+    collector.proc.wait(timeout=20)
+
+    def gone():
+        return all(
+            not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+            for pid in workers
+        )
+
+    wait_for(gone, "the orphaned workers to stop")
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", collector.port))  # raises if a worker still holds the port
+    collector.stop()

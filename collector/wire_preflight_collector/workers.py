@@ -17,6 +17,7 @@ A worker that exits (a crash, kill -9, the OOM killer) is started again. One tha
 START_SECONDS of its start QUICK_EXITS times in a row cannot start (its database is gone, say):
 the parent stops the others and exits with that worker's status. SIGTERM or SIGINT stops every
 worker as uvicorn stops (the requests under way are answered first); a second one kills them.
+A parent that dies (kill -9) takes its workers with it.
 """
 
 import contextlib
@@ -123,19 +124,23 @@ class Supervisor:
 
     def _start(self, index: int, sock: socket.socket, sockets: List[socket.socket]) -> None:
         self._started_at[index] = time.monotonic()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            self._become_worker(index, sock, sockets)
+            self._become_worker(index, sock, sockets, parent)
         self.children[pid] = index
         sock.close()  # the worker's now: a socket the parent kept open would take connections
 
-    def _become_worker(self, index: int, sock: socket.socket, sockets: List[socket.socket]) -> None:
+    def _become_worker(
+        self, index: int, sock: socket.socket, sockets: List[socket.socket], parent: int
+    ) -> None:
         """In the forked child: serve, then exit without returning into the parent's code."""
         code = 1
         try:
             signal.set_wakeup_fd(-1)
             for sig in (*STOPPING, signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_DFL)
+            _stop_with(parent)
             for fd in self._pipe:
                 os.close(fd)
             for other in sockets:
@@ -178,6 +183,17 @@ class Supervisor:
                 os.waitpid(pid, 0)
             self.children.clear()
         return code
+
+
+def _stop_with(parent: int) -> None:
+    """A worker gets SIGTERM when the parent dies (even by SIGKILL): an orphaned worker would
+    hold the port and a database connection with nobody to restart or stop it."""
+    import ctypes
+
+    pr_set_pdeathsig = 1  # linux/prctl.h
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(0)
 
 
 def _reaped() -> List[Tuple[int, int]]:
