@@ -215,7 +215,7 @@ def _in_a_forked_process(target):
 
 
 def test_an_admin_change_in_one_process_is_not_served_behind_in_another():
-    shared = Shared()
+    shared = Shared(across_processes=True)
     # A value costly enough to lag (cheap=0: any), made before the other process's change.
     cache = PerGeneration(lambda: generation[0], lag=60, bound=120, cheap=0, shared=shared)
     generation = ["1"]
@@ -228,7 +228,11 @@ def test_an_admin_change_in_one_process_is_not_served_behind_in_another():
 
 
 def test_the_shared_values_are_one_across_processes():
-    shared = Shared()
+    alone = Shared()  # one process's: a forked process's changes stay its own
+    _in_a_forked_process(alone.count_store_error)
+    assert alone.store_errors == 0
+
+    shared = Shared(across_processes=True)
     shared.count_store_error()
     _in_a_forked_process(lambda: (shared.count_store_error(), shared.write_failed(7.0, "DiskFull")))
     assert shared.store_errors == 2

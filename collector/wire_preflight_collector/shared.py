@@ -9,25 +9,40 @@ the processes share: made before they are forked, so each inherits the same page
   host, the next read shows it whichever process answers.
 
 Times are time.monotonic(): CLOCK_MONOTONIC is one clock for every process on the machine.
-A process that is not forked (tests, `--workers 1`) uses the same kind of values.
+A collector of one process (`--workers 1`, the tests' apps) keeps the same values in its own
+memory: it then needs no shared memory or semaphore from the system (/dev/shm) at all.
 """
 
-import multiprocessing
+import ctypes
+import threading
 from typing import Any
 
 FAILURE_NAME_BYTES = 64
 
 
 class Shared:
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("fork")
-        self._lock = context.Lock()
-        self._store_errors = context.RawValue("q", 0)
-        # 0.0 is "never": CLOCK_MONOTONIC counts from boot, so any real moment is later.
-        self._write_failed_at = context.RawValue("d", 0.0)
-        self._write_succeeded_at = context.RawValue("d", 0.0)
-        self._write_failure = context.RawArray("c", FAILURE_NAME_BYTES)
-        self._admin_changed_at = context.RawValue("d", 0.0)
+    _lock: Any  # a multiprocessing or a threading lock: both are context managers
+
+    def __init__(self, across_processes: bool = False) -> None:
+        """across_processes: made before a fork, for every process forked after."""
+        if across_processes:
+            import multiprocessing
+
+            context = multiprocessing.get_context("fork")
+            self._lock = context.Lock()
+            self._store_errors = context.RawValue("q", 0)
+            # 0.0 is "never": CLOCK_MONOTONIC counts from boot, so any real moment is later.
+            self._write_failed_at = context.RawValue("d", 0.0)
+            self._write_succeeded_at = context.RawValue("d", 0.0)
+            self._write_failure = context.RawArray("c", FAILURE_NAME_BYTES)
+            self._admin_changed_at = context.RawValue("d", 0.0)
+        else:  # the same ctypes values, in this process's memory
+            self._lock = threading.Lock()
+            self._store_errors = ctypes.c_longlong(0)
+            self._write_failed_at = ctypes.c_double(0.0)
+            self._write_succeeded_at = ctypes.c_double(0.0)
+            self._write_failure = ctypes.create_string_buffer(FAILURE_NAME_BYTES)
+            self._admin_changed_at = ctypes.c_double(0.0)
 
     def lock(self) -> Any:
         """One lock for the values below (held for a few assignments only)."""
