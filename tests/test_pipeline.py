@@ -5,7 +5,7 @@ import json
 
 import pytest
 from helpers import GIB, fixture_path, with_changes, write_json
-from wire_preflight import pipeline
+from wire_preflight import pipeline, report
 from wire_preflight.model import FAIL, InputError
 
 FACTS = fixture_path("facts-ubuntu1804-kvm-4g.json")
@@ -124,3 +124,35 @@ def test_report_works_out_the_state_directory_once(tmp_path, run_cli, monkeypatc
     assert "spooled" in out, (out, err)
     assert len(asked) == 1
     assert len(list((tmp_path / "state" / "spool").glob("*.json"))) == 1
+
+
+def test_report_ids_are_random_version_4_uuids_as_uuid_writes_them(tmp_path):
+    import uuid
+
+    options = pipeline.Options(roles=["cassandra"], facts_file=FACTS, state_dir=str(tmp_path))
+    ids = [pipeline.evaluate(options)[1]["report_id"] for _ in range(3)]
+    ids += [report.new_report_id() for _ in range(500)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+
+
+def test_a_program_is_the_first_executable_file_of_that_name_on_the_path(tmp_path, monkeypatch):
+    from wire_preflight.facts import programs
+
+    name = "wp-test-tool-nowhere-else"
+    plain, folder, runnable, later = (tmp_path / d for d in ("plain", "folder", "run", "later"))
+    for directory in (plain, folder, runnable, later):
+        directory.mkdir()
+    (plain / name).write_text("#!/bin/sh\n")  # not executable
+    (folder / name).mkdir(mode=0o755)  # a directory, even an executable one
+    for directory in (runnable, later):
+        (directory / name).write_text("#!/bin/sh\n")
+        (directory / name).chmod(0o755)
+    monkeypatch.setenv("PATH", ":".join(map(str, (plain, folder, runnable, later))))
+    assert programs.which(name) == str(runnable / name)
+    assert programs.which(name + "-absent") is None
+    monkeypatch.setenv("PATH", str(plain))
+    assert programs.which(name) is None
+    assert programs.which("sh") in {"/usr/bin/sh", "/bin/sh"}  # the system directories too

@@ -4,8 +4,8 @@
 down), `fleet --from DIR` reads a folder of them, and the collector validates each one it receives.
 """
 
+import os
 import time
-import uuid
 from typing import Any, Dict, List, Optional
 
 from wire_preflight import __version__
@@ -26,7 +26,7 @@ def build(
     return {
         "schema": REPORT_SCHEMA,
         # Unique per run, so a collector can store a retried delivery once.
-        "report_id": str(uuid.uuid4()),
+        "report_id": new_report_id(),
         "agent_version": __version__,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         # The same moment to the microsecond: the collector orders reports made less than a
@@ -41,6 +41,19 @@ def build(
         "checks": [result.to_json() for result in results],
         "facts": facts,
     }
+
+
+def new_report_id() -> str:
+    """A random (version 4) UUID, written as str(uuid.uuid4()) writes it.
+
+    Not uuid.uuid4(): importing uuid runs `ldconfig -p` on Python 3.6 (ctypes looking for
+    libuuid) and `uname -p` on 3.8, 25-40 ms of every `check` there, for 16 random bytes with
+    the version and variant bits of RFC 4122 set."""
+    value = int.from_bytes(os.urandom(16), "big")
+    value = (value & ~(0xF000 << 64)) | (4 << 76)  # version 4
+    value = (value & ~(0xC000 << 48)) | (0x8000 << 48)  # variant: RFC 4122
+    text = f"{value:032x}"
+    return "-".join((text[:8], text[8:12], text[12:16], text[16:20], text[20:]))
 
 
 _LIMITS = {"report_id": 64, "hostname": 253, "physical_host": 253, "role": 64}

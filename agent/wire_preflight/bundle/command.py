@@ -41,7 +41,7 @@ def judge(bundle_file: Optional[str], options: Dict[str, Any]) -> Optional[Tuple
     one), or None when `check` is not asked about a bundle."""
     root = options.get("root") or "/"
     if not bundle_file and (root == "/" or not _is_unpacked(root)):
-        return None  # the usual `check`: nothing of the bundle's is imported
+        return None  # a captured tree, not a bundle
     from wire_preflight import pipeline
     from wire_preflight.bundle import replay
 

@@ -34,7 +34,7 @@ from wire_preflight.commandline import (
     profile_option,
     read_token,
 )
-from wire_preflight.delivery.spool import DEFAULT_LIMIT as DEFAULT_SPOOL_LIMIT
+from wire_preflight.delivery import SPOOL_LIMIT
 from wire_preflight.model import EXIT_FAIL, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError
 
 
@@ -103,9 +103,13 @@ def check(
 ) -> int:
     """Judge this VM (or a saved facts file, or a support bundle) against its role(s)."""
     from wire_preflight import pipeline
-    from wire_preflight.bundle import command as bundle_command
 
-    judged = bundle_command.judge(bundle_file, options)
+    judged = None
+    if bundle_file or (options.get("root") or "/") != "/":
+        # Only then can it be a bundle: the usual check of this host imports nothing of bundle/.
+        from wire_preflight.bundle import command as bundle_command
+
+        judged = bundle_command.judge(bundle_file, options)
     results, doc = judged or pipeline.evaluate(pipeline.Options(**options))
     if textfile:
         _write_textfile(textfile, doc)
@@ -133,7 +137,7 @@ def check(
 @click.option(
     "--spool-max",
     type=click.IntRange(min=1),
-    default=DEFAULT_SPOOL_LIMIT,
+    default=SPOOL_LIMIT,
     show_default=True,
     help="Most reports the spool keeps; the oldest are dropped beyond it.",
 )

@@ -5,3 +5,7 @@ for it), hostkey.py (this machine's key for it).
 Imports nothing: `check` and `--help` must not pay for delivery, and requests loads only when
 something is sent.
 """
+
+# The most reports the spool keeps (`report --spool-max`'s default), here so that the command
+# line can show it without importing the spool: a day of reports every five minutes.
+SPOOL_LIMIT = 288

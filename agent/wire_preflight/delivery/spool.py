@@ -19,9 +19,9 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from wire_preflight import safefile
 from wire_preflight.atomicfile import write_atomically
+from wire_preflight.delivery import SPOOL_LIMIT as DEFAULT_LIMIT
 from wire_preflight.delivery import send
 
-DEFAULT_LIMIT = 288  # a day of reports every five minutes
 MAX_FAULTS = 12  # an hour of runs every five minutes
 LOCK_SECONDS = 120.0
 _ATTEMPTS = ".faults.json"

@@ -6,7 +6,6 @@ lease that counts for an interface is the newest by its times — expire, then r
 rebind — and, at equal times, the one read later, as dhclient itself keeps the last it read.
 """
 
-import calendar
 import os
 import re
 import time
@@ -85,5 +84,7 @@ def lease_time(value: Optional[str]) -> Optional[float]:
             parsed = time.strptime(words[1] + " " + words[2], "%Y/%m/%d %H:%M:%S")
         except ValueError:
             return None
+        import calendar  # here: most hosts have no dhclient lease to read
+
         return float(calendar.timegm(parsed))
     return None

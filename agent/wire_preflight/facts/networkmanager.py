@@ -14,14 +14,16 @@ its own; a VRF's member (`slave-type=vrf`/`port-type=vrf`) and an `ovs-interface
 `ipv4.method` means NetworkManager's default, `auto`.
 """
 
-import configparser
 import os
 import re
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from wire_preflight import netmatch, safefile
 from wire_preflight.facts import dhclient, files, networkd
 from wire_preflight.netmatch import normalize_mac
+
+if TYPE_CHECKING:
+    import configparser
 
 DIRS = (  # lowest priority first
     "/usr/lib/NetworkManager/system-connections",
@@ -85,13 +87,12 @@ def _name_vlans(profiles: List[Dict[str, Any]]) -> None:
             profile["binds_no_link"] = False
 
 
-class _KeyFileParser(configparser.ConfigParser):
-    def optionxform(self, optionstr: str) -> str:
-        return optionstr  # keys are case-sensitive in GLib key files
-
-
 def parse_keyfile(text: str, path: str = "") -> Dict[str, Any]:
-    parser = _KeyFileParser(interpolation=None, strict=False, delimiters=("=",))
+    # Imported here: most hosts have no keyfile, and `check` runs from cron on every VM.
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None, strict=False, delimiters=("=",))
+    parser.optionxform = str  # type: ignore  # keys are case-sensitive in GLib key files
     try:
         parser.read_string(text)
     except configparser.Error as exc:
@@ -181,7 +182,7 @@ def port_without_ip(
 
 
 def _ip(
-    parser: configparser.ConfigParser, section: str, kind: Optional[str] = None
+    parser: "configparser.ConfigParser", section: str, kind: Optional[str] = None
 ) -> Dict[str, Any]:
     addresses = []
     if parser.has_section(section):
