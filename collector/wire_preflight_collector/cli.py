@@ -179,7 +179,6 @@ def serve(
     from wire_preflight_collector.retention import Pruner, parse_keep
     from wire_preflight_collector.shared import Shared
     from wire_preflight_collector.webhook import Webhook, check_url
-    from wire_preflight_collector.workers import Supervisor
 
     keep = parse_keep(keep_reports)
     if webhook:
@@ -266,8 +265,13 @@ def serve(
     # The schema is set up once, here; each worker opens the database again after the fork.
     store.close()
     sock.close()  # it proved the port free; the workers' sockets share it (workers.py)
-    sockets = [server.bind(host, port, reuse_port=True) for _ in range(workers)]
-    log.info("starting %d workers on port %d", workers, port)
+    sys.exit(_run_workers(workers, host, port, db_path, serve_as))
+
+
+def _run_workers(count: int, host: str, port: int, db_path: str, serve_as: Any) -> int:
+    """`serve --workers N`: N processes, each serve_as(index, its socket, its store)."""
+    from wire_preflight_collector import server
+    from wire_preflight_collector.workers import Supervisor
 
     def worker(index: int, listening: Any) -> int:
         try:
@@ -277,8 +281,11 @@ def serve(
             return 2
         return 0
 
-    supervisor = Supervisor(workers, worker, lambda: server.bind(host, port, reuse_port=True))
-    sys.exit(supervisor.run(sockets))
+    sockets = [server.bind(host, port, reuse_port=True) for _ in range(count)]
+    log = logging.getLogger("wire_preflight_collector")
+    log.info("starting %d workers on port %d", count, port)
+    supervisor = Supervisor(count, worker, lambda: server.bind(host, port, reuse_port=True))
+    return supervisor.run(sockets)
 
 
 @cli.command()
