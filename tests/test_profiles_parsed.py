@@ -74,6 +74,10 @@ def test_a_missing_or_broken_copy_means_parsing_every_file(tmp_path, monkeypatch
             (tmp_path / parsed.CACHE).write_text(content)
         monkeypatch.setattr(parsed, "_entries", None)
         assert parsed.lookup(str(tmp_path / "a.toml"), "x = 1\n") is None
+        # ...and the built-in profiles are parsed from their TOML instead, whole.
+        classic = profiles.load("classic")
+        assert classic.fleet["min_physical_servers"] == 3
+        assert "cassandra" in classic.roles
 
 
 def test_a_value_json_cannot_hold_is_left_out(tmp_path):
