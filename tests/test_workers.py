@@ -215,7 +215,7 @@ def _in_a_forked_process(target):
 
 
 def test_an_admin_change_in_one_process_is_not_served_behind_in_another():
-    shared = Shared(across_processes=True)
+    shared = Shared(processes=2)
     # A value costly enough to lag (cheap=0: any), made before the other process's change.
     cache = PerGeneration(lambda: generation[0], lag=60, bound=120, cheap=0, shared=shared)
     generation = ["1"]
@@ -223,7 +223,9 @@ def test_an_admin_change_in_one_process_is_not_served_behind_in_another():
     generation[0] = "2"
     assert cache.get("fleet", lambda: "as of 2") == "as of 1"  # lags, within LAG
     time.sleep(0.01)
-    _in_a_forked_process(lambda: PerGeneration(lambda: "2", shared=shared).show_changes_now())
+    _in_a_forked_process(
+        lambda: (shared.use_slot(1), PerGeneration(lambda: "2", shared=shared).show_changes_now())
+    )
     assert cache.get("fleet", lambda: "as of 2") == "as of 2"
 
 
@@ -232,11 +234,41 @@ def test_the_shared_values_are_one_across_processes():
     _in_a_forked_process(alone.count_store_error)
     assert alone.store_errors == 0
 
-    shared = Shared(across_processes=True)
+    shared = Shared(processes=2)
     shared.count_store_error()
-    _in_a_forked_process(lambda: (shared.count_store_error(), shared.write_failed(7.0, "DiskFull")))
+    _in_a_forked_process(
+        lambda: (
+            shared.use_slot(1),
+            shared.count_store_error(),
+            shared.write_failed(7.0, "DiskFull"),
+        )
+    )
     assert shared.store_errors == 2
     assert shared.last_writes() == (7.0, 0.0, "DiskFull")
+    # A process killed in the middle of its writes holds nothing the others wait for.
+    _killed_in_a_forked_process(lambda: (shared.use_slot(1), _write_for_ever(shared)))
+    writer = threading.Thread(
+        target=lambda: (shared.write_succeeded(8.0), shared.count_store_error()), daemon=True
+    )
+    writer.start()
+    writer.join(20)
+    assert not writer.is_alive(), "a write waits for a process that was killed"
+    assert shared.last_writes()[1] == 8.0 and shared.store_errors > 2
+
+
+def _write_for_ever(shared):
+    while True:
+        shared.count_store_error()
+        shared.write_failed(9.0, "DiskFull")
+
+
+def _killed_in_a_forked_process(target):
+    process = multiprocessing.get_context("fork").Process(target=target)
+    process.start()
+    time.sleep(0.2)  # let it write a while
+    os.kill(process.pid, signal.SIGKILL)
+    process.join(20)
+    assert process.exitcode == -signal.SIGKILL
 
 
 def test_bounds_split_over_workers_never_add_up_to_more():

@@ -227,10 +227,11 @@ def serve(
         log.info("no --enroll-secret-file: agents can only report with the admin token")
     if keep is None:
         log.info("--keep-reports forever: no report is ever deleted")
-    shared = Shared(across_processes=workers > 1)
+    shared = Shared(processes=workers)
 
     def serve_as(index: int, listening: Any, store: Any) -> None:
         """Worker `index`'s part, on its socket and its own database connections."""
+        shared.use_slot(index)
         settings = Settings(
             store,
             secrets["--token-file"],
