@@ -408,3 +408,34 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path):
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", collector.port))  # raises if a worker still holds the port
     collector.stop()
+
+
+@pytest.mark.parametrize(
+    "bounds, option",
+    [
+        (["--max-connections", "3"], "--max-connections is 3"),
+        (["--max-connections-per-address", "2"], "--max-connections-per-address is 2"),
+        # The default per-address bound of 30 connections (8) is under 16 workers too.
+        (["--max-connections", "30"], "--max-connections-per-address is 8"),
+    ],
+)
+def test_a_bound_smaller_than_the_workers_is_refused_not_multiplied(tmp_path, bounds, option):
+    workers = "4" if "30" not in bounds else "16"
+    collector = Collector(tmp_path, "--workers", workers, *bounds)
+    with pytest.raises(AssertionError):
+        collector.start()
+    assert collector.proc.wait(timeout=20) == 2
+    log = collector.read_log()
+    assert f"error: --workers {workers}: {option}; each worker holds a share of it" in log, log
+    assert "Traceback" not in log
+    collector.stop()
+
+
+def test_no_worker_count_serve_takes_multiplies_the_wrong_credential_allowance():
+    from wire_preflight import profiles
+    from wire_preflight_collector.context import Settings
+    from wire_preflight_collector.defaults import MAX_WORKERS
+
+    for workers in range(1, MAX_WORKERS + 1):
+        settings = Settings(None, TOKEN, profiles.load("classic"), workers=workers)
+        assert settings.limiter.limit >= 1 and settings.limiter.limit * workers <= LIMIT

@@ -194,6 +194,7 @@ def serve(
             f"--host {host} is not loopback: give --tls-cert and --tls-key (or --insecure-http "
             "to send tokens and reports across the network in clear text)"
         )
+    _check_shares(workers, max_connections, max_connections_per_address)
     secrets = {"--token-file": read_secret(token_file, "--token-file")}
     for option, path in (
         ("--viewer-token-file", viewer_token_file),
@@ -267,6 +268,23 @@ def serve(
     store.close()
     sock.close()  # it proved the port free; the workers' sockets share it (workers.py)
     sys.exit(_run_workers(workers, host, port, db_path, serve_as))
+
+
+def _check_shares(workers: int, max_connections: int, per_address: Optional[int]) -> None:
+    """Each worker holds 1/N of the connection bounds, at least one: a bound smaller than N
+    would be multiplied, not split."""
+    from wire_preflight_collector.server import per_address_default
+
+    bounds = (
+        ("--max-connections", max_connections),
+        ("--max-connections-per-address", per_address or per_address_default(max_connections)),
+    )
+    for option, value in bounds:
+        if value < workers:
+            raise InputError(
+                f"--workers {workers}: {option} is {value}; each worker holds a share of it, "
+                f"so it must be at least {workers}"
+            )
 
 
 def _run_workers(count: int, host: str, port: int, db_path: str, serve_as: Any) -> int:

@@ -12,4 +12,6 @@ KEEP_REPORTS = "30d"
 # enough that it costs nothing.
 PRUNE_EVERY = 300.0
 PENDING_EXPIRY = 86400.0  # a pending enrolment whose key is not presented for a day expires
-MAX_WORKERS = 64  # processes of one collector (`serve --workers`): past any admin host's cores
+# Processes of one collector (`serve --workers`). Each holds 1/N of the wrong-credential
+# allowance (throttle.LIMIT, 30), at least one: more workers than that would multiply it.
+MAX_WORKERS = 16
