@@ -1,12 +1,14 @@
 """`serve --workers N`: several collector processes on one port (workers.py), attacked and
 killed as a running server is."""
 
-import logging
 import multiprocessing
 import os
 import re
 import signal
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -20,7 +22,7 @@ from helpers import fill, make_report, small_disk
 from wire_preflight_collector.readcache import PerGeneration
 from wire_preflight_collector.shared import Shared
 from wire_preflight_collector.throttle import LIMIT
-from wire_preflight_collector.workers import QUICK_EXITS, Supervisor, per_worker
+from wire_preflight_collector.workers import QUICK_EXITS, per_worker
 
 
 def workers_of(collector):
@@ -279,43 +281,72 @@ def test_bounds_split_over_workers_never_add_up_to_more():
             assert each * workers <= total or each == 1
 
 
-def _supervise(serve, count=2):
-    """Supervisor.run in this process (it forks real workers) on throwaway sockets."""
+SUPERVISE = """
+import logging, socket, sys
+from wire_preflight_collector.workers import Supervisor
+logging.basicConfig(level=logging.INFO)  # as `serve` logs (cli.main)
 
-    def new_socket():
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        return sock
+def new_socket():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
-    return Supervisor(count, serve, new_socket).run([new_socket() for _ in range(count)])
+def serve(index, sock):
+{body}
+
+sys.exit(Supervisor({count}, serve, new_socket).run([new_socket() for _ in range({count})]))
+"""
+
+
+def _supervise(body, count=2):
+    """Supervisor.run in a process of its own (this one has threads a fork would copy
+    mid-lock), forking real workers that run `body` as serve(index, sock)."""
+    script = SUPERVISE.format(body=textwrap.indent(body, "    "), count=count)
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_a_worker_that_cannot_start_stops_the_collector_with_its_status(tmp_path):
     starts = tmp_path / "starts"
-
-    def refuse(index, sock):
-        with open(starts, "a") as handle:
-            handle.write(f"{index}\n")
-        return 2  # what serve's worker answers to a database it cannot open
-
-    assert _supervise(refuse) == 2
+    done = _supervise(
+        f"with open({str(starts)!r}, 'a') as handle:\n"
+        "    handle.write(f'{index}\\n')\n"
+        "return 2  # what serve's worker answers to a database it cannot open\n"
+    )
+    assert done.returncode == 2, done.stderr
     # Started again after each exit, until one of them exited QUICK_EXITS times.
     assert starts.read_text().count("0\n") + starts.read_text().count("1\n") >= QUICK_EXITS
+    assert f"exited with 2 {QUICK_EXITS} times" in done.stderr, done.stderr
 
 
-def test_a_worker_that_crashes_is_logged_and_its_status_is_the_collectors(capfd):
-    def crash(index, sock):
-        raise RuntimeError("a bug")
+def test_a_worker_that_crashes_is_logged_and_its_status_is_the_collectors():
+    done = _supervise("raise RuntimeError('a bug')\n", count=1)
+    assert done.returncode == 1, done.stderr
+    assert "worker 0 failed" in done.stderr and "RuntimeError: a bug" in done.stderr
 
-    log = logging.getLogger("wire_preflight_collector")
-    to_stderr = logging.StreamHandler()  # as `serve` logs (cli.main's basicConfig)
-    log.addHandler(to_stderr)
-    try:
-        assert _supervise(crash, count=1) == 1
-    finally:
-        log.removeHandler(to_stderr)
-    err = capfd.readouterr().err
-    assert "worker 0 failed" in err and "RuntimeError: a bug" in err, err
+
+def test_a_worker_killed_soon_after_its_start_is_started_again_however_often(tmp_path):
+    starts = tmp_path / "starts"
+    done = _supervise(
+        "import os, signal\n"
+        f"with open({str(starts)!r}, 'a') as handle:\n"
+        "    handle.write('started\\n')\n"
+        f"if open({str(starts)!r}).read().count('started') <= {QUICK_EXITS + 1}:\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)  # the OOM killer, say\n"
+        "return 3\n",
+        count=1,
+    )
+    # Killed QUICK_EXITS + 1 times within seconds of each start: restarted each time; only
+    # exiting by itself three times stops the collector.
+    assert starts.read_text().count("started") == QUICK_EXITS + 1 + QUICK_EXITS
+    assert done.returncode == 3, done.stderr
+    assert "was killed by signal 9: starting it again" in done.stderr
 
 
 def test_sqlite_writers_of_two_processes_take_turns_through_the_lock_file(tmp_path, base_facts):

@@ -13,11 +13,12 @@ supervises; each worker it forks:
   change) with the others.
 Worker 0 alone runs the chores: the stale-watcher and pruning.
 
-A worker that exits (a crash, kill -9, the OOM killer) is started again. One that exits within
+A worker that exits (a crash, kill -9, the OOM killer) is started again (after a pause of
+RESTART_PAUSE when it had just started). One that exits by itself (not killed) within
 START_SECONDS of its start QUICK_EXITS times in a row cannot start (its database is gone, say):
-the parent stops the others and exits with that worker's status. SIGTERM or SIGINT stops every
-worker as uvicorn stops (the requests under way are answered first); a second one kills them.
-A parent that dies (kill -9) takes its workers with it.
+the parent stops the others and exits with that worker's status. SIGTERM, SIGINT or SIGHUP
+stops every worker as uvicorn stops (the requests under way are answered first); a second one
+kills them. A parent that dies (kill -9) takes its workers with it.
 """
 
 import contextlib
@@ -36,8 +37,10 @@ log = logging.getLogger("wire_preflight_collector")
 
 START_SECONDS = 10.0
 QUICK_EXITS = 3
+RESTART_PAUSE = 1.0
 STOP_SECONDS = 30.0
-STOPPING = (signal.SIGTERM, signal.SIGINT)
+# SIGHUP too: it would kill the parent (the default action) and, with it, its workers at once.
+STOPPING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def per_worker(total: int, workers: int) -> int:
@@ -102,7 +105,12 @@ class Supervisor:
                 if index is None:
                     continue
                 quick = time.monotonic() - self._started_at[index] < START_SECONDS
-                self._quick_exits[index] = self._quick_exits.get(index, 0) + 1 if quick else 0
+                # Exiting by itself soon after its start is not starting; being killed (kill
+                # -9, the OOM killer) is the world's doing, however soon: it is restarted.
+                cannot_start = quick and code > 0
+                self._quick_exits[index] = (
+                    self._quick_exits.get(index, 0) + 1 if cannot_start else 0
+                )
                 how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
                 if self._quick_exits[index] >= QUICK_EXITS:
                     log.error(
@@ -115,6 +123,10 @@ class Supervisor:
                     )
                     return self._stop_all(wake, code if code > 0 else 1)
                 log.warning("worker %d (pid %d) %s: starting it again", index, pid, how)
+                if quick:  # a second's pause, so that a worker dying at once is no fork storm
+                    _wait_readable(wake, RESTART_PAUSE)
+                    if self._signals:
+                        return self._stop_all(wake, 0)
                 try:
                     sock = self.new_socket()
                 except (OSError, InputError) as exc:
