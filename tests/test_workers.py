@@ -470,3 +470,26 @@ def test_no_worker_count_serve_takes_multiplies_the_wrong_credential_allowance()
     for workers in range(1, MAX_WORKERS + 1):
         settings = Settings(None, TOKEN, profiles.load("classic"), workers=workers)
         assert settings.limiter.limit >= 1 and settings.limiter.limit * workers <= LIMIT
+
+
+def test_a_symlink_planted_at_the_writer_lock_is_refused_not_followed(tmp_path):
+    target = tmp_path / "made-by-the-collector"
+    os.symlink(str(target), str(tmp_path / "collector.db-writer"))
+    collector = Collector(tmp_path, "--workers", "2")
+    with pytest.raises(AssertionError):
+        collector.start()
+    assert collector.proc.wait(timeout=20) == 2
+    log = collector.read_log()
+    assert "cannot open the writers' lock" in log and "Traceback" not in log, log
+    assert not target.exists()
+    collector.stop()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_an_in_memory_database_is_refused_at_start(tmp_path, workers):
+    collector = Collector(tmp_path, "--workers", workers, db=":memory:")
+    with pytest.raises(AssertionError):
+        collector.start()
+    assert collector.proc.wait(timeout=20) == 2
+    assert "give a database file" in collector.read_log()
+    collector.stop()

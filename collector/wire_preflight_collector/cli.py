@@ -427,6 +427,10 @@ def _open_store(db_path: str, create: bool = True) -> Any:
                 "--db postgresql://...: psycopg is not installed (pip install 'psycopg[binary]')"
             ) from None
     else:
+        if db_path in ("", ":memory:"):
+            # SQLite's in-memory database is one connection's own: each thread would see an
+            # empty database of its own, every request a 503.
+            raise InputError(f"--db {db_path!r}: give a database file (or a postgresql:// URL)")
         if not create and not os.path.exists(db_path):
             raise InputError(f"--db {db_path}: no such file")
         directory = os.path.dirname(os.path.abspath(db_path))

@@ -45,7 +45,10 @@ class WriterTurns:
         # each process opens its own.
         if self._fd is None or self._pid != os.getpid():
             try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                # Not through a symbolic link: one planted there would have the collector
+                # create (as its user, perhaps root) whatever file the link names.
+                flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+                self._fd = os.open(self.path, flags, 0o600)
             except OSError as exc:
                 # An error of the store's (503, nothing written), as SQLite's own would be.
                 raise sqlite3.OperationalError(
