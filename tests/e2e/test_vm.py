@@ -715,6 +715,47 @@ def test_collector_service_sigkill_amid_reports_loses_no_acknowledged_report(e2e
     log(f"kill -9 amid reports: {len(acked)} acknowledged, all stored")
 
 
+def test_collector_service_runs_two_workers_in_its_sandbox(e2e):
+    """--workers 2 under the unit's sandbox (DynamicUser, PrivateDevices): the workers share
+    their values through /dev/shm, which the sandbox must keep."""
+    if e2e.collector_skip:
+        pytest.skip("!!! the collector .deb is NOT tested in the VM: " + e2e.collector_skip)
+    vm = e2e.vm
+    vm.run(
+        "cp -p /etc/default/wire-preflight-collector /root/default.saved && "
+        "echo 'OPTIONS=\"--workers 2\"' >> /etc/default/wire-preflight-collector && "
+        "systemctl restart wire-preflight-collector.service",
+        check=True,
+    )
+    try:
+        status = (
+            'python3 -c "import ssl, urllib.request; c = ssl.create_default_context('
+            "cafile='/etc/wire-preflight/collector/tls.crt'); print(urllib.request.urlopen("
+            "'https://localhost:8443/healthz', context=c, timeout=10).status)\""
+        )
+        with timed("the collector with --workers 2 answering /healthz"):
+            wait_for(
+                "the collector's /healthz with two workers",
+                lambda: vm.run(status).out.strip() == "200",
+                300,
+                vm=vm,
+            )
+        pid = vm.run("systemctl show -p MainPID --value wire-preflight-collector").out.strip()
+        workers = vm.run(f"ps -o pid=,uid= --ppid {pid}", check=True).out.split("\n")
+        workers = [line.split() for line in workers if line.strip()]
+        assert len(workers) == 2, workers
+        assert all(uid != "0" for _, uid in workers), workers
+        journal = vm.run("journalctl -u wire-preflight-collector -b --no-pager -n 200").out
+        assert journal.count("in this worker of 2") >= 2, journal[-3000:]
+        assert "Traceback" not in journal, journal[-3000:]
+    finally:
+        vm.run(
+            "cp -p /root/default.saved /etc/default/wire-preflight-collector && "
+            "systemctl restart wire-preflight-collector.service",
+            check=True,
+        )
+
+
 # -- 1. (end) the purge --------------------------------------------------------------------------
 
 
