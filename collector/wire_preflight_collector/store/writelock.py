@@ -9,14 +9,17 @@ open file, which all of a process's threads share.
 
 The file is `<database>-writer`. flock, not fcntl: SQLite holds POSIX locks on the database's
 own files, and a process that closes any descriptor of a file drops every POSIX lock it holds
-on that file.
+on that file. The file only saves time: SQLite's own lock keeps the writers apart without it.
+So a file this process cannot open (made by root's `integrity` beside a service's database, a
+symbolic link, which is never followed) is logged once and the writes go on without it.
 """
 
 import contextlib
-import fcntl
+import logging
 import os
-import sqlite3
 from typing import Iterator, Optional
+
+log = logging.getLogger("wire_preflight_collector")
 
 
 class WriterTurns:
@@ -29,30 +32,35 @@ class WriterTurns:
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
         """This process's turn to write; call it with the store's thread lock held."""
-        if self.path is None:
+        fd = self._file()
+        if fd is None:
             yield
             return
-        fd = self._file()
+        import fcntl
+
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def _file(self) -> int:
-        assert self.path is not None
+    def _file(self) -> Optional[int]:
         # After a fork the inherited descriptor is the parent's open file, and so its flock:
-        # each process opens its own.
-        if self._fd is None or self._pid != os.getpid():
-            try:
-                # Not through a symbolic link: one planted there would have the collector
-                # create (as its user, perhaps root) whatever file the link names.
-                flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-                self._fd = os.open(self.path, flags, 0o600)
-            except OSError as exc:
-                # An error of the store's (503, nothing written), as SQLite's own would be.
-                raise sqlite3.OperationalError(
-                    f"cannot open the writers' lock {self.path}: {exc.strerror}"
-                ) from None
-            self._pid = os.getpid()
+        # each process opens its own (or finds once that it cannot).
+        if self.path is None or self._pid == os.getpid():
+            return self._fd
+        self._pid = os.getpid()
+        try:
+            # Not through a symbolic link: one planted there would have the collector create
+            # (as its user, perhaps root) whatever file the link names.
+            flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+            self._fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            self._fd = None
+            log.warning(
+                "cannot use the writers' lock %s (%s): this process's writes wait in SQLite's "
+                "own lock instead, slower with --workers but as safe",
+                self.path,
+                exc.strerror,
+            )
         return self._fd
