@@ -408,7 +408,7 @@ def _orphans_gone_or_serving(collector, workers):
     systemd cannot find them)."""
     collector.proc.wait(timeout=20)
     try:
-        wait_for(lambda: not living(workers), "the workers to follow their parent", 10)
+        wait_for(lambda: not living(workers), "the workers to follow their parent", 5)
     finally:
         for pid in living(workers):
             os.kill(pid, signal.SIGKILL)
@@ -566,6 +566,8 @@ def test_an_admin_forget_through_one_worker_shows_on_every_next_read(
     from wire_preflight_collector.store import open_store
 
     store = open_store(database)
+    # 3000 hosts take the fleet's judgement past readcache.CHEAP here (measured: 0.28 s;
+    # 800 hosts stayed under it, and then the lag path is never reached).
     for n in range(3000):
         store.ingest(make_report(base_facts, f"h{n}", ["cassandra"]))
     store.close()
