@@ -700,3 +700,23 @@ def test_the_chores_run_in_one_worker_only(tmp_path):
         assert threads[:2] == [1, 1] and threads[2] >= 3, threads
     finally:
         collector.stop()
+
+
+def test_metrics_and_healthz_read_the_same_from_every_worker(tmp_path, base_facts):
+    """Prometheus scrapes whichever worker the kernel picks: the same store, the same shared
+    counters, so the same page (a counter that differed between workers would read as a
+    reset on every other scrape)."""
+    collector = Collector(tmp_path, "--workers", "3").start()
+    try:
+        for n in range(5):
+            assert (
+                collector.post(make_report(base_facts, f"m{n}", ["cassandra"])).status_code == 201
+            )
+        assert collector.get("/api/v1/fleet", token=WRONG).status_code == 403
+        pages = {collector.get("/metrics").text for _ in range(12)}
+        assert len(pages) == 1, pages
+        assert "wire_preflight_store_errors_total 0.0" in pages.pop()
+        health = {(a.status_code, a.text) for a in (collector.get("/healthz") for _ in range(12))}
+        assert len(health) == 1 and health.pop()[0] == 200, health
+    finally:
+        collector.stop()
