@@ -456,13 +456,15 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path):
 def test_a_bound_smaller_than_the_workers_is_refused_not_multiplied(tmp_path, bounds, option):
     workers = "4" if "30" not in bounds else "16"
     collector = Collector(tmp_path, "--workers", workers, *bounds)
-    with pytest.raises(AssertionError):
-        collector.start()
-    assert collector.proc.wait(timeout=20) == 2
-    log = collector.read_log()
-    assert f"error: --workers {workers}: {option}; each worker holds a share of it" in log, log
-    assert "Traceback" not in log
-    collector.stop()
+    try:
+        with pytest.raises(AssertionError):
+            collector.start()
+        assert collector.proc.wait(timeout=20) == 2
+        log = collector.read_log()
+        assert f"error: --workers {workers}: {option}; each worker holds a share" in log, log
+        assert "Traceback" not in log
+    finally:
+        collector.stop()
 
 
 def test_no_worker_count_serve_takes_multiplies_the_wrong_credential_allowance():
@@ -490,8 +492,10 @@ def test_a_symlink_planted_at_the_writer_lock_is_not_followed(tmp_path, base_fac
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_an_in_memory_database_is_refused_at_start(tmp_path, workers):
     collector = Collector(tmp_path, "--workers", workers, db=":memory:")
-    with pytest.raises(AssertionError):
-        collector.start()
-    assert collector.proc.wait(timeout=20) == 2
-    assert "give a database file" in collector.read_log()
-    collector.stop()
+    try:
+        with pytest.raises(AssertionError):
+            collector.start()
+        assert collector.proc.wait(timeout=20) == 2
+        assert "give a database file" in collector.read_log()
+    finally:
+        collector.stop()
