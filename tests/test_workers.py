@@ -155,13 +155,14 @@ def test_a_port_another_collectors_workers_hold_is_refused_as_busy(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = Collector(tmp_path / "a", "--workers", "2").start()
+    second = Collector(tmp_path / "b", "--workers", "2")
     try:
-        second = Collector(tmp_path / "b", "--workers", "2")
         with pytest.raises(AssertionError) as refused:
             second.start(port=first.port)
         assert "cannot listen on 127.0.0.1" in str(refused.value), refused.value
         assert second.proc.wait(timeout=20) == 2
     finally:
+        second.stop()
         first.stop()
 
 
