@@ -267,7 +267,7 @@ def _ingest_while(collector, base_facts, hostnames, senders=4):
     """Senders posting reports for the same few hosts from fresh connections (so several
     workers store the same hosts at once), until the returned stop() is called; stop()
     returns the report_ids that were answered 201."""
-    acknowledged, stop = [], threading.Event()
+    acknowledged, unexpected, stop = [], [], threading.Event()
 
     def send(sender):
         n = 0
@@ -281,12 +281,14 @@ def _ingest_while(collector, base_facts, hostnames, senders=4):
             n += 1
             try:
                 answer = collector.post(report, timeout=20)
-            except requests.ConnectionError:
-                continue  # a killed worker's connection: the agent spools and sends again
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                # A killed worker's connection, before or within its answer (a 201's head
+                # without its body is not an acknowledgement): the agent sends it again.
+                continue
             if answer.status_code == 201:
                 acknowledged.append(report["report_id"])
-            else:
-                assert answer.status_code == 503, answer.text  # never a 500
+            elif answer.status_code != 503:
+                unexpected.append(f"{answer.status_code} {answer.text[:200]}")  # never a 500
 
     threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in range(senders)]
     for thread in threads:
@@ -296,6 +298,8 @@ def _ingest_while(collector, base_facts, hostnames, senders=4):
         stop.set()
         for thread in threads:
             thread.join(timeout=60)
+        assert unexpected == [], unexpected  # the threads' own asserts would be lost
+        assert not any(thread.is_alive() for thread in threads)
         return list(acknowledged)
 
     return acknowledged, finish
