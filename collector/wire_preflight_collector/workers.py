@@ -100,8 +100,10 @@ class Supervisor:
             if self._signals:
                 log.info("stopping %d worker(s)", len(self.children))
                 return self._stop_all(wake, 0)
-            for pid, code in _reaped():
-                index = self.children.pop(pid, None)
+            # Every child reaped leaves `children` now, before any return below: one reaped
+            # beside the worker that stops the collector must not be waited for again.
+            ended = [(pid, self.children.pop(pid, None), code) for pid, code in _reaped()]
+            for pid, index, code in ended:
                 if index is None:
                     continue
                 quick = time.monotonic() - self._started_at[index] < START_SECONDS
@@ -192,7 +194,8 @@ class Supervisor:
             )
             self._signal_all(signal.SIGKILL)
             for pid in list(self.children):
-                os.waitpid(pid, 0)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
             self.children.clear()
         return code
 
