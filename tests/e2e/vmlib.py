@@ -25,11 +25,14 @@ VM_DHCP_IP = "192.0.2.123"  # dnsmasq's reservation for VM_MAC
 VM_STATIC_IP = "192.0.2.50"
 # Kernel command line: the console on the first serial port (the log a failure shows), eth0
 # as the interface name, and no services the checks do not need (TCG makes each one slow).
+# The daily timers are masked too: a run that crosses midnight had dpkg-db-backup.timer write
+# /var/backups/*.0 between the install and the purge, which the purge test took for leftovers.
 CMDLINE = (
     "console=ttyS0 root=/dev/vda rw net.ifnames=0 panic=-1 quiet mitigations=off "
     "systemd.firstboot=off "
     "systemd.mask=e2scrub_reap.service systemd.mask=serial-getty@ttyS0.service "
-    "systemd.mask=getty@tty1.service"
+    "systemd.mask=getty@tty1.service systemd.mask=dpkg-db-backup.timer "
+    "systemd.mask=logrotate.timer systemd.mask=man-db.timer"
 )
 
 
